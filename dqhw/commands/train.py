@@ -1,0 +1,56 @@
+"""`dqhw train --bits 2`: every option maps 1:1 to dqhw.config.TrainConfig."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from dqhw.config import ADV_MODES, SCHEDULES, TrainConfig
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    d = TrainConfig()
+    p.add_argument("--model", default=d.model, help="tiny | cnv | vgg16 | wrn (default: tiny)")
+    p.add_argument("--dataset", default=d.dataset, help="digits | cifar10 | svhn (default: digits)")
+    p.add_argument("--data-dir", default=None, help="folder or .npz with the data set (cifar10, svhn)")
+    p.add_argument("--bits", default=d.bits, help="activation bits 1..5 (up to 8) or 'fp' (default 2)")
+    p.add_argument("--wbits", default=d.wbits, help="weight bits 1..8 (1 = bipolar) or 'fp' (default 2)")
+    p.add_argument("--act", default=d.act, help="relu6 (range [0, 6]) or relu1 ([0, 1])")
+    p.add_argument("--width", type=float, default=d.width, help="channel width multiplier (cnv, vgg16, wrn)")
+    p.add_argument("--beta", type=float, default=d.beta, help="DQ regularizer strength, 0 = vanilla (2e-3)")
+    p.add_argument("--epochs", type=int, default=None, help="epochs (default: 30 digits/svhn, 60 cifar10)")
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--momentum", type=float, default=d.momentum)
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
+    p.add_argument("--clip-grad", type=float, default=d.clip_grad, help="max gradient norm, 0 = off (5)")
+    p.add_argument("--schedule", default=d.schedule, choices=SCHEDULES,
+                   help="step (x0.1 at 50%% and 75%%, the paper's) or cosine")
+    p.add_argument("--adv", default=d.adv, choices=ADV_MODES,
+                   help="adversarial training: rfgsm or pgd, eps ~ clip(|N(0,8)|, 0, 16)")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--device", default=d.device, help="cpu or cuda[:N] (torchrun for several GPUs)")
+    p.add_argument("--out", default=None, help="run directory (default: runs/<model>-<dataset>-...)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from dqhw.train import train
+
+    cfg = TrainConfig(
+        model=args.model, dataset=args.dataset, data_dir=args.data_dir, bits=args.bits, wbits=args.wbits,
+        act=args.act, width=args.width, beta=args.beta, epochs=args.epochs, batch_size=args.batch_size,
+        lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay, clip_grad=args.clip_grad, schedule=args.schedule,
+        adv=args.adv, seed=args.seed, device=args.device, out=args.out,
+    ).validate()
+    if args.resume and not args.out:
+        from dqhw.errors import DqhwError
+
+        raise DqhwError("--resume needs --out pointing at the run to continue")
+    out = train(cfg, resume=args.resume, progress=not args.quiet)
+    metrics = json.loads((out / "metrics.json").read_text())
+    print(f"run {out}: test accuracy {metrics['test_acc']:.4f} "
+          f"(regularizer {metrics['regularizer']:.4g}, {metrics['epochs'][-1]['seconds']:.0f} s)", file=sys.stdout)
+    return 0

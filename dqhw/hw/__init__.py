@@ -1,0 +1,1 @@
+"""Package-data anchor for rtl/, sim/, flows/, hls/ (see pyproject.toml)."""

@@ -1,0 +1,1 @@
+"""RTL generator: Verilog for each dataflow node, FIFOs, and the stitched top `dqhw_accel`."""

@@ -1,0 +1,1 @@
+"""Simulation of the stitched accelerator with cocotb + Verilator (`make sim`)."""

