@@ -42,7 +42,8 @@ def run(args: argparse.Namespace) -> int:
     cfg = TrainConfig(
         model=args.model, dataset=args.dataset, data_dir=args.data_dir, bits=args.bits, wbits=args.wbits,
         act=args.act, width=args.width, beta=args.beta, epochs=args.epochs, batch_size=args.batch_size,
-        lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay, clip_grad=args.clip_grad, schedule=args.schedule,
+        lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay, clip_grad=args.clip_grad,
+        schedule=args.schedule,
         adv=args.adv, seed=args.seed, device=args.device, out=args.out,
     ).validate()
     if args.resume and not args.out:
