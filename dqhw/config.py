@@ -26,6 +26,7 @@ class TrainConfig:
     act: str = "relu6"
     width: float = 1.0
     beta: float = 2e-3  # the paper's best (Appendix B); 0 = vanilla
+    reg_every: int = 1  # apply the regularizer lazily every k steps with k x its gradient
     epochs: int | None = None
     batch_size: int = 64
     lr: float = 0.05
@@ -51,6 +52,8 @@ class TrainConfig:
             raise DqhwError(f"unknown dataset {self.dataset!r}; choose one of {', '.join(DATASETS)}")
         if self.beta < 0:
             raise DqhwError(f"--beta must be >= 0, got {self.beta}")
+        if self.reg_every < 1:
+            raise DqhwError(f"--reg-every must be >= 1, got {self.reg_every}")
         if self.epochs is not None and self.epochs < 1:
             raise DqhwError(f"--epochs must be >= 1, got {self.epochs}")
         if self.batch_size < 1:

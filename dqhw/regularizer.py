@@ -55,18 +55,30 @@ def dq_loss(model: nn.Module, beta: float) -> torch.Tensor:
 
 
 class DQRegularizer:
-    """Closed-form gradient of beta/2 * sum ||W^T W - I||^2, applied after backward()."""
+    """Closed-form gradient of beta/2 * sum ||W^T W - I||^2, applied after backward().
 
-    def __init__(self, model: nn.Module, beta: float):
+    `every=k` applies it lazily: on every k-th call with k times the gradient (the same
+    regularization in expectation, 1/k of the cost; StyleGAN's "lazy regularization"). Default 1.
+    """
+
+    def __init__(self, model: nn.Module, beta: float, every: int = 1):
         self.beta = float(beta)
+        self.every = max(1, int(every))
+        self.calls = 0
+        self.last_value = 0.0
         self.params = [m.weight for _, m in weight_layers(model)]
 
     @torch.no_grad()
     def add_grad_(self) -> float:
         """Add the regularizer's gradient to each weight's .grad; return the paper's value
-        beta/2 * sum ||W^T W - I_n||_F^2 (0.0 when beta == 0, nothing computed)."""
+        beta/2 * sum ||W^T W - I_n||_F^2 (0.0 when beta == 0, nothing computed). With every=k the
+        value of the last computed step is returned in between."""
         if self.beta == 0.0:
             return 0.0
+        self.calls += 1
+        if (self.calls - 1) % self.every:
+            return self.last_value
+        scale = 2.0 * self.beta * self.every
         total = 0.0
         for p in self.params:
             w = as_matrix(p)
@@ -79,10 +91,11 @@ class DQRegularizer:
                 e = w.T @ w
                 e.diagonal().sub_(1.0)
                 grad = w @ e
-            total += float(e.pow(2).sum()) + max(n - m, 0)
-            g = grad.reshape(p.shape).mul_(2.0 * self.beta)
+            total += float(torch.linalg.vector_norm(e)) ** 2 + max(n - m, 0)
+            g = grad.reshape(p.shape).mul_(scale)
             if p.grad is None:
                 p.grad = g
             else:
                 p.grad.add_(g)
-        return 0.5 * self.beta * total
+        self.last_value = 0.5 * self.beta * total
+        return self.last_value

@@ -105,7 +105,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         torch.set_rng_state(state["torch_rng"])
-    reg = DQRegularizer(model, cfg.beta)
+    reg = DQRegularizer(model, cfg.beta, cfg.reg_every)
     net: nn.Module = model
     if world > 1:
         net = nn.parallel.DistributedDataParallel(model)
@@ -156,7 +156,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
                     nn.utils.clip_grad_norm_(model.parameters(), cfg.clip_grad)
                 opt.step()
                 project_parseval(model)
-                loss_sum += float(loss) * len(y)
+                loss_sum += loss.item() * len(y)
                 reg_sum += reg_value * len(y)
                 correct += int((logits.argmax(1) == y).sum())
                 seen += len(y)

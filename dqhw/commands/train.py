@@ -19,6 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--act", default=d.act, help="relu6 (range [0, 6]) or relu1 ([0, 1])")
     p.add_argument("--width", type=float, default=d.width, help="channel width multiplier (cnv, vgg16, wrn)")
     p.add_argument("--beta", type=float, default=d.beta, help="DQ regularizer strength, 0 = vanilla (2e-3)")
+    p.add_argument("--reg-every", type=int, default=d.reg_every,
+                   help="apply the regularizer every k steps with k x its gradient (lazy; default 1)")
     p.add_argument("--epochs", type=int, default=None, help="epochs (default: 30 digits/svhn, 60 cifar10)")
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr)
@@ -41,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = TrainConfig(
         model=args.model, dataset=args.dataset, data_dir=args.data_dir, bits=args.bits, wbits=args.wbits,
-        act=args.act, width=args.width, beta=args.beta, epochs=args.epochs, batch_size=args.batch_size,
+        act=args.act, width=args.width, beta=args.beta, reg_every=args.reg_every, epochs=args.epochs,
+        batch_size=args.batch_size,
         lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay, clip_grad=args.clip_grad,
         schedule=args.schedule,
         adv=args.adv, seed=args.seed, device=args.device, out=args.out,

@@ -1,0 +1,53 @@
+# dqhw: two commands on a fresh machine (see README):  make demo   |   make test
+# The environment (.venv) is created on first use; every target is idempotent.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.dqhw-installed
+DEMO   ?= runs/demo
+BUILD  ?=
+PYTEST_ARGS ?=
+
+.PHONY: install demo test test-fast sim lint bench clean help
+
+help:
+	@echo "make demo   - install, train a 2-bit DQ model on digits, attack, evaluate, build, simulate"
+	@echo "make test   - install and run the whole test suite (what CI runs)"
+	@echo "make sim    - run clean + adversarial sets through the RTL of BUILD (default: newest build)"
+	@echo "make lint   - ruff + verilator --lint-only -Wall on rtl/"
+	@echo "make bench  - benchmarks (numbers and ratios)"
+
+# torch==2.13.0 is pinned (a CPU build; unpinned pulls a multi-GB CUDA build). finn-plus pins
+# brevitas==0.13.0, which is broken on torch 2.13, so it goes in --no-deps after everything else.
+$(STAMP): requirements/base.txt requirements/finn.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements/base.txt
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -r requirements/finn.txt
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/python -m dqhw.demo --out $(DEMO)
+
+test: $(STAMP)
+	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing on purpose"; exit 1; fi; exit $$rc
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow and not rtl" $(PYTEST_ARGS)
+
+sim: $(STAMP)
+	$(BIN)/dqhw sim $(BUILD)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m dqhw.simulate.verilator --lint rtl
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_regularizer.py
+
+clean:
+	rm -rf runs builds sim_build .pytest_cache
