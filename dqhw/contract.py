@@ -11,6 +11,9 @@ HLS checks. Nothing here is re-derived anywhere else (docs/integer-contract.md e
 - Streams: element 0 of a beat in the least significant bits; a beat carries the innermost (channel)
   elements in order; beats are padded to a whole number of bytes.
 - LabelSelect/argmax: the highest accumulator wins; ties go to the lowest index.
+- MaxPool: finn-plus' depthwise sliding-window stream, per output pixel (C/SIMD, K_H, K_W, SIMD)
+  (depthwise_swg_stream); dqhw_maxpool reduces every K_H*K_W consecutive beats (maxpool_window_stream).
+- dqhw_mvau ROM files: mvau_weight_words / mvau_threshold_words (word layouts), write_mvau_memories.
 """
 
 from __future__ import annotations

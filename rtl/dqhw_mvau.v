@@ -24,14 +24,16 @@
 //   THRESH_FILE       $readmemh file, contract.mvau_threshold_words: NF words of
 //                     PE*NUM_THRESH*ACC_BITS bits; word nf, bits [(p*NUM_THRESH+t)*ACC_BITS +:
 //                     ACC_BITS] = T[nf*PE+p, t] (two's complement)
-//   WEIGHT_ROM_BLOCK  1: (* rom_style = "block" *) on the weight ROM, 0: "distributed"
+//   WEIGHT_ROM_BLOCK  1: (* rom_style = "block" *) on the weight ROM, 0: no attribute (the
+//                     synthesis tool chooses: LUT ROM for small ones)
 //   THRESH_ROM_BLOCK  same for the threshold ROM
 // Ports: clk, synchronous active-low rst_n, s_axis_* (TDATA SIMD*IN_BITS bits padded to bytes),
 //   m_axis_* (TDATA PE*OUT_BITS or PE*ACC_BITS bits padded to bytes; pad bits are zero).
 // Timing: 5 cycles from the last input beat of a fold to the output beat. Results queue in an
 //   8-entry output buffer; a fold's last MAC step is issued only when its result has a reserved
 //   slot there, so the datapath never stalls and s_axis_tready is a function of registers only.
-// Datapath attributes: (* use_dsp = "no" *): the products are LUT logic, no DSP slices.
+// Datapath: the products are shift-and-add LUT logic (no `*` operator, so no tool infers DSP
+//   slices from it) and the module carries (* use_dsp = "no" *) for Vivado.
 (* use_dsp = "no" *)
 module dqhw_mvau #(
     parameter integer MW = 16,
@@ -157,8 +159,8 @@ module dqhw_mvau #(
             always @(posedge clk) begin
                 if (fire) w_q <= wrom[waddr];
             end
-        end else begin : g_wrom_dist
-            (* rom_style = "distributed" *) reg [WW-1:0] wrom [0:WMEM-1];
+        end else begin : g_wrom_auto
+            reg [WW-1:0] wrom [0:WMEM-1];
             initial $readmemh(WEIGHT_FILE, wrom);
             always @(posedge clk) begin
                 if (fire) w_q <= wrom[waddr];
@@ -225,15 +227,37 @@ module dqhw_mvau #(
                 if (s < SIMD) begin : g_mac
                     wire [IN_BITS-1:0] xs = x1[s*IN_BITS +: IN_BITS];
                     wire [W_BITS-1:0]  ws = w_q[(p*SIMD+s)*W_BITS +: W_BITS];
-                    wire [PW-1:0]      xe = {{(PW-IN_BITS){1'b0}}, xs};
                     wire [PW-1:0]      prod;
                     if (W_BITS == 1) begin : g_bipolar
+                        wire [PW-1:0] xe = {1'b0, xs};
                         assign prod = ws[0] ? xe : -xe;
                     end else if (IN_BITS == 1) begin : g_binary_in
                         assign prod = xs[0] ? {{(PW-W_BITS){ws[W_BITS-1]}}, ws} : {PW{1'b0}};
-                    end else begin : g_mul
+                    end else if (W_BITS < IN_BITS) begin : g_shift_add_w
+                        // shift-and-add over the weight bits (two's complement: the MSB weighs
+                        // -2^(W_BITS-1)); written out so that no tool maps it to a DSP multiplier.
+                        // Exact modulo 2^PW, and the product fits PW bits.
+                        wire [PW-1:0] xe = {{(PW-IN_BITS){1'b0}}, xs};
+                        reg  [PW-1:0] sum;
+                        integer k;
+                        always @* begin
+                            sum = {PW{1'b0}};
+                            for (k = 0; k < W_BITS - 1; k = k + 1)
+                                if (ws[k]) sum = sum + (xe << k);
+                            if (ws[W_BITS-1]) sum = sum - (xe << (W_BITS - 1));
+                        end
+                        assign prod = sum;
+                    end else begin : g_shift_add_x
+                        // shift-and-add over the (unsigned) input bits, no DSP multiplier
                         wire [PW-1:0] we = {{(PW-W_BITS){ws[W_BITS-1]}}, ws};
-                        assign prod = $signed(we) * $signed(xe);
+                        reg  [PW-1:0] sum;
+                        integer k;
+                        always @* begin
+                            sum = {PW{1'b0}};
+                            for (k = 0; k < IN_BITS; k = k + 1)
+                                if (xs[k]) sum = sum + (we << k);
+                        end
+                        assign prod = sum;
                     end
                     if (TW > PW) begin : g_sext
                         assign node[P2-1+s] = {{(TW-PW){prod[PW-1]}}, prod};
@@ -300,8 +324,8 @@ module dqhw_mvau #(
                 always @(posedge clk) begin
                     if (v2 && last2) t_q <= trom[nf2];
                 end
-            end else begin : g_trom_dist
-                (* rom_style = "distributed" *) reg [TWORD-1:0] trom [0:NF-1];
+            end else begin : g_trom_auto
+                reg [TWORD-1:0] trom [0:NF-1];
                 initial $readmemh(THRESH_FILE, trom);
                 always @(posedge clk) begin
                     if (v2 && last2) t_q <= trom[nf2];

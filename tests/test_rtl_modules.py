@@ -70,8 +70,9 @@ MVAU_CASES = {
     # last layer: raw accumulators, 4-bit in, 4-bit weights; NF = 1
     "in4-w4-raw": dict(IN_BITS=4, W_BITS=4, OUT_BITS=0, USE_THRESHOLDS=0, seed=404, NF=1),
     # 3-bit in, 2-bit weights, 2-bit and (below) 4-bit outputs
-    "in3-w2-t2": dict(IN_BITS=3, W_BITS=2, OUT_BITS=2, USE_THRESHOLDS=1, seed=505),
-    "in5-w5-t4": dict(IN_BITS=5, W_BITS=5, OUT_BITS=4, USE_THRESHOLDS=1, seed=606, PE=1),
+    "in3-w2-t2": dict(IN_BITS=3, W_BITS=2, OUT_BITS=2, USE_THRESHOLDS=1, seed=505, SIMD=16, PE=4),
+    # 5-bit in, 5-bit weights including the non-narrow minimum -16, 4-bit out, PE = 1
+    "in5-w5-t4": dict(IN_BITS=5, W_BITS=5, OUT_BITS=4, USE_THRESHOLDS=1, seed=606, PE=1, full_range=True),
 }
 
 
@@ -79,10 +80,12 @@ def mvau_case(spec: dict, data_file: Path, weight_file: Path, thresh_file: Path)
     """Draw a folding and data for one case; write the ROM files and the npz; return (params, cfg)."""
     rng = random.Random(spec["seed"])
     nprng = np.random.default_rng(spec["seed"])
-    simd = spec.get("SIMD") or rng.choice([1, 2, 4, 8])
+    simd = spec.get("SIMD") or rng.choice([1, 2, 4, 8, 16])
     sf = 1 if spec.get("SF") == 1 else (spec["MW"] // simd if "MW" in spec else rng.randint(2, 5))
-    pe = spec.get("PE") or rng.choice([1, 2, 4])
-    nf = 1 if spec.get("NF") == 1 else rng.randint(2, 4)
+    if spec.get("NF") == 1:  # all outputs in one beat, e.g. a 10-class classifier
+        pe, nf = spec.get("PE") or rng.choice([4, 8, 10]), 1
+    else:
+        pe, nf = spec.get("PE") or rng.choice([1, 2, 4]), rng.randint(2, 4)
     if spec.get("SF") == 1:
         simd = rng.choice([8, 16])
     mw, mh = simd * sf, pe * nf
@@ -91,9 +94,11 @@ def mvau_case(spec: dict, data_file: Path, weight_file: Path, thresh_file: Path)
         w = nprng.choice([-1, 1], size=(mh, mw))
     else:
         wmax = (1 << (w_bits - 1)) - 1  # narrow range
-        w = nprng.integers(-wmax, wmax + 1, size=(mh, mw))
-        w[0, :] = wmax  # extreme rows reach the ends of the accumulator range
-        w[-1, :] = -wmax
+        wmin = -wmax - 1 if spec.get("full_range") else -wmax
+        w = nprng.integers(wmin, wmax + 1, size=(mh, mw))
+        if mh >= 3:
+            w[0, :] = wmax  # extreme rows reach the ends of the accumulator range
+            w[-1, :] = wmin
     xmax = (1 << in_bits) - 1
     vectors = max(12, min(150, 1500 // (nf * sf)))
     x = nprng.integers(0, xmax + 1, size=(vectors, mw))
@@ -221,6 +226,103 @@ def test_fifo(case, build_root):
     params = dict(FIFO_CASES[case])
     cfg = dict(WIDTH=params["WIDTH"], DEPTH=params["DEPTH"], BEATS=400, SEED=len(case))
     _run("dqhw_fifo", case, params, cfg, build_root)
+
+
+# --------------------------------------------------------------------------------------------------
+# the depthwise SWG stream order, against finn-plus itself
+# --------------------------------------------------------------------------------------------------
+def _finn_maxpool_model(channels: int, h: int, w: int, k: int, s: int, pe: int, bits: int):
+    """A MaxPool2d graph lowered the way finn-plus does it: InferPool (Im2Col + Pool) and InferConvInpGen
+    (depthwise ConvolutionInputGenerator), folded with SWG SIMD = Pool PE = pe."""
+    from finn.transformation.fpgadataflow.convert_to_hw.conv_inp_gen import InferConvInpGen
+    from finn.transformation.fpgadataflow.convert_to_hw.pool import InferPool
+    from onnx import TensorProto, helper
+    from qonnx.core.datatype import DataType
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.custom_op.registry import getCustomOp
+    from qonnx.transformation.infer_datatypes import InferDataTypes
+    from qonnx.transformation.infer_shapes import InferShapes
+    from qonnx.util.basic import qonnx_make_model
+
+    oh, ow = contract.window_output_dim(h, k, s), contract.window_output_dim(w, k, s)
+    inp = helper.make_tensor_value_info("inp", TensorProto.FLOAT, [1, channels, h, w])
+    out = helper.make_tensor_value_info("outp", TensorProto.FLOAT, [1, channels, oh, ow])
+    node = helper.make_node("MaxPool", ["inp"], ["outp"], kernel_shape=[k, k], strides=[s, s], pads=[0] * 4)
+    model = ModelWrapper(qonnx_make_model(helper.make_graph([node], "maxpool", [inp], [out])))
+    model.set_tensor_datatype("inp", DataType[f"UINT{bits}"])
+    model = model.transform(InferShapes()).transform(InferDataTypes())
+    model = model.transform(InferPool()).transform(InferConvInpGen())
+    ops = [n.op_type for n in model.graph.node]
+    assert ops == ["Transpose", "ConvolutionInputGenerator", "Pool", "Transpose"], ops
+    swg = getCustomOp(model.graph.node[1])
+    assert swg.get_nodeattr("depthwise") == 1
+    swg.set_nodeattr("SIMD", pe)
+    getCustomOp(model.graph.node[2]).set_nodeattr("PE", pe)
+    return model
+
+
+def test_depthwise_swg_order_matches_finn_python(monkeypatch, tmp_path):
+    """contract.depthwise_swg_stream == finn-plus' own Python model of ConvolutionInputGenerator_rtl
+    with depthwise=1 (qonnx Im2Col + the channel interleave of its cppsim execute_node)."""
+    monkeypatch.setenv("FINN_BUILD_DIR", str(tmp_path))
+    from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
+    from qonnx.custom_op.registry import getCustomOp
+
+    rng = np.random.default_rng(0)
+    for channels, h, k, s, pe in [(4, 4, 2, 2, 2), (6, 5, 3, 2, 3), (8, 6, 2, 2, 8), (4, 7, 3, 1, 1)]:
+        model = _finn_maxpool_model(channels, h, h, k, s, pe, 8)
+        model = model.transform(SpecializeLayers("xc7z020clg400-1"))
+        node = model.graph.node[1]
+        assert node.op_type == "ConvolutionInputGenerator_rtl"
+        op = getCustomOp(node)
+        op.set_nodeattr("exec_mode", "cppsim")
+        x = rng.integers(0, 256, size=(1, h, h, channels)).astype(np.float32)
+        ctx = {node.input[0]: x, node.output[0]: np.zeros(op.get_normal_output_shape(), np.float32)}
+        op.execute_node(ctx, model.graph)
+        got = ctx[node.output[0]].reshape(-1)
+        assert np.array_equal(got, contract.depthwise_swg_stream(x[0], k, s, pe).reshape(-1))
+
+
+def test_maxpool_after_finn_swg(monkeypatch, build_root):
+    """finn-plus' generated SWG Verilog -> dqhw_maxpool under Verilator: the SWG's stream equals
+    contract.depthwise_swg_stream beat for beat, and the pooled frames equal finn-plus' execute_onnx."""
+    monkeypatch.setenv("FINN_BUILD_DIR", str(build_root))
+    from finn.core.onnx_exec import execute_onnx
+    from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
+    from qonnx.custom_op.registry import getCustomOp
+
+    channels, h, w, k, s, pe, bits = 6, 7, 6, 3, 2, 3, 4  # channel folding and overlapping windows
+    case_dir = build_root / "swg-maxpool"
+    hdl_dir = case_dir / "finn_hdl"
+    hdl_dir.mkdir(parents=True, exist_ok=True)
+    model = _finn_maxpool_model(channels, h, w, k, s, pe, bits)
+    rng = np.random.default_rng(5)
+    frames = rng.integers(0, 1 << bits, size=(3, h, w, channels))
+    finn_out = []
+    for f in frames:
+        nchw = f.transpose(2, 0, 1)[None].astype(np.float32)
+        out = execute_onnx(model, {"inp": nchw})["outp"]
+        finn_out.append(out[0].transpose(1, 2, 0))
+    model = model.transform(SpecializeLayers("xc7z020clg400-1"))
+    swg = getCustomOp(model.graph.node[1])
+    assert model.graph.node[1].op_type == "ConvolutionInputGenerator_rtl"
+    swg.set_nodeattr("code_gen_dir_ipgen", str(hdl_dir))
+    swg.generate_hdl(model, "xc7z020clg400-1", 10.0)
+    assert swg.get_nodeattr("gen_top_module") == "ConvolutionInputGenerator_rtl_0"
+    np.savez(case_dir / "data.npz", x=frames, finn=np.array(finn_out).astype(np.int64))
+    sources = [*swg.get_rtl_file_list(abspath=True), RTL / "dqhw_maxpool.v", SIM / "dqhw_swg_maxpool_tb.v"]
+    result = run_cocotb(
+        sources=sources,
+        toplevel="dqhw_swg_maxpool_tb",
+        test_module="test_swg_maxpool",
+        build_dir=case_dir / "build",
+        test_dir=case_dir / "run",
+        parameters=dict(CHANNELS=channels, PE=pe, KERNEL=k * k, BITS=bits),
+        extra_env={"DQHW_TB_CFG": json.dumps(dict(CHANNELS=channels, PE=pe, BITS=bits, K=k, S=s,
+                                                  data=str(case_dir / "data.npz")))},
+        python_path=[SIM],
+    )
+    assert result.passed, result.message
 
 
 # --------------------------------------------------------------------------------------------------

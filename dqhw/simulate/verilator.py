@@ -12,7 +12,9 @@ Facts this relies on (measured, see the toolchain notes):
 
 `run_cocotb` builds into a caller-given directory (rebuilt only when a source or parameter changed,
 so test cases with equal parameters share one build) and returns a `SimResult` instead of calling
-sys.exit like the runner does under pytest.
+sys.exit like the runner does under pytest. Verilator's runtime library and cocotb's main are
+compiled once and reused by later builds ($DQHW_VERILATOR_CACHE, default ~/.cache/dqhw): that cuts a
+small module's build from ~12 s to ~2 s on these machines.
 """
 
 from __future__ import annotations
@@ -143,6 +145,48 @@ def _build_stamp(sources: Sequence[Path], toplevel: str, parameters: Mapping[str
     return h.hexdigest()
 
 
+def _runtime_cache_dir(args: Sequence[str]) -> Path:
+    """Where the design-independent objects of a cocotb+Verilator build (Verilator's runtime library,
+    cocotb's verilator.cpp main) are kept: ~90 % of the compile time of a small module, identical for
+    every build with the same toolchain and flags. $DQHW_VERILATOR_CACHE, else ~/.cache/dqhw."""
+    import cocotb
+
+    base = os.environ.get("DQHW_VERILATOR_CACHE") or Path.home() / ".cache" / "dqhw"
+    cxx = subprocess.run(["c++", "--version"], capture_output=True, text=True).stdout
+    flags = [os.environ.get(k, "") for k in ("CXX", "CXXFLAGS", "CPPFLAGS", "MAKEFLAGS")]
+    h = hashlib.sha256(json.dumps([str(verilator_root()), verilator_version(), cocotb.__version__, cxx,
+                                   flags, list(args)]).encode())
+    return Path(base) / f"verilator-runtime-{h.hexdigest()[:16]}"
+
+
+def _is_design_object(name: str) -> bool:
+    return name.startswith("Vtop")
+
+
+def _seed_runtime_objects(cache: Path, build_dir: Path) -> None:
+    if not cache.is_dir():
+        return
+    now = time.time()
+    for f in cache.iterdir():
+        dst = build_dir / f.name
+        shutil.copyfile(f, dst)
+        os.utime(dst, (now, now))  # newer than their sources: make keeps them
+
+
+def _store_runtime_objects(cache: Path, build_dir: Path) -> None:
+    if cache.is_dir():
+        return
+    tmp = cache.parent / f".{cache.name}.{os.getpid()}"
+    try:
+        tmp.mkdir(parents=True, exist_ok=True)
+        for f in build_dir.iterdir():
+            if f.suffix in (".o", ".d") and not _is_design_object(f.name):
+                shutil.copyfile(f, tmp / f.name)
+        tmp.rename(cache)  # atomic: concurrent builds either see all objects or none
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def build(
     sources: Sequence[str | Path],
     toplevel: str,
@@ -153,7 +197,8 @@ def build(
     log_file: str | Path | None = None,
 ) -> float:
     """Verilate + compile `sources` for cocotb into build_dir; skipped when an identical build
-    (same sources, parameters, args) is already there. Returns the seconds spent."""
+    (same sources, parameters, args) is already there. Verilator's runtime objects are reused from
+    a cache (see _runtime_cache_dir). Returns the seconds spent."""
     from cocotb_tools.runner import get_runner
 
     build_dir = Path(build_dir).resolve()
@@ -169,8 +214,21 @@ def build(
         shutil.rmtree(build_dir)
     build_dir.mkdir(parents=True)
     t0 = time.monotonic()
+    cache = _runtime_cache_dir(args)
     with _patched_environ(verilator_env()):
         runner = get_runner("verilator")
+        # The runner runs [verilator ..., make ...]; the cached runtime objects must be put in place
+        # between the two (they depend on the Vtop.mk that verilator rewrites). This hooks a private
+        # method of cocotb 2.1's runner; if it is gone, builds still work, only slower.
+        execute = getattr(runner, "_execute_cmds", None)
+        if execute is not None:
+            def _execute_cmds(cmds, cwd, stdout=None):
+                for cmd in cmds:
+                    if cmd and Path(str(cmd[0])).name == "make":
+                        _seed_runtime_objects(cache, build_dir)
+                    execute([cmd], cwd, stdout)
+
+            runner._execute_cmds = _execute_cmds
         runner.build(
             sources=sources,
             hdl_toplevel=toplevel,
@@ -180,6 +238,7 @@ def build(
             always=True,
             log_file=log_file,
         )
+    _store_runtime_objects(cache, build_dir)
     stamp_file.write_text(stamp)
     return time.monotonic() - t0
 
