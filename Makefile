@@ -39,8 +39,9 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow and not rtl" $(PYTEST_ARGS)
 
+# make sim [BUILD=DIR] [SHARD=i/n] [WAVES=1] [LIMIT=N]
 sim: $(STAMP)
-	$(BIN)/dqhw sim $(BUILD)
+	$(BIN)/dqhw sim $(BUILD) $(if $(LIMIT),--limit $(LIMIT))
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

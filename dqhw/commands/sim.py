@@ -1,0 +1,33 @@
+"""`dqhw sim [BUILD]` (what `make sim` runs): clean + adversarial sets through the RTL, bit-exact."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("build", nargs="?", default=None,
+                   help="build directory from `dqhw build` (default: the most recent under runs/ or builds/)")
+    p.add_argument("--split", default="test", help="clean split to run (default: test, all of it)")
+    p.add_argument("--limit", type=int, default=None, help="at most N frames per set")
+    p.add_argument("--sets", nargs="*", default=None, help="adversarial set files (default: RUN/adv/*.npz)")
+    p.add_argument("--shard", default=os.environ.get("SHARD") or None,
+                   help="i/n: run the i-th of n slices of every set (default: $SHARD or all)")
+    p.add_argument("--waves", action="store_true", default=os.environ.get("WAVES") == "1",
+                   help="dump FST waveforms (also WAVES=1)")
+    p.add_argument("--quiet", action="store_true")
+
+
+def run(args: argparse.Namespace) -> int:
+    from dqhw.errors import DqhwError
+    from dqhw.simulate.session import latest_build, run_sim
+
+    build = args.build or str(latest_build())
+    if args.limit is not None and args.limit < 1:
+        raise DqhwError(f"--limit must be >= 1, got {args.limit}")
+    report = run_sim(build, split=args.split, limit=args.limit, shard=args.shard, waves=args.waves,
+                     set_paths=args.sets, progress=not args.quiet)
+    print(f"sim {build}: {report['total_frames']} frames, {report['total_mismatches']} mismatches, "
+          f"report in {build}/sim/report.md")
+    return 0

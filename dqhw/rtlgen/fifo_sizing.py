@@ -1,0 +1,70 @@
+"""FIFO depths by simulation (the last steps of `dqhw build`).
+
+1. Generate the accelerator with generous FIFOs (each can hold a whole frame of its stream, capped).
+2. Run a few frames; every dqhw_fifo records its peak occupancy.
+3. Regenerate with depth = max(2, peak) and run the same frames again: the interval between frames
+   must not grow (a FIFO whose peak reached its cap is doubled and the loop repeats), and the run
+   must finish without the watchdog firing (no deadlock).
+The record (peaks, depths, cycles per frame before/after) goes to DIR/rtl/fifo_sizing.json.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from dqhw.errors import DqhwError
+from dqhw.rtlgen.generate import Design, fifo_frame_beats, generate_rtl
+from dqhw.simulate.runner import bulk_run
+
+GENEROUS_CAP = 4096
+TOLERANCE = 0.02  # the sized design may be at most 2 % slower than the generous one
+
+
+def size_and_generate(dataflow: Path, rtl_dir: Path, work_dir: Path, frames: np.ndarray,
+                      fpga_part: str, clock_ns: float, max_rounds: int = 4) -> dict:
+    frames = np.asarray(frames)
+    if len(frames) < 3:
+        raise DqhwError("FIFO sizing needs at least 3 frames (steady-state interval)")
+    generous = {k: int(min(GENEROUS_CAP, max(2, v + 2))) for k, v in fifo_frame_beats(dataflow).items()}
+    generate_rtl(dataflow, rtl_dir, fpga_part, clock_ns, generous)
+    ref = bulk_run(rtl_dir, work_dir / "generous", frames)
+    if ref.deadlock or len(ref.logits) != len(frames):
+        raise DqhwError(f"the accelerator did not finish {len(frames)} frames even with generous FIFOs "
+                        f"(deadlock={ref.deadlock})")
+    ref_ii = ref.interval()
+    depths = {k: max(2, int(ref.peaks.get(k, 2))) for k in generous}
+    rounds = []
+    for r in range(max_rounds):
+        generate_rtl(dataflow, rtl_dir, fpga_part, clock_ns, depths)
+        res = bulk_run(rtl_dir, work_dir / f"sized-{r}", frames)
+        ii = res.interval()
+        ok = not res.deadlock and len(res.logits) == len(frames) and ii is not None and \
+            ii <= ref_ii * (1 + TOLERANCE)
+        rounds.append({"depths": dict(depths), "interval": ii, "deadlock": res.deadlock})
+        if ok:
+            break
+        # the FIFOs that ran full are the candidates: double them
+        full = [k for k, d in depths.items() if res.peaks.get(k, 0) >= d]
+        if not full:
+            full = list(depths)
+        for k in full:
+            depths[k] = min(generous[k], depths[k] * 2)
+    else:
+        raise DqhwError(f"FIFO sizing did not reach the generous design's interval ({ref_ii} cycles) "
+                        f"in {max_rounds} rounds")
+    record = {
+        "frames": int(len(frames)),
+        "generous_depths": generous,
+        "peaks": ref.peaks,
+        "depths": depths,
+        "interval_generous": ref_ii,
+        "interval_sized": rounds[-1]["interval"],
+        "latency_cycles": ref.latency(),
+        "rounds": rounds,
+        "expected_cycles_per_frame": Design.load(rtl_dir).expected_cycles_per_frame,
+    }
+    (rtl_dir / "fifo_sizing.json").write_text(json.dumps(record, indent=2) + "\n")
+    return record

@@ -1,0 +1,408 @@
+"""From the folded dataflow graph of `dqhw build` to one stitched Verilog top, `dqhw_accel`.
+
+Every node becomes one AXI-Stream instance:
+- FINN's RTL nodes (ConvolutionInputGenerator_rtl, FMPadding_rtl, StreamingDataWidthConverter_rtl,
+  Thresholding_rtl): finn-plus' own `generate_hdl` fills its templates (hw_codegen), sources copied in;
+- StreamingFIFO_rtl: dqhw_fifo (FINN's fifo.sv does not build in Verilator), depth from sizing;
+- DqhwMVAU / DqhwMaxPool / DqhwLabelSelect: rtl/dqhw_*.v with the node's `rtl_params()` and ROM files
+  written by dqhw.contract (the one definition of the memory layout).
+The last MVAU's raw accumulators are forked (dqhw_stream_fork): one copy feeds LabelSelect (the class
+on `m_axis`), the other leaves on `m_axis_logits` so every logit is compared, not only the class.
+Both outputs carry `tlast` on the last beat of each frame (the AXI DMA needs it).
+
+Output (`DIR/`): `dqhw_accel.v`, the node sources, ROM files, `filelist.f` (compile order) and
+`design.json` (stream widths, beats per frame, FIFO names/depths, the node table) which the
+simulation and the testbench generator read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dqhw import contract
+from dqhw.errors import DqhwError
+from dqhw.resources import hw_dir
+
+FINN_RTL_NODES = ("ConvolutionInputGenerator_rtl", "FMPadding_rtl", "StreamingDataWidthConverter_rtl",
+                  "Thresholding_rtl")
+DQHW_NODES = {"DqhwMVAU": "dqhw_mvau", "DqhwMaxPool": "dqhw_maxpool", "DqhwLabelSelect": "dqhw_label_select"}
+DEFAULT_FIFO_DEPTH = 2
+
+
+@dataclass
+class Stage:
+    """One instance in the chain: consumes stream `index`, produces stream `index + 1`."""
+
+    name: str
+    kind: str  # fifo | finn | dqhw
+    op_type: str
+    module: str
+    in_width: int
+    out_width: int
+    params: dict = field(default_factory=dict)
+    ports: dict = field(default_factory=dict)  # clk, rst, s_axis, m_axis base names
+    fifo_depth: int = 0
+    frame_beats: int = 0  # beats of this stage's input stream per frame
+
+
+@dataclass
+class Design:
+    top: str
+    in_width: int  # s_axis TDATA bits
+    in_elem_bits: int
+    in_elems_per_beat: int
+    in_beats_per_frame: int
+    in_shape: list  # NHWC of one frame
+    label_width: int  # m_axis TDATA bits (0 if no LabelSelect)
+    label_bits: int
+    logits_width: int  # m_axis_logits TDATA bits
+    logits_elem_bits: int
+    logits_per_beat: int
+    logits_beats_per_frame: int
+    num_classes: int
+    fifos: dict  # instance name -> depth
+    stages: list
+    files: list
+    expected_cycles_per_frame: int  # FINN's analytic bottleneck
+    graph_sha: str
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["stages"] = [asdict(s) if not isinstance(s, dict) else s for s in self.stages]
+        return d
+
+    @classmethod
+    def load(cls, rtl_dir: str | Path) -> Design:
+        path = Path(rtl_dir) / "design.json"
+        if not path.is_file():
+            raise DqhwError(f"{rtl_dir}: no design.json (run dqhw build first)")
+        d = json.loads(path.read_text())
+        d["stages"] = [Stage(**s) for s in d["stages"]]
+        return cls(**d)
+
+
+def _finn_nodes():
+    from dqhw import customop  # noqa: F401  (registers the dqhw domain, prepares finn)
+    from qonnx.custom_op.registry import getCustomOp
+
+    return getCustomOp
+
+
+def _stream_nodes(model) -> list:
+    """The dataflow nodes in stream order; refuses anything but a single chain."""
+    nodes = list(model.graph.node)
+    if not nodes:
+        raise DqhwError("the dataflow graph is empty")
+    chain = []
+    tensor = model.graph.input[0].name
+    producers = {n.input[0]: n for n in nodes}
+    while tensor in producers:
+        n = producers.pop(tensor)
+        chain.append(n)
+        tensor = n.output[0]
+    if len(chain) != len(nodes):
+        raise DqhwError("the dataflow graph is not a single stream chain (branches are not supported yet)")
+    return chain
+
+
+def generate_rtl(dataflow_path: str | Path, out_dir: str | Path, fpga_part: str = "xc7z020clg400-1",
+                 clock_ns: float = 10.0, fifo_depths: dict[str, int] | None = None) -> Design:
+    """Write the stitched accelerator for `dataflow_path` into `out_dir` (created/replaced)."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    get_custom_op = _finn_nodes()
+    dataflow_path = Path(dataflow_path)
+    try:
+        model = ModelWrapper(str(dataflow_path))
+    except Exception as e:  # noqa: BLE001
+        raise DqhwError(f"{dataflow_path}: not a readable ONNX dataflow graph ({type(e).__name__})") from None
+    out = Path(out_dir)
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "nodes").mkdir(parents=True)
+    fifo_depths = dict(fifo_depths or {})
+
+    stages: list[Stage] = []
+    files: list[Path] = []
+    mvaus = []
+    fifo_index = 0
+    for node in _stream_nodes(model):
+        inst = get_custom_op(node)
+        op = node.op_type
+        in_w = int(inst.get_instream_width_padded(0))
+        out_w = int(inst.get_outstream_width_padded(0))
+        if op == "StreamingFIFO_rtl":
+            name = f"fifo_{fifo_index}"
+            fifo_index += 1
+            depth = int(fifo_depths.get(name, max(DEFAULT_FIFO_DEPTH, int(inst.get_nodeattr("depth")))))
+            if depth < 2:
+                raise DqhwError(f"{name}: FIFO depth must be at least 2, got {depth}")
+            stages.append(Stage(name, "fifo", op, "dqhw_fifo", in_w, in_w, {"WIDTH": in_w, "DEPTH": depth},
+                                fifo_depth=depth, frame_beats=_frame_beats(inst)))
+        elif op in FINN_RTL_NODES:
+            gen_dir = out / "nodes" / node.name
+            gen_dir.mkdir(parents=True, exist_ok=True)
+            inst.set_nodeattr("code_gen_dir_ipgen", str(gen_dir.resolve()))
+            inst.generate_hdl(model, fpga_part, clock_ns)
+            intf = inst.get_verilog_top_module_intf_names()
+            # FMPadding's template always has an AXI-lite port, listed by finn only in dynamic mode
+            top_src = "\n".join(Path(f).read_text() for f in inst.get_rtl_file_list(abspath=True)
+                                if Path(f).name.startswith(node.name))
+            axilite = sorted(set(intf.get("axilite", [])) | ({"s_axilite"} if "s_axilite_AWVALID" in top_src else set()))
+            ports = {"clk": intf["clk"][0], "rst": intf["rst"][0], "s_axis": intf["s_axis"][0][0],
+                     "m_axis": intf["m_axis"][0][0], "axilite": axilite}
+            stages.append(Stage(node.name, "finn", op, inst.get_verilog_top_module_name(), in_w, out_w, {}, ports))
+            files += [Path(f) for f in inst.get_rtl_file_list(abspath=True)]
+        elif op in DQHW_NODES:
+            params = dict(inst.rtl_params())
+            if op == "DqhwMVAU":
+                params.update(_write_mvau_roms(inst, model, node.name, out))
+                mvaus.append((node, inst))
+            stages.append(Stage(node.name, "dqhw", op, DQHW_NODES[op], in_w, out_w, params))
+        else:
+            raise DqhwError(f"node {node.name}: {op} has no RTL in dqhw yet")
+
+    if not mvaus or mvaus[-1][1].get_nodeattr("USE_THRESHOLDS"):
+        raise DqhwError("the dataflow graph does not end in an MVAU with raw accumulators (logits)")
+    last_mvau_node, last_mvau = mvaus[-1]
+    first = get_custom_op(model.graph.node[0])
+    in_shape = [int(v) for v in model.get_tensor_shape(model.graph.input[0].name)]
+    folded_in = first.get_folded_input_shape(0)
+    label_stage = next((s for s in stages if s.op_type == "DqhwLabelSelect"), None)
+    lp = last_mvau.rtl_params()
+    logits_per_beat = lp["PE"]
+    design = Design(
+        top="dqhw_accel",
+        in_width=stages[0].in_width,
+        in_elem_bits=first.get_input_datatype(0).bitwidth(),
+        in_elems_per_beat=int(folded_in[-1]),
+        in_beats_per_frame=int(np.prod(folded_in[:-1])),
+        in_shape=in_shape[1:],
+        label_width=label_stage.out_width if label_stage else 0,
+        label_bits=label_stage.params["OUT_BITS"] if label_stage else 0,
+        logits_width=contract.beat_bits(logits_per_beat, lp["ACC_BITS"]),
+        logits_elem_bits=lp["ACC_BITS"],
+        logits_per_beat=logits_per_beat,
+        logits_beats_per_frame=int(lp["MH"] // lp["PE"] * np.prod(last_mvau.get_nodeattr("numInputVectors"))),
+        num_classes=int(lp["MH"]),
+        fifos={s.name: s.fifo_depth for s in stages if s.kind == "fifo"},
+        stages=stages,
+        files=[],
+        expected_cycles_per_frame=int(max(int(get_custom_op(n).get_exp_cycles()) for n in model.graph.node
+                                          if n.op_type != "StreamingFIFO_rtl")),
+        graph_sha=hashlib.sha256(dataflow_path.read_bytes()).hexdigest()[:16],
+    )
+    logits_tensor = last_mvau_node.output[0]
+    del logits_tensor
+    top = _top_verilog(design)
+    (out / "dqhw_accel.v").write_text(top)
+    design.files = _collect_files(files, out)
+    (out / "filelist.f").write_text("\n".join(design.files) + "\n")
+    (out / "design.json").write_text(json.dumps(design.to_json(), indent=2) + "\n")
+    return design
+
+
+def _frame_beats(inst) -> int:
+    shape = inst.get_folded_input_shape(0)
+    return int(np.prod(shape[:-1]))
+
+
+def fifo_frame_beats(dataflow_path: str | Path) -> dict[str, int]:
+    """{fifo instance name: beats per frame of its stream}, in the names generate_rtl uses."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    get_custom_op = _finn_nodes()
+    model = ModelWrapper(str(dataflow_path))
+    out, k = {}, 0
+    for node in _stream_nodes(model):
+        if node.op_type == "StreamingFIFO_rtl":
+            out[f"fifo_{k}"] = _frame_beats(get_custom_op(node))
+            k += 1
+    return out
+
+
+def _write_mvau_roms(inst, model, name: str, out: Path) -> dict:
+    p = inst.rtl_params()
+    weights = inst.weights(model)
+    thresholds = inst.thresholds(model)
+    if int(inst.get_nodeattr("ActVal")) != 0:
+        raise DqhwError(f"{name}: output offset ActVal={inst.get_nodeattr('ActVal')} is not supported by dqhw_mvau")
+    wfile = out / f"{name}_weights.memh"
+    tfile = out / f"{name}_thresholds.memh"
+    if thresholds is not None:
+        lo, hi = int(inst.get_nodeattr("ACC_MIN")), int(inst.get_nodeattr("ACC_MAX"))
+        thresholds = contract.clip_thresholds(thresholds, lo, hi)
+    contract.write_mvau_memories(weights, thresholds, p["PE"], p["SIMD"], p["W_BITS"], p["ACC_BITS"], wfile,
+                                 tfile if thresholds is not None else None)
+    params = {"WEIGHT_FILE": wfile.name}
+    if thresholds is not None:
+        params["THRESH_FILE"] = tfile.name
+    return params
+
+
+def _collect_files(files: list[Path], out: Path) -> list[str]:
+    """Copy every source into `out` (a self-contained RTL folder); library files once each."""
+    names: list[str] = []
+    seen: dict[str, bytes] = {}
+    own = ["dqhw_fifo.v", "dqhw_mvau.v", "dqhw_maxpool.v", "dqhw_label_select.v", "dqhw_stream_fork.v"]
+    for f in [hw_dir("rtl") / n for n in own] + files:
+        f = Path(f)
+        data = f.read_bytes()
+        if f.name in seen:
+            if seen[f.name] != data:
+                raise DqhwError(f"two different sources named {f.name}")
+            continue
+        seen[f.name] = data
+        dest = out / f.name
+        if f.resolve() != dest.resolve():
+            dest.write_bytes(data)
+        names.append(f.name)
+    # packages first (SystemVerilog needs them before their users), the top last
+    names.sort(key=lambda n: (0 if n.endswith("_pkg.sv") else 1))
+    return names + ["dqhw_accel.v"]
+
+
+# --------------------------------------------------------------------------------------------------
+# the top module
+# --------------------------------------------------------------------------------------------------
+_AXILITE_INPUTS = ("AWVALID", "AWADDR", "WVALID", "WDATA", "WSTRB", "BREADY", "ARVALID", "ARADDR", "RREADY")
+_AXILITE_OUTPUTS = ("AWREADY", "WREADY", "BVALID", "BRESP", "ARREADY", "RVALID", "RDATA", "RRESP")
+
+
+def _param_text(value) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    return str(int(value))
+
+
+def _instance(stage: Stage, i: int) -> str:
+    src, dst = f"s{i}", f"s{i + 1}"
+    if stage.kind == "finn":
+        p = stage.ports
+        # run-time configuration ports (FMPadding's AXI-lite) are tied off: dqhw uses the
+        # compile-time defaults the template was filled with
+        tie = "".join(f"        .{a}_{sig}(1'b0),\n" if sig in ("AWVALID", "WVALID", "BREADY", "ARVALID", "RREADY")
+                      else f"        .{a}_{sig}(0),\n"
+                      for a in p.get("axilite", []) for sig in _AXILITE_INPUTS)
+        tie += "".join(f"        .{a}_{sig}(),\n" for a in p.get("axilite", []) for sig in _AXILITE_OUTPUTS)
+        return (f"    {stage.module} {stage.name} (\n"
+                f"        .{p['clk']}(clk), .{p['rst']}(rst_n),\n{tie}"
+                f"        .{p['s_axis']}_TDATA({src}_tdata), .{p['s_axis']}_TVALID({src}_tvalid), "
+                f".{p['s_axis']}_TREADY({src}_tready),\n"
+                f"        .{p['m_axis']}_TDATA({dst}_tdata), .{p['m_axis']}_TVALID({dst}_tvalid), "
+                f".{p['m_axis']}_TREADY({dst}_tready)\n    );\n")
+    params = ",\n".join(f"        .{k}({_param_text(v)})" for k, v in stage.params.items())
+    extra = ""
+    if stage.kind == "fifo":
+        extra = f",\n        .count(), .peak({stage.name}_peak)"
+    return (f"    {stage.module} #(\n{params}\n    ) {stage.name} (\n"
+            f"        .clk(clk), .rst_n(rst_n),\n"
+            f"        .s_axis_tdata({src}_tdata), .s_axis_tvalid({src}_tvalid), .s_axis_tready({src}_tready),\n"
+            f"        .m_axis_tdata({dst}_tdata), .m_axis_tvalid({dst}_tvalid), .m_axis_tready({dst}_tready)"
+            f"{extra}\n    );\n")
+
+
+def _top_verilog(d: Design) -> str:
+    stages: list[Stage] = d.stages
+    label_idx = next((i for i, s in enumerate(stages) if s.op_type == "DqhwLabelSelect"), None)
+    fork_at = label_idx if label_idx is not None else len(stages)  # stream index the logits leave on
+    lines = [
+        "// dqhw_accel: generated by dqhw.rtlgen from the folded dataflow graph; do not edit.",
+        f"// graph sha256 {d.graph_sha}; input {d.in_shape} uint8 NHWC, {d.in_beats_per_frame} beats per frame;",
+        f"// m_axis: class index ({d.label_bits} bits), m_axis_logits: {d.num_classes} logits "
+        f"of {d.logits_elem_bits} bits, {d.logits_per_beat} per beat.",
+        "// Both outputs assert tlast on the last beat of each frame.",
+        "// FIFO `count` ports stay open: occupancy is for the sizing testbench (it reads `peak`).",
+        "/* verilator lint_off PINCONNECTEMPTY */",
+        "module dqhw_accel (",
+        "    input  wire clk,",
+        "    input  wire rst_n,",
+        f"    input  wire [{d.in_width - 1}:0] s_axis_tdata,",
+        "    input  wire s_axis_tvalid,",
+        "    output wire s_axis_tready,",
+    ]
+    if label_idx is not None:
+        lines += [
+            f"    output wire [{d.label_width - 1}:0] m_axis_tdata,",
+            "    output wire m_axis_tvalid,",
+            "    input  wire m_axis_tready,",
+            "    output wire m_axis_tlast,",
+        ]
+    lines += [
+        f"    output wire [{d.logits_width - 1}:0] m_axis_logits_tdata,",
+        "    output wire m_axis_logits_tvalid,",
+        "    input  wire m_axis_logits_tready,",
+        "    output wire m_axis_logits_tlast",
+        ");",
+        "",
+    ]
+    n = len(stages)
+    widths = [stages[0].in_width] + [s.out_width for s in stages]
+    for i, w in enumerate(widths):
+        lines.append(f"    wire [{w - 1}:0] s{i}_tdata; wire s{i}_tvalid; wire s{i}_tready;")
+    lines.append("    /* verilator lint_off UNUSEDSIGNAL */  // peaks are read hierarchically by the sizing testbench")
+    for s in stages:
+        if s.kind == "fifo":
+            cw = max(1, int(s.fifo_depth).bit_length())
+            lines.append(f"    wire [{cw - 1}:0] {s.name}_peak;")
+    lines.append("    /* verilator lint_on UNUSEDSIGNAL */")
+    lines += ["", "    assign s0_tdata = s_axis_tdata;", "    assign s0_tvalid = s_axis_tvalid;",
+              "    assign s_axis_tready = s0_tready;", ""]
+    for i, s in enumerate(stages):
+        if i == fork_at:
+            continue  # LabelSelect is instantiated behind the fork below
+        lines.append(_instance(s, i))
+    lw = d.logits_width
+    if label_idx is not None:
+        fork_in = f"s{label_idx}"
+        lines += [
+            "    // the logits go both to LabelSelect and out on m_axis_logits",
+            f"    wire [{lw - 1}:0] ls_tdata; wire ls_tvalid; wire ls_tready;",
+            f"    dqhw_stream_fork #(.WIDTH({lw})) logits_fork (",
+            "        .clk(clk), .rst_n(rst_n),",
+            f"        .s_axis_tdata({fork_in}_tdata), .s_axis_tvalid({fork_in}_tvalid), "
+            f".s_axis_tready({fork_in}_tready),",
+            "        .m0_axis_tdata(ls_tdata), .m0_axis_tvalid(ls_tvalid), .m0_axis_tready(ls_tready),",
+            "        .m1_axis_tdata(m_axis_logits_tdata), .m1_axis_tvalid(m_axis_logits_tvalid),",
+            "        .m1_axis_tready(m_axis_logits_tready)",
+            "    );",
+        ]
+        ls = stages[label_idx]
+        inst = _instance(ls, label_idx).replace(f"s{label_idx}_t", "ls_t")
+        lines.append(inst)
+        lines += [
+            f"    assign m_axis_tdata = s{n}_tdata;",
+            f"    assign m_axis_tvalid = s{n}_tvalid;",
+            f"    assign s{n}_tready = m_axis_tready;",
+            "    assign m_axis_tlast = 1'b1;  // one class per frame",
+        ]
+    else:
+        lines += [
+            f"    assign m_axis_logits_tdata = s{n}_tdata;",
+            f"    assign m_axis_logits_tvalid = s{n}_tvalid;",
+            f"    assign s{n}_tready = m_axis_logits_tready;",
+        ]
+    nb = d.logits_beats_per_frame
+    if nb > 1:
+        cw = max(1, (nb - 1).bit_length())
+        lines += [
+            "",
+            "    // tlast on the last logits beat of each frame",
+            f"    reg [{cw - 1}:0] logits_beat;",
+            "    always @(posedge clk) begin",
+            "        if (!rst_n) logits_beat <= 0;",
+            "        else if (m_axis_logits_tvalid && m_axis_logits_tready)",
+            f"            logits_beat <= (logits_beat == {cw}'d{nb - 1}) ? {cw}'d0 : logits_beat + {cw}'d1;",
+            "    end",
+            f"    assign m_axis_logits_tlast = (logits_beat == {cw}'d{nb - 1});",
+        ]
+    else:
+        lines.append("    assign m_axis_logits_tlast = 1'b1;")
+    lines += ["", "endmodule", ""]
+    return "\n".join(lines)

@@ -1,0 +1,180 @@
+"""`make sim` / `dqhw sim BUILD`: the clean test split and every adversarial set of the run through
+the stitched RTL, every frame's logits and class compared with the golden model.
+
+Writes BUILD/sim/report.json and report.md (one file pair per shard with SHARD=i/n). Any mismatch
+fails with the first differing frame, layer and value.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dqhw.errors import DqhwError, MismatchError
+from dqhw.io import write_json, write_text
+from dqhw.rtlgen.generate import Design
+
+
+@dataclass
+class FrameSet:
+    name: str
+    images: np.ndarray
+    labels: np.ndarray  # true labels
+    kind: str  # clean | adversarial
+    provenance: dict | None = None
+
+
+def latest_build(root: str | Path = ".") -> Path:
+    """The most recently written build directory (one holding rtl/design.json) under runs/ or builds/."""
+    candidates = []
+    for base in ("runs", "builds"):
+        for design in Path(root, base).glob("**/rtl/design.json"):
+            candidates.append(design.parent.parent)
+    if not candidates:
+        raise DqhwError("no build found under runs/ or builds/; run `dqhw build RUN` or pass BUILD=DIR")
+    return max(candidates, key=lambda p: (p / "rtl" / "design.json").stat().st_mtime)
+
+
+def parse_shard(text: str | None) -> tuple[int, int]:
+    if not text:
+        return 0, 1
+    try:
+        i, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise DqhwError(f"SHARD must look like i/n (e.g. 0/4), got {text!r}") from None
+    if n < 1 or not 0 <= i < n:
+        raise DqhwError(f"SHARD {text}: need 0 <= i < n")
+    return i, n
+
+
+def collect_sets(build_dir: Path, split: str = "test", limit: int | None = None,
+                 set_paths: list[str] | None = None) -> list[FrameSet]:
+    from dqhw.advsets import load_set
+    from dqhw.data import load_dataset
+    from dqhw.runs import load_run
+
+    info = json.loads((build_dir / "build.json").read_text())
+    run = load_run(info["run"])
+    data = load_dataset(run.config.dataset, run.config.data_dir)
+    x, y = data.split(split)
+    sets = [FrameSet(f"clean-{split}", x[:limit], y[:limit], "clean")]
+    paths = [Path(p) for p in set_paths] if set_paths else sorted((Path(info["run"]) / "adv").glob("*.npz"))
+    for p in paths:
+        s = load_set(p, run=run, check_source=False)
+        sets.append(FrameSet(p.stem, s.images[:limit], s.labels[:limit], "adversarial", s.provenance))
+    return sets
+
+
+def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None, shard: str | None = None,
+            waves: bool = False, set_paths: list[str] | None = None, progress: bool = True) -> dict:
+    from dqhw.golden import GoldenModel
+    from dqhw.simulate.runner import bulk_run, compare
+
+    build_dir = Path(build_dir)
+    rtl_dir = build_dir / "rtl"
+    if not (rtl_dir / "design.json").is_file():
+        raise DqhwError(f"{build_dir}: no rtl/design.json (run `dqhw build` first)")
+    design = Design.load(rtl_dir)
+    info = json.loads((build_dir / "build.json").read_text())
+    clock_ns = float(info.get("clock_ns", 10.0))
+    idx, count = parse_shard(shard)
+    golden = GoldenModel.from_build(build_dir)
+    sets = collect_sets(build_dir, split, limit, set_paths)
+    work = build_dir / "sim" / "work"
+    rows = []
+    failures = []
+    t_all = time.time()
+    for fs in sets:
+        n = len(fs.images)
+        lo, hi = n * idx // count, n * (idx + 1) // count
+        images, labels = fs.images[lo:hi], fs.labels[lo:hi]
+        if len(images) == 0:
+            continue
+        ref = golden.run(images)
+        t0 = time.time()
+        if progress:
+            print(f"sim {fs.name}: {len(images)} frames through the RTL ...", flush=True)
+        res = bulk_run(rtl_dir, work / fs.name, images, waves=waves)
+        cmp = compare(ref.labels, ref.logits, res, has_labels=design.label_width > 0)
+        ii = res.interval()
+        row = {
+            "set": fs.name, "kind": fs.kind, "frames": len(images), "first_index": lo,
+            "mismatches": {"labels": cmp.label_mismatches, "logits": cmp.logit_mismatches, "missing": cmp.missing},
+            "rtl_accuracy": float((res.labels[: len(labels)] == labels).mean()) if len(res.labels) else 0.0,
+            "golden_accuracy": float((ref.labels == labels).mean()),
+            "cycles_per_frame": ii, "latency_cycles": res.latency(),
+            "fps_at_clock": (1e9 / clock_ns / ii) if ii else None,
+            "expected_cycles_per_frame": design.expected_cycles_per_frame,
+            "sim_cycles": res.cycles, "sim_seconds": round(res.wall_s, 3),
+            "cycles_per_second": round(res.cycles_per_second), "deadlock": res.deadlock, "tlast_ok": res.tlast_ok,
+            "wall_seconds": round(time.time() - t0, 2),
+        }
+        if fs.provenance:
+            row["attack"] = {k: fs.provenance.get(k) for k in ("attack", "eps", "mode", "source_run")}
+        rows.append(row)
+        if progress:
+            print(f"    mismatches {cmp.label_mismatches + cmp.logit_mismatches + cmp.missing}, "
+                  f"RTL accuracy {row['rtl_accuracy']:.4f} (golden {row['golden_accuracy']:.4f}), "
+                  f"{ii} cycles/frame, {row['cycles_per_second']} cycles/s", flush=True)
+        if res.deadlock:
+            failures.append(f"{fs.name}: deadlock (no stream moved for the watchdog period)")
+        elif not cmp.ok:
+            where = dict(cmp.first or {})
+            where["frame"] = int(where.get("frame", 0)) + lo
+            try:
+                from dqhw.simulate.streams import first_differing_stage
+
+                layer = first_differing_stage(build_dir, work / f"{fs.name}-locate", images[where["frame"] - lo])
+                if layer:
+                    where["layer"] = layer
+            except ImportError:
+                pass
+            row["first_mismatch"] = where
+            failures.append(f"{fs.name}: {cmp.label_mismatches} class and {cmp.logit_mismatches} logit mismatches, "
+                            f"{cmp.missing} missing; first at frame {where['frame']}, {where.get('where')}: "
+                            f"RTL {where.get('rtl')} vs golden {where.get('golden')}"
+                            + (f" (first differing layer: {where['layer']['stage']})" if "layer" in where else ""))
+        elif not res.tlast_ok:
+            failures.append(f"{fs.name}: m_axis_logits tlast not on the last beat of each frame")
+    report = {
+        "build": str(build_dir), "design_sha": design.graph_sha, "clock_ns": clock_ns,
+        "shard": f"{idx}/{count}", "sets": rows,
+        "total_frames": sum(r["frames"] for r in rows),
+        "total_mismatches": sum(sum(r["mismatches"].values()) for r in rows),
+        "passed": not failures, "failures": failures, "seconds": round(time.time() - t_all, 1),
+    }
+    suffix = "" if count == 1 else f"-shard{idx}of{count}"
+    out = build_dir / "sim"
+    write_json(out / f"report{suffix}.json", report)
+    write_text(out / f"report{suffix}.md", render_markdown(report))
+    if failures:
+        raise MismatchError(failures[0] + (f" (+{len(failures) - 1} more; see {out}/report{suffix}.md)"
+                                           if len(failures) > 1 else ""))
+    return report
+
+
+def render_markdown(report: dict) -> str:
+    lines = [
+        f"# RTL simulation: {report['build']}",
+        "",
+        f"Verilator + cocotb, memory-fed bulk testbench; clock {report['clock_ns']} ns; shard {report['shard']}.",
+        f"**{report['total_frames']} frames, {report['total_mismatches']} mismatches against the golden model "
+        f"({'PASS' if report['passed'] else 'FAIL'}).**",
+        "",
+        "| set | frames | mismatches (class/logits/missing) | RTL accuracy | golden accuracy | cycles/frame "
+        "(FINN estimate) | latency | FPS @ clock | sim cycles/s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in report["sets"]:
+        m = r["mismatches"]
+        fps = f"{r['fps_at_clock']:.0f}" if r["fps_at_clock"] else "-"
+        lines.append(f"| {r['set']} | {r['frames']} | {m['labels']}/{m['logits']}/{m['missing']} | "
+                     f"{r['rtl_accuracy']:.4f} | {r['golden_accuracy']:.4f} | {r['cycles_per_frame']} "
+                     f"({r['expected_cycles_per_frame']}) | {r['latency_cycles']} | {fps} | {r['cycles_per_second']} |")
+    if report["failures"]:
+        lines += ["", "## Failures", ""] + [f"- {f}" for f in report["failures"]]
+    return "\n".join(lines) + "\n"
