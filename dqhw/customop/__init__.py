@@ -1,1 +1,31 @@
-"""dqhw node types (custom-op domain dqhw.customop): exact Python execution of the layers dqhw implements in RTL."""
+"""dqhw node types: ONNX domain `dqhw.customop` (exact Python execution of the layers dqhw implements in RTL).
+
+qonnx resolves a node's domain by importing it as a Python module (qonnx.custom_op.registry:
+`importlib.import_module(domain)`, then the module's `custom_op` dict or `__all__`); finn registers
+`finn.custom_op.fpgadataflow` the same way. So a node with domain "dqhw.customop" and op_type
+"DqhwMVAU" resolves to `custom_op["DqhwMVAU"]` below, and `getCustomOp`, `execute_onnx`,
+InferShapes/InferDataTypes and finn's InsertDWC/InsertFIFO all work on graphs holding them.
+
+The classes subclass finn's generic HW ops (MVAU, Pool, LabelSelect; HWCustomOp with
+backend="fpgadataflow"), so folded/normal shapes, stream widths and cycle estimates are FINN's;
+each overrides `execute_node` with dqhw's integer contract (dqhw.contract) and adds the
+parameters of its Verilog module (`rtl_params()`, also stored as upper-case node attributes).
+"""
+
+from dqhw import finn_compat
+
+finn_compat.prepare()
+
+from dqhw.customop.labelselect import DqhwLabelSelect  # noqa: E402
+from dqhw.customop.maxpool import DqhwMaxPool  # noqa: E402
+from dqhw.customop.mvau import DqhwMVAU  # noqa: E402
+
+DOMAIN = "dqhw.customop"
+
+custom_op = {
+    "DqhwMVAU": DqhwMVAU,
+    "DqhwMaxPool": DqhwMaxPool,
+    "DqhwLabelSelect": DqhwLabelSelect,
+}
+
+__all__ = ["DOMAIN", "DqhwMVAU", "DqhwMaxPool", "DqhwLabelSelect", "custom_op"]

@@ -88,8 +88,9 @@ class Design:
 
 
 def _finn_nodes():
-    from dqhw import customop  # noqa: F401  (registers the dqhw domain, prepares finn)
     from qonnx.custom_op.registry import getCustomOp
+
+    from dqhw import customop  # noqa: F401  (registers the dqhw domain, prepares finn)
 
     return getCustomOp
 
@@ -154,7 +155,8 @@ def generate_rtl(dataflow_path: str | Path, out_dir: str | Path, fpga_part: str 
             # FMPadding's template always has an AXI-lite port, listed by finn only in dynamic mode
             top_src = "\n".join(Path(f).read_text() for f in inst.get_rtl_file_list(abspath=True)
                                 if Path(f).name.startswith(node.name))
-            axilite = sorted(set(intf.get("axilite", [])) | ({"s_axilite"} if "s_axilite_AWVALID" in top_src else set()))
+            axilite = set(intf.get("axilite", [])) | ({"s_axilite"} if "s_axilite_AWVALID" in top_src else set())
+            axilite = sorted(axilite)
             ports = {"clk": intf["clk"][0], "rst": intf["rst"][0], "s_axis": intf["s_axis"][0][0],
                      "m_axis": intf["m_axis"][0][0], "axilite": axilite}
             stages.append(Stage(node.name, "finn", op, inst.get_verilog_top_module_name(), in_w, out_w, {}, ports))

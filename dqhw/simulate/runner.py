@@ -140,7 +140,8 @@ def compare(golden_labels: np.ndarray, golden_logits: np.ndarray, rtl: BulkResul
         i = bad[0]
         if i in logit_bad:
             j = int(np.flatnonzero(got_logits[i] != golden_logits[i])[0])
-            first = {"frame": i, "where": f"logit {j}", "rtl": int(got_logits[i][j]), "golden": int(golden_logits[i][j])}
+            first = {"frame": i, "where": f"logit {j}", "rtl": int(got_logits[i][j]),
+                     "golden": int(golden_logits[i][j])}
         else:
             first = {"frame": i, "where": "class", "rtl": int(rtl.labels[i]), "golden": int(golden_labels[i])}
     elif missing:
