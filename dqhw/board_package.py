@@ -17,8 +17,8 @@ from dqhw.errors import DqhwError
 from dqhw.resources import hw_dir
 from dqhw.rtlgen.generate import Design
 
-VIVADO_LINE = ("bitstream: needs Xilinx Vivado 2022.2+ (XILINX_VIVADO set, vivado on PATH); "
-               "run `vivado -mode batch -source {tcl}`")
+VIVADO_LINE = ("bitstream: needs Xilinx Vivado 2022.2+ (XILINX_VIVADO set, vivado on PATH), then "
+               "`vivado -mode batch -source board/build_bitstream.tcl` in the build directory")
 
 
 def _dma_width(bits: int) -> int:
@@ -60,9 +60,10 @@ def write_board_package(build_dir: Path, board: Board) -> tuple[Path, str]:
         if left:
             raise DqhwError(f"{template}: no value for {', '.join(left)}")
         (out / name).write_text(text)
-    status = VIVADO_LINE.format(tcl=out / "build_bitstream.tcl")
+    status = VIVADO_LINE
     if os.environ.get("XILINX_VIVADO") and shutil.which("vivado"):
-        status = f"Vivado found: run `vivado -mode batch -source {out / 'build_bitstream.tcl'}` for the bitstream"
+        status = ("bitstream: Vivado found; run `vivado -mode batch -source board/build_bitstream.tcl` "
+                  "in the build directory")
     (out / "README.md").write_text(
         f"# Board package for {board.name} ({board.part})\n\n"
         f"- `build_bitstream.tcl`: Vivado project, Zynq PS7 + two AXI DMAs + `dqhw_accel` at {clock_mhz:g} MHz; "

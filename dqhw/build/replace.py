@@ -1,0 +1,55 @@
+"""ReplaceWithDqhwNodes: finn's MVAU* / Pool*(MaxPool) / LabelSelect* -> dqhw's node types.
+
+The n-th finn node of a kind becomes `<DqhwType>_<n>` (finn_name keeps the original name); every
+attribute the dqhw class knows is copied, then the node's `finalize(model)` checks that dqhw's RTL
+can build it and fills in the Verilog parameters (exact accumulator width, clipped thresholds, ...).
+"""
+
+from __future__ import annotations
+
+from onnx import helper
+from qonnx.transformation.base import Transformation
+
+from dqhw.errors import DqhwError
+
+DOMAIN = "dqhw.customop"
+REPLACE = {
+    "MVAU": "DqhwMVAU", "MVAU_hls": "DqhwMVAU", "MVAU_rtl": "DqhwMVAU",
+    "Pool": "DqhwMaxPool", "Pool_hls": "DqhwMaxPool",
+    "LabelSelect": "DqhwLabelSelect", "LabelSelect_hls": "DqhwLabelSelect",
+}
+
+
+class ReplaceWithDqhwNodes(Transformation):
+    def apply(self, model):
+        from qonnx.custom_op.registry import getCustomOp
+
+        import dqhw.customop as cops
+
+        graph = model.graph
+        counts: dict[str, int] = {}
+        new_nodes = []
+        for idx, node in enumerate(list(graph.node)):
+            target = REPLACE.get(node.op_type)
+            if target is None or not node.domain.startswith("finn.custom_op.fpgadataflow"):
+                continue
+            cls = cops.custom_op[target]
+            n = counts.get(target, 0)
+            counts[target] = n + 1
+            new = helper.make_node(target, list(node.input), list(node.output), domain=DOMAIN, name=f"{target}_{n}")
+            known = cls.__new__(cls).get_nodeattr_types()  # (no __init__: it reads attributes)
+            new.attribute.extend(a for a in node.attribute if a.name in known and a.name != "exec_mode")
+            new.attribute.append(helper.make_attribute("finn_name", node.name))
+            graph.node.remove(node)
+            graph.node.insert(idx, new)  # protobuf copies `new`: keep the index, not the object
+            new_nodes.append(idx)
+        for idx in new_nodes:
+            new = graph.node[idx]
+            inst = getCustomOp(new)
+            try:
+                inst.finalize(model)
+            except DqhwError:
+                raise
+            except Exception as e:  # noqa: BLE001
+                raise DqhwError(f"{new.name}: cannot map to dqhw's RTL ({type(e).__name__}: {str(e)[:100]})") from None
+        return model, False

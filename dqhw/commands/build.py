@@ -1,0 +1,62 @@
+"""`dqhw build RUN --board pynq-z2`: QONNX export -> finn-plus steps -> dqhw nodes -> folded dataflow graph,
+reports and verification (see dqhw.build.pipeline and docs/build.md)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    from dqhw.boards import BOARDS
+
+    p.add_argument("run", help="run directory (dqhw train --out RUN)")
+    p.add_argument("--board", default="pynq-z2", help=f"target board: {', '.join(sorted(BOARDS))} (default pynq-z2)")
+    fold = p.add_mutually_exclusive_group()
+    fold.add_argument("--target-fps", type=int, default=None,
+                      help="folding by finn's SetFolding for this frame rate (default 10000)")
+    fold.add_argument("--folding", default=None, help="finn-format folding JSON (e.g. a build's folding_config.json)")
+    p.add_argument("--clock-ns", type=float, default=None, help="clock period in ns (default: the board's, 10)")
+    p.add_argument("--out", default=None, help="build directory (default builds/<run>-<board>)")
+    p.add_argument("--verify-frames", type=int, default=64, help="clean test frames to verify on (default 64)")
+    p.add_argument("--exec-frames", type=int, default=8,
+                   help="frames per set also run through execute_onnx (slow; default 8)")
+    p.add_argument("--no-rtl", action="store_true",
+                   help="stop after the folded dataflow graph (no Verilog, FIFO sizing or board package)")
+    p.add_argument("--mvau-wwidth-max", type=int, default=36,
+                   help="SetFolding's limit on weight bits per PE (SIMD * wbits; default 36, finn's)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def run(args: argparse.Namespace) -> int:
+    from dqhw.build.pipeline import BuildOptions, build
+
+    opts = BuildOptions(run=args.run, board=args.board, clock_ns=args.clock_ns, target_fps=args.target_fps,
+                        folding=args.folding, out=args.out, verify_frames=args.verify_frames,
+                        exec_frames=args.exec_frames, mvau_wwidth_max=args.mvau_wwidth_max,
+                        rtl=not args.no_rtl)
+
+    def progress(msg: str) -> None:
+        if not args.quiet:
+            print(msg, file=sys.stderr, flush=True)
+
+    out = build(opts, progress=progress)
+    import json
+
+    s = json.loads((out / "report" / "summary.json").read_text())
+    v = s["verification"]
+    print(f"build {out}: {s['bottleneck']['name']} bottleneck {s['cycles_per_frame']} cycles/frame, "
+          f"{s['estimated_fps']} FPS @ {s['clock_mhz']} MHz; LUT {s['resources']['estimated']['LUT']}"
+          f"/{s['resources']['available']['LUT']}, BRAM18 {s['resources']['estimated']['BRAM18']}"
+          f"/{s['resources']['available']['BRAM18']}; golden == execute_onnx: {v['golden_equals_execute_onnx']}; "
+          f"Brevitas argmax disagreements {v['brevitas_argmax_disagreements']}/{v['brevitas_frames']} "
+          f"({s['build_seconds']} s)")
+    rtl = s.get("rtl")
+    if rtl:
+        print(f"rtl {out}/rtl: dqhw_accel measured {rtl['cycles_per_frame_measured']} cycles/frame in Verilator "
+              f"(estimate {rtl['cycles_per_frame_estimated']}), {rtl['fps_measured_at_clock']} FPS; "
+              f"`make sim BUILD={out}` runs the test split and adversarial sets")
+        print(rtl["bitstream"])
+    for w in s["warnings"]:
+        print(f"warning: {w}", file=sys.stderr)
+    return 0

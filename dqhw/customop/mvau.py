@@ -1,0 +1,242 @@
+"""DqhwMVAU: the matrix-vector-activation unit dqhw implements in rtl/dqhw_mvau.v.
+
+Replaces finn's MVAU / MVAU_hls / MVAU_rtl. Same inputs as finn's MVAU: (activations, weights[, thresholds])
+with weights stored FINN's way as an (MW, MH) initializer (acc = x @ W, so W_contract = W.T) and
+thresholds as an (MH, 2^OUT_BITS - 1) initializer of integers, clipped to the reachable accumulator
+range (contract.clip_thresholds) so they fit ACC_BITS. Folded/normal shapes, stream widths and cycles
+are FINN's MVAU's (inherited); execution is the exact integer contract:
+
+    acc[..., o] = sum_i x[..., i] * W[i, o]               (int64, contract.matvec)
+    out = contract.multithreshold(acc, T)                  (USE_THRESHOLDS = 1, noActivation = 0)
+    out = acc                                              (USE_THRESHOLDS = 0, noActivation = 1)
+
+Extra attributes (the parameters of dqhw_mvau, set by `finalize()`): IN_BITS, W_BITS (1 = bipolar),
+ACC_BITS, USE_THRESHOLDS, OUT_BITS, WEIGHT_ROM_BLOCK, THRESH_ROM_BLOCK, plus finn_name (the finn node
+it replaced) and ACC_MIN / ACC_MAX (the exact reachable accumulator range).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from finn.custom_op.fpgadataflow.matrixvectoractivation import MVAU
+from qonnx.core.datatype import DataType
+
+from dqhw import contract
+from dqhw.errors import DqhwError
+
+# a weight ROM deeper than this goes to BRAM when ram_style is "auto" (finn's LUTRAM limit for
+# internal_embedded memories)
+BRAM_DEPTH_THRESHOLD = 128
+
+
+def _bits(dt) -> int:
+    return 1 if dt.name in ("BINARY", "BIPOLAR") else int(dt.bitwidth())
+
+
+class DqhwMVAU(MVAU):
+    """finn's MVAU with dqhw's exact integer execution and dqhw_mvau's parameters."""
+
+    def get_nodeattr_types(self):
+        attrs = super().get_nodeattr_types()
+        attrs.update({
+            "finn_name": ("s", False, ""),
+            "IN_BITS": ("i", False, 0),
+            "W_BITS": ("i", False, 0),
+            "ACC_BITS": ("i", False, 0),
+            "USE_THRESHOLDS": ("i", False, 1, {0, 1}),
+            "OUT_BITS": ("i", False, 0),
+            "WEIGHT_ROM_BLOCK": ("i", False, 1, {0, 1}),
+            "THRESH_ROM_BLOCK": ("i", False, 0, {0, 1}),
+            "ACC_MIN": ("i", False, 0),
+            "ACC_MAX": ("i", False, 0),
+        })
+        return attrs
+
+    # ----------------------------------------------------------------------------------------------
+    # execution
+    # ----------------------------------------------------------------------------------------------
+    def execute_node(self, context, graph):
+        node = self.onnx_node
+        mw, mh = self.get_nodeattr("MW"), self.get_nodeattr("MH")
+        x = np.asarray(context[node.input[0]])
+        lead = x.shape[:-1] if x.shape[-1] == mw else tuple(self.get_normal_input_shape()[:-1])
+        x = x.reshape(-1, mw)
+        w = context[node.input[1]]
+        if self.get_nodeattr("binaryXnorMode"):
+            raise DqhwError(f"{node.name}: binaryXnorMode (XNOR-popcount) is not supported by dqhw")
+        acc = contract.matvec(np.asarray(w).T, np.rint(x))
+        if self.get_nodeattr("noActivation"):
+            out = acc
+        else:
+            t = context[node.input[2]]
+            count = contract.multithreshold(acc, np.asarray(t).reshape(-1, np.asarray(t).shape[-1]))
+            if self.get_nodeattr("outputDataType") == "BIPOLAR":
+                out = 2 * count - 1
+            else:
+                out = count + int(self.get_nodeattr("ActVal"))
+        dtype = np.float32 if np.abs(out).max(initial=0) < (1 << 24) else np.float64
+        out = out.astype(dtype).reshape(*lead, mh)
+        prev = context.get(node.output[0])
+        if prev is not None and np.size(prev) == out.size:
+            out = out.reshape(np.shape(prev))  # the graph's output shape, as finn's MVAU does
+        context[node.output[0]] = out
+
+    # ----------------------------------------------------------------------------------------------
+    # dqhw_mvau parameters
+    # ----------------------------------------------------------------------------------------------
+    def finalize(self, model) -> None:
+        """Check the node fits dqhw_mvau, set the exact accumulator width, clip the thresholds and
+        fill in the Verilog parameters. Called once by the replacement pass."""
+        node = self.onnx_node
+        name = self.get_nodeattr("finn_name") or node.name
+        contract.MvauFolding(self.get_nodeattr("MH"), self.get_nodeattr("MW"), self.get_nodeattr("PE"),
+                             self.get_nodeattr("SIMD")).check(name)
+        idt = model.get_tensor_datatype(node.input[0])
+        if idt.signed() or not idt.is_integer() or _bits(idt) > contract.MAX_ACT_BITS:
+            raise DqhwError(f"{name}: input {idt.name} is not an unsigned integer of 1..8 bits "
+                            "(dqhw_mvau takes unsigned activations)")
+        if self.get_nodeattr("binaryXnorMode"):
+            raise DqhwError(f"{name}: XNOR-popcount (bipolar x bipolar) layers are not supported by dqhw")
+        self.set_nodeattr("inputDataType", idt.name)
+        w = model.get_initializer(node.input[1])
+        if w is None:
+            raise DqhwError(f"{name}: weights are not a constant initializer")
+        w = np.asarray(w)
+        if not np.array_equal(w, np.rint(w)):
+            raise DqhwError(f"{name}: weights are not integers after streamlining")
+        wi = np.rint(w).astype(np.int64)
+        if np.isin(wi, (-1, 1)).all() and model.get_tensor_datatype(node.input[1]).name == "BIPOLAR":
+            wdt, w_bits = DataType["BIPOLAR"], 1
+        else:
+            w_bits = max(2, contract.signed_bits(int(wi.min()), int(wi.max())))
+            wdt = DataType[f"INT{w_bits}"]
+        if w_bits > 8:
+            raise DqhwError(f"{name}: {w_bits}-bit weights; dqhw_mvau takes 1 (bipolar) to 8 bits")
+        self.set_nodeattr("weightDataType", wdt.name)
+        model.set_tensor_datatype(node.input[1], wdt)
+        lo, hi = contract.acc_range(wi.T, int(idt.min()), int(idt.max()))
+        self.set_nodeattr("ACC_MIN", lo)
+        self.set_nodeattr("ACC_MAX", hi)
+        use_thr = 0 if self.get_nodeattr("noActivation") else 1
+        if use_thr:
+            odt = DataType[self.get_nodeattr("outputDataType")]
+            if odt.signed() or int(self.get_nodeattr("ActVal")) != 0:
+                raise DqhwError(f"{name}: output {odt.name} (ActVal {self.get_nodeattr('ActVal')}) is not an "
+                                "unsigned count; dqhw_mvau's thresholds give 0..2^b-1")
+            t = np.asarray(model.get_initializer(node.input[2]))
+            if not np.array_equal(t, np.rint(t)):
+                raise DqhwError(f"{name}: thresholds are not integers (run minimize_bit_width first)")
+            mh = self.get_nodeattr("MH")
+            t = np.broadcast_to(np.rint(t).astype(np.int64), (mh, t.shape[-1]))
+            if t.shape[1] != (1 << _bits(odt)) - 1:
+                raise DqhwError(f"{name}: {t.shape[1]} thresholds per channel for a {_bits(odt)}-bit output")
+            t = contract.clip_thresholds(t, lo, hi)
+            acc_bits = contract.signed_bits(lo, hi + 1)
+            # float32 holds every integer below 2^24 exactly; wider accumulators need float64
+            model.set_initializer(node.input[2], t.astype(np.float32 if acc_bits <= 24 else np.float64))
+            model.set_tensor_datatype(node.input[2], DataType[f"INT{acc_bits}"])
+            out_bits = _bits(odt)
+        else:
+            acc_bits = contract.signed_bits(lo, hi)
+            odt = DataType[f"INT{acc_bits}"]
+            self.set_nodeattr("outputDataType", odt.name)
+            model.set_tensor_datatype(node.output[0], odt)
+            out_bits = acc_bits
+        self.set_nodeattr("accDataType", f"INT{acc_bits}")
+        self.set_nodeattr("IN_BITS", _bits(idt))
+        self.set_nodeattr("W_BITS", w_bits)
+        self.set_nodeattr("ACC_BITS", acc_bits)
+        self.set_nodeattr("USE_THRESHOLDS", use_thr)
+        self.set_nodeattr("OUT_BITS", out_bits)
+        self.set_nodeattr("WEIGHT_ROM_BLOCK", 1 if self._rom_block(self.get_nodeattr("ram_style"),
+                                                                    self.calc_wmem()) else 0)
+        self.set_nodeattr("THRESH_ROM_BLOCK", 1 if use_thr and self.get_nodeattr("ram_style_thresholds") == "block"
+                          else 0)
+
+    @staticmethod
+    def _rom_block(style: str, depth: int) -> bool:
+        if style == "block":
+            return True
+        if style == "distributed":
+            return False
+        return depth > BRAM_DEPTH_THRESHOLD  # "auto" / "ultra" (no URAM on 7-series)
+
+    def rtl_params(self) -> dict:
+        """Parameters of rtl/dqhw_mvau.v (WEIGHT_FILE / THRESH_FILE are the RTL generator's)."""
+        p = {k: int(self.get_nodeattr(k)) for k in ("MW", "MH", "PE", "SIMD", "IN_BITS", "W_BITS", "ACC_BITS",
+                                                      "USE_THRESHOLDS", "OUT_BITS", "WEIGHT_ROM_BLOCK",
+                                                      "THRESH_ROM_BLOCK")}
+        return p
+
+    def weights(self, model) -> np.ndarray:
+        """Integer weights in the contract's orientation, (MH, MW)."""
+        return np.rint(np.asarray(model.get_initializer(self.onnx_node.input[1]))).astype(np.int64).T
+
+    def thresholds(self, model) -> np.ndarray | None:
+        if self.get_nodeattr("noActivation"):
+            return None
+        t = np.asarray(model.get_initializer(self.onnx_node.input[2]))
+        return np.broadcast_to(np.rint(t).astype(np.int64), (self.get_nodeattr("MH"), t.shape[-1]))
+
+    def infer_node_datatype(self, model):
+        super().infer_node_datatype(model)
+        if self.get_nodeattr("noActivation") and self.get_nodeattr("ACC_BITS"):
+            model.set_tensor_datatype(self.onnx_node.output[0], DataType[self.get_nodeattr("outputDataType")])
+
+    # ----------------------------------------------------------------------------------------------
+    # resource estimates for the LUT-based dqhw_mvau (no DSP)
+    # ----------------------------------------------------------------------------------------------
+    def lut_estimation(self, fpgapart=None) -> int:
+        """FINN-R's LUT model (Blott et al. 2018, as in finn's MVAU_hls with resType=lut) with
+        dqhw's exact widths: products + adder tree + accumulator per PE, distributed-ROM LUTs,
+        threshold comparators."""
+        pe, simd = self.get_nodeattr("PE"), self.get_nodeattr("SIMD")
+        a = self.get_nodeattr("IN_BITS") or _bits(self.get_input_datatype(0))
+        w = self.get_nodeattr("W_BITS") or _bits(self.get_input_datatype(1))
+        acc_bits = self.get_nodeattr("ACC_BITS") or 32
+        if w == 1:  # bipolar: conditional negate instead of a multiplier
+            mult = simd * (a + 1)
+        else:
+            mult = simd * (2 * math.ceil((w + a) / 6) - 1) * (w + a)
+        adder = (w + a) * (2 * simd - 1)
+        thr = comp = 0
+        if self.get_nodeattr("USE_THRESHOLDS"):
+            n = (1 << self.get_nodeattr("OUT_BITS")) - 1
+            comp = n * acc_bits
+            if not self.get_nodeattr("THRESH_ROM_BLOCK"):
+                thr = n * acc_bits * math.ceil(self.calc_tmem() / 64)
+        rom = 0
+        if not self.get_nodeattr("WEIGHT_ROM_BLOCK"):
+            rom = pe * simd * w * math.ceil(self.calc_wmem() / 64)
+        return int(300 + 1.1 * pe * (mult + adder + acc_bits + thr + comp) + rom)
+
+    def bram_estimation(self, fpgapart=None) -> int:
+        """RAMB18 count of the weight ROM (and threshold ROM when in BRAM)."""
+        pe, simd = self.get_nodeattr("PE"), self.get_nodeattr("SIMD")
+        w = self.get_nodeattr("W_BITS") or _bits(self.get_input_datatype(1))
+        total = 0
+        if self.get_nodeattr("WEIGHT_ROM_BLOCK"):
+            total += bram18_count(self.calc_wmem(), pe * simd * w)
+        if self.get_nodeattr("USE_THRESHOLDS") and self.get_nodeattr("THRESH_ROM_BLOCK"):
+            n = (1 << self.get_nodeattr("OUT_BITS")) - 1
+            total += bram18_count(self.calc_tmem(), pe * n * self.get_nodeattr("ACC_BITS"))
+        return total
+
+    def dsp_estimation(self, fpgapart=None) -> int:
+        return 0
+
+    def uram_estimation(self, fpgapart=None) -> int:
+        return 0
+
+
+def bram18_count(depth: int, width: int) -> int:
+    """RAMB18 primitives for a depth x width ROM (simple dual port aspect ratios, UG473)."""
+    if depth <= 0 or width <= 0:
+        return 0
+    for max_depth, max_width in ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)):
+        if depth <= max_depth:
+            return math.ceil(width / max_width)
+    return math.ceil(depth / 16384) * width
+
