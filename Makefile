@@ -49,6 +49,9 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_regularizer.py
+	$(BIN)/python bench/bench_golden.py
+	$(BIN)/python bench/bench_build.py
+	$(BIN)/python bench/bench_sim.py
 
 clean:
 	rm -rf runs builds sim_build .pytest_cache

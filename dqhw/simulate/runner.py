@@ -4,8 +4,10 @@ the golden model: every logit and every class, frame by frame. Also: FIFO sizing
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,16 +55,31 @@ class BulkResult:
         return None
 
 
+@functools.cache
+def waves_build_args() -> list[str]:
+    """Verilator flags for waveforms: FST when its writer can be compiled (Verilator's FST code needs
+    lz4.h, e.g. Debian's liblz4-dev, absent on these machines), else VCD. The simulation writes
+    dump.fst / dump.vcd into its run directory."""
+    probe = subprocess.run(["c++", "-E", "-x", "c++", "-"], input="#include <lz4.h>\n", capture_output=True,
+                           text=True)
+    return ["--trace-fst" if probe.returncode == 0 else "--trace", "--trace-structs"]
+
+
 def rtl_sources(rtl_dir: Path, design: Design) -> list[Path]:
     return [rtl_dir / f for f in design.files]
 
 
 def bulk_run(rtl_dir: str | Path, work_dir: str | Path, images: np.ndarray, stall_in: int = 0,
-             stall_out: int = 0, watchdog: int = WATCHDOG_CYCLES, waves: bool = False) -> BulkResult:
-    """Build (cached) and run tb_dqhw_accel on uint8 NHWC `images`; returns what came out."""
+             stall_out: int = 0, watchdog: int | None = None, waves: bool = False) -> BulkResult:
+    """Build (cached) and run tb_dqhw_accel on uint8 NHWC `images`; returns what came out.
+    `watchdog` (cycles without a beat on any port before the run ends as a deadlock) defaults to
+    max(WATCHDOG_CYCLES, 10 frame intervals): the ports legitimately stay quiet for about one
+    latency (input absorbed by the FIFOs, first output not out yet), which grows with the design."""
     rtl_dir = Path(rtl_dir).resolve()
     work = Path(work_dir).resolve()
     design = Design.load(rtl_dir)
+    if watchdog is None:
+        watchdog = max(WATCHDOG_CYCLES, 10 * int(design.expected_cycles_per_frame))
     work.mkdir(parents=True, exist_ok=True)
     tb_file = rtl_dir / "tb_dqhw_accel.v"
     if not tb_file.is_file() or tb_file.read_text() != tb.testbench_verilog(design):
@@ -79,7 +96,7 @@ def bulk_run(rtl_dir: str | Path, work_dir: str | Path, images: np.ndarray, stal
         shutil.copy(rom, run_dir / rom.name)
     # cocotb only touches clk and done: without public access to every signal Verilator optimizes
     # the design fully (the toolchain notes measured ~10x)
-    build_args = ["--no-public-flat-rw", "-O3"] + (["--trace-fst", "--trace-structs"] if waves else [])
+    build_args = ["--no-public-flat-rw", "-O3"] + (waves_build_args() if waves else [])
     result = run_cocotb(
         sources=rtl_sources(rtl_dir, design) + [tb_file], toplevel=tb.TB_TOP, test_module="test_accel_bulk",
         build_dir=work / ("build-waves" if waves else "build"), test_dir=run_dir, parameters=params,
@@ -157,7 +174,7 @@ def locate_layer(build_dir: Path, rtl_dir: Path, work_dir: Path, image: np.ndarr
 
     golden = GoldenModel.from_build(build_dir)
     ref = golden.run(image[None], keep_intermediates=True)
-    return first_differing_stage(rtl_dir, work_dir, image, ref)
+    return first_differing_stage(build_dir, work_dir, image, ref)
 
 
 def size_fifos(rtl_dir: Path, work_dir: Path, images: np.ndarray) -> dict:

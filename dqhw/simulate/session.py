@@ -140,9 +140,14 @@ def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None
                             + (f" (first differing layer: {where['layer']['stage']})" if "layer" in where else ""))
         elif not res.tlast_ok:
             failures.append(f"{fs.name}: m_axis_logits tlast not on the last beat of each frame")
+    # --- protocol run + throughput check (dqhw/simulate/protocol.py) ---------------------------------
+    from dqhw.simulate.protocol import session_checks
+
+    protocol = session_checks(build_dir, rows, sets, failures, work, progress=progress)
+    # -------------------------------------------------------------------------------------------------
     report = {
         "build": str(build_dir), "design_sha": design.graph_sha, "clock_ns": clock_ns,
-        "shard": f"{idx}/{count}", "sets": rows,
+        "shard": f"{idx}/{count}", "sets": rows, "protocol": protocol,
         "total_frames": sum(r["frames"] for r in rows),
         "total_mismatches": sum(sum(r["mismatches"].values()) for r in rows),
         "passed": not failures, "failures": failures, "seconds": round(time.time() - t_all, 1),
@@ -175,6 +180,10 @@ def render_markdown(report: dict) -> str:
         lines.append(f"| {r['set']} | {r['frames']} | {m['labels']}/{m['logits']}/{m['missing']} | "
                      f"{r['rtl_accuracy']:.4f} | {r['golden_accuracy']:.4f} | {r['cycles_per_frame']} "
                      f"({r['expected_cycles_per_frame']}) | {r['latency_cycles']} | {fps} | {r['cycles_per_second']} |")
+    if report.get("protocol"):  # dqhw/simulate/protocol.py
+        from dqhw.simulate.protocol import render_protocol
+
+        lines += ["", render_protocol(report["protocol"])]
     if report["failures"]:
         lines += ["", "## Failures", ""] + [f"- {f}" for f in report["failures"]]
     return "\n".join(lines) + "\n"

@@ -75,7 +75,8 @@ def max_in_for(n_in: int) -> int:
 
 def testbench_verilog(design: Design) -> str:
     """tb_dqhw_accel: parameters IN_FILE, COUNT_FILE (input beats, frames), MAX_IN, WATCHDOG, STALL_IN/STALL_OUT
-    (0..255: probability x 256 of withholding valid / ready in a cycle, from an LFSR), OUT_DIR."""
+    (0..255: probability x 256 of withholding valid / ready in a cycle, from an LFSR; 256 or more:
+    withheld for ever, a hang the watchdog must report), OUT_DIR."""
     fifos = [s.name for s in design.stages if s.kind == "fifo"]
     has_label = design.label_width > 0
     peak_lines = "\n".join(f'            $fwrite(fs, "peak {f} %0d\\n", dut.{f}.peak);' for f in fifos)
@@ -133,8 +134,9 @@ module {TB_TOP} #(
     integer fl, fg, ff, fs;
     // LFSR for optional random stalls
     reg [15:0] lfsr = 16'hACE1;
-    wire stall_in_l = (lfsr[7:0] < STALL_IN[7:0]);
-    wire stall_out_l = (lfsr[15:8] < STALL_OUT[7:0]);
+    // STALL_x >= 256: withheld for good (a hang, for testing the watchdog)
+    wire stall_in_l = (STALL_IN >= 256) || (lfsr[7:0] < STALL_IN[7:0]);
+    wire stall_out_l = (STALL_OUT >= 256) || (lfsr[15:8] < STALL_OUT[7:0]);
 
     wire [IN_W-1:0] s_tdata = in_mem[in_ptr < N_IN ? in_ptr : 0];
     wire s_tvalid = rst_n && (in_ptr < N_IN) && !stall_in_l && !done;

@@ -160,7 +160,9 @@ def _runtime_cache_dir(args: Sequence[str]) -> Path:
 
 
 def _is_design_object(name: str) -> bool:
-    return name.startswith("Vtop")
+    # cocotb's verilator.cpp main includes the top's Vtop.h (its layout depends on the top's ports):
+    # reusing that object under another top corrupts memory, so it is rebuilt with every design
+    return name.startswith("Vtop") or name.startswith("verilator.")
 
 
 def _seed_runtime_objects(cache: Path, build_dir: Path) -> None:
