@@ -86,7 +86,8 @@ def load_run(path: str | Path) -> Run:
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as e:
-        raise DqhwError(f"{path / CHECKPOINT}: weights do not fit the configured model ({str(e)[:80]})") from None
+        raise DqhwError(f"{path / CHECKPOINT}: weights do not fit the configured model "
+                        f"({str(e).strip().splitlines()[0][:80]})") from None
     model.eval()
     metrics = {}
     if (path / METRICS).is_file():

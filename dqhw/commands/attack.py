@@ -1,0 +1,67 @@
+"""`dqhw attack RUN --attack pgd --eps 8 [--source RUN2]`: write RUN/adv/<attack>-eps<eps>[-from-<source>].npz."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from dqhw.attacks import ATTACKS, DEFAULT_QUERIES
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("run", metavar="RUN", help="the target run directory (dqhw train --out)")
+    p.add_argument("--attack", required=True, metavar="NAME", help=f"one of {', '.join(ATTACKS)}")
+    p.add_argument("--eps", required=True, type=int, help="L-inf budget in integer pixels 0..255 (paper: 2, 8, 16)")
+    p.add_argument("--source", default=None, metavar="RUN2",
+                   help="craft on this substitute run (black-box transfer) instead of the target itself")
+    p.add_argument("--split", default="test", choices=("test", "val", "train"))
+    p.add_argument("--limit", type=int, default=None, help="only the first N images of the split")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--queries", type=int, default=None, help=f"Square/AutoAttack queries (default {DEFAULT_QUERIES})")
+    p.add_argument("--squeeze", action="store_true",
+                   help="attack the feature-squeezed pipeline end to end (BPDA); images are the unsqueezed input")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--out", default=None, metavar="FILE", help="output .npz (default RUN/adv/<name>.npz)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from dqhw.advsets import craft_set, default_path, save_set, select
+    from dqhw.attacks import attack_params
+    from dqhw.data import load_dataset
+    from dqhw.errors import DqhwError
+    from dqhw.infer import predict_logits
+    from dqhw.runs import load_run
+
+    params = attack_params(args.attack, args.eps, args.queries)  # validates name, eps, queries first
+    if args.batch_size < 1:
+        raise DqhwError(f"--batch-size must be >= 1, got {args.batch_size}")
+    out = Path(args.out) if args.out else None
+    if out is not None and out.suffix != ".npz":
+        raise DqhwError(f"--out {out}: adversarial sets are .npz files")
+    target = load_run(args.run)
+    source = load_run(args.source) if args.source else None
+    data = load_dataset(target.config.dataset, target.config.data_dir)
+    x, y = data.split(args.split)
+    n = len(select(len(y), args.limit))
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  disable=args.quiet, transient=True) as bar:
+        task = bar.add_task(f"{args.attack} eps {args.eps}", total=n)
+        advset = craft_set(target, args.attack, args.eps, source=source, split=args.split, limit=args.limit,
+                           seed=args.seed, squeeze=args.squeeze, batch_size=args.batch_size, data=data,
+                           params=params, on_batch=lambda k: bar.update(task, advance=k))
+    path = save_set(out or default_path(target, args.attack, args.eps, source, args.squeeze), advset)
+    model = target.model
+    if args.squeeze:
+        from dqhw.squeeze import Squeezed
+
+        model = Squeezed(model)
+    clean = float((predict_logits(model, x[advset.indices]).argmax(1) == advset.labels).mean())
+    adv = float((predict_logits(model, advset.images).argmax(1) == advset.labels).mean())
+    print(f"wrote {path}: {len(advset)} images ({advset.provenance['mode']}), accuracy of {target.name} "
+          f"clean {clean:.4f} -> adversarial {adv:.4f}", file=sys.stdout)
+    return 0
