@@ -346,3 +346,26 @@ def lint(files: Sequence[str | Path], top: str | None = None, parameters: Mappin
     text = out.stdout + out.stderr
     warnings = [line for line in text.splitlines() if line.startswith(("%Warning", "%Error"))]
     return LintResult(out.returncode, warnings, text)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m dqhw.simulate.verilator --lint DIR`: verilator --lint-only -Wall on every .v/.sv in DIR,
+    one file (its own top) at a time; prints each warning, exits 1 if there is any."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m dqhw.simulate.verilator")
+    ap.add_argument("--lint", required=True, metavar="DIR")
+    args = ap.parse_args(argv)
+    files = sorted(p for p in Path(args.lint).iterdir() if p.suffix in (".v", ".sv"))
+    bad = 0
+    for f in files:
+        res = lint([f])
+        for w in res.warnings:
+            print(w)
+        bad += 0 if res.clean else 1
+        print(f"{f.name}: {'clean' if res.clean else f'{len(res.warnings)} warnings/errors'}")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
