@@ -97,7 +97,10 @@ def step_folding(model, ctx: BuildContext):
         except (AttributeError, KeyError, AssertionError, ValueError, TypeError) as e:
             raise DqhwError(f"--folding: cannot apply ({type(e).__name__}: {' '.join(str(e).split())[:100]})") from None
     else:
+        from dqhw.build.passes import AlignWindowAndMvauSimd
+
         model = _finn("step_target_fps_parallelization")(model, ctx)
+        model = model.transform(AlignWindowAndMvauSimd())
     folding.check_folding(model)
     return model
 

@@ -124,14 +124,7 @@ def harness_run(rtl_dir: str | Path, work_dir: str | Path, images: np.ndarray, w
     rtl_dir = Path(rtl_dir).resolve()
     work = Path(work_dir).resolve()
     design = Design.load(rtl_dir)
-    run_dir = work / "run"
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True)
-    n_in = tb.write_input_file(run_dir / "input.memh", design, images)
-    tb.write_count_file(run_dir / "count.memh", n_in, len(images))
-    for rom in rtl_dir.glob("*.memh"):
-        shutil.copy(rom, run_dir / rom.name)
+    run_dir, n_in = tb.prepare_bulk_run(rtl_dir, work, design, images)
     params = {"MAX_IN": tb.max_in_for(n_in), "WATCHDOG": watchdog, "STALL_IN": 0, "STALL_OUT": 0}
     exe, build_s = build_harness(rtl_dir, work / "build", params)
     cap = max_cycles or (len(images) + 4) * max(design.expected_cycles_per_frame, 1) * 4 + watchdog + 100_000

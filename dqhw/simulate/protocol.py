@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
@@ -110,15 +109,10 @@ def protocol_run(build_dir: str | Path, work_dir: str | Path, images: np.ndarray
         waves = os.environ.get("WAVES") == "1"
     if golden is None:
         golden = GoldenModel.from_build(build_dir).run(images)
-    run_dir = work / "run"
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True)
+    run_dir = tb.fresh_run_dir(rtl_dir, work)
     cfg = protocol_config(design, images, golden.labels, golden.logits, seed, sized_interval(rtl_dir))
     cfg["result"] = str(run_dir / "protocol.json")
     (run_dir / "protocol_cfg.json").write_text(json.dumps(cfg))
-    for rom in rtl_dir.glob("*.memh"):  # ROMs are opened relative to the simulation's directory
-        shutil.copy(rom, run_dir / rom.name)
     # only the top-level ports are public (cocotb touches nothing else): a fully optimised model
     vlt = work / "ports_public.vlt"
     ports = ["clk", "rst_n", "s_axis_*", "m_axis_*"]

@@ -18,7 +18,6 @@ a mask of elements x bits. On a correct build every stream matches (tests/test_s
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -150,15 +149,8 @@ def dump_streams(build_dir: str | Path, work_dir: str | Path, image: np.ndarray)
     dump_file = work / "tb_dqhw_accel_streams.v"
     if not dump_file.is_file() or dump_file.read_text() != dump_testbench_verilog(design):
         dump_file.write_text(dump_testbench_verilog(design))
-    run_dir = work / "run"
-    if run_dir.exists():
-        shutil.rmtree(run_dir)
-    run_dir.mkdir(parents=True)
     images = np.asarray(image)[None] if np.asarray(image).ndim == len(design.in_shape) else np.asarray(image)
-    n_in = tb.write_input_file(run_dir / "input.memh", design, images)
-    tb.write_count_file(run_dir / "count.memh", n_in, len(images))
-    for rom in rtl_dir.glob("*.memh"):
-        shutil.copy(rom, run_dir / rom.name)
+    run_dir, n_in = tb.prepare_bulk_run(rtl_dir, work, design, images)
     params = {"MAX_IN": tb.max_in_for(n_in), "WATCHDOG": WATCHDOG_CYCLES, "STALL_IN": 0, "STALL_OUT": 0}
     result = run_cocotb(
         sources=[rtl_dir / f for f in design.files] + [tb_file, dump_file], toplevel=DUMP_TOP,

@@ -55,6 +55,28 @@ def write_input_file(path: Path, design: Design, images: np.ndarray) -> int:
     return len(beats)
 
 
+def fresh_run_dir(rtl_dir: Path, work: Path) -> Path:
+    """An empty WORK/run holding the design's ROM files ($readmemh opens them relative to the
+    simulation's working directory)."""
+    import shutil
+
+    run_dir = Path(work) / "run"
+    if run_dir.exists():
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True)
+    for rom in Path(rtl_dir).glob("*.memh"):
+        shutil.copy(rom, run_dir / rom.name)
+    return run_dir
+
+
+def prepare_bulk_run(rtl_dir: Path, work: Path, design: Design, images: np.ndarray) -> tuple[Path, int]:
+    """fresh_run_dir + the frames (input.memh) and their count (count.memh); returns (run dir, input beats)."""
+    run_dir = fresh_run_dir(rtl_dir, work)
+    n_in = write_input_file(run_dir / "input.memh", design, images)
+    write_count_file(run_dir / "count.memh", n_in, len(images))
+    return run_dir, n_in
+
+
 def read_hex_lines(path: Path) -> list[int]:
     if not path.is_file():
         return []
