@@ -115,12 +115,15 @@ class AlignWindowAndMvauSimd(Transformation):
     SWG's SIMD among the divisors of C independently; when neither divides the other (e.g. SWG 16,
     MVAU 18) InsertDWC puts in a non-integer width converter, whose RTL (finn-rtllib vpc) runs at
     about half rate and became the real bottleneck (cnv: 12,544 measured vs 9,216 estimated cycles).
-    The MVAU's SIMD is raised to the next divisor of MW that divides C or is a multiple of C (never
-    lowered, so the estimate does not get worse), and the SWG's SIMD set to min(that, C)."""
+    The MVAU's SIMD becomes the smallest divisor of MW that divides C or is a multiple of C and keeps
+    the layer within the graph's bottleneck (the estimate never gets worse, and no LUTs go into
+    speed nobody can use); the SWG's SIMD becomes min(that, C)."""
 
     def apply(self, model: ModelWrapper):
         from qonnx.custom_op.registry import getCustomOp
 
+        bottleneck = max(int(getCustomOp(n).get_exp_cycles()) for n in model.graph.node
+                         if hasattr(getCustomOp(n), "get_exp_cycles"))
         for swg_node in model.graph.node:
             if not swg_node.op_type.startswith("ConvolutionInputGenerator"):
                 continue
@@ -137,8 +140,14 @@ class AlignWindowAndMvauSimd(Transformation):
             if s_mvau % s_swg == 0 or s_swg % s_mvau == 0:
                 continue
             ok = [s for s in range(1, mw + 1) if mw % s == 0 and (c % s == 0 or s % c == 0)]
-            up = [s for s in ok if s >= s_mvau]
-            new = min(up) if up else max(s for s in ok if s <= s_mvau)
+
+            def cycles(simd: int, mvau=mvau) -> int:
+                mvau.set_nodeattr("SIMD", simd)
+                return int(mvau.get_exp_cycles())
+
+            # the cheapest aligned SIMD that keeps the layer off the critical path; else the next one up
+            fits = [s for s in ok if cycles(s) <= bottleneck]
+            new = min(fits) if fits else min((s for s in ok if s >= s_mvau), default=max(ok))
             mvau.set_nodeattr("SIMD", new)
             swg.set_nodeattr("SIMD", min(new, c))
         return model, False
