@@ -41,7 +41,8 @@ test-fast: $(STAMP)
 
 # make sim [BUILD=DIR] [SHARD=i/n] [WAVES=1] [LIMIT=N]
 sim: $(STAMP)
-	$(BIN)/dqhw sim $(BUILD) $(if $(LIMIT),--limit $(LIMIT))
+	$(BIN)/dqhw sim $(BUILD) $(if $(LIMIT),--limit $(LIMIT)) $(if $(SHARD),--shard $(SHARD)) \
+		$(if $(filter 1,$(WAVES)),--waves)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -84,7 +84,8 @@ def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None
     idx, count = parse_shard(shard)
     golden = GoldenModel.from_build(build_dir)
     sets = collect_sets(build_dir, split, limit, set_paths)
-    work = build_dir / "sim" / "work"
+    # each shard works in its own folder, so shards of one build can run side by side
+    work = build_dir / "sim" / ("work" if count == 1 else f"work-shard{idx}of{count}")
     rows = []
     failures = []
     t_all = time.time()
