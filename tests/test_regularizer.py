@@ -49,7 +49,7 @@ def test_closed_form_gradient_matches_autograd_of_the_paper_formula():
     for m in layers:
         m.weight.grad = None
     value = DQRegularizer(net, beta).add_grad_()
-    assert value == pytest.approx(0.5 * beta * float(paper), rel=1e-9)
+    assert value == pytest.approx(0.5 * beta * paper.item(), rel=1e-9)
     for m, g in zip(layers, expected):
         assert torch.allclose(m.weight.grad, g, atol=1e-12)
     # the differentiable form gives the same gradient
