@@ -13,7 +13,7 @@ from dqhw.data import load_dataset
 from dqhw.errors import DqhwError
 from dqhw.runs import load_run
 from tests.conftest import assert_one_line_error, run_cli
-from tests.test_attacks import one_thread, quant_run, substitute_run, target_run
+from tests.test_attacks import one_thread, shared_runs
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -24,8 +24,7 @@ def _single_thread():
 
 @pytest.fixture(scope="module")
 def paths(tmp_path_factory):
-    return {"target": target_run(tmp_path_factory), "sub": substitute_run(tmp_path_factory),
-            "a2": quant_run(tmp_path_factory)}
+    return shared_runs(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

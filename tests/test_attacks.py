@@ -69,6 +69,12 @@ def quant_run(tmp_path_factory) -> Path:
     return tiny_run(tmp_path_factory, "a2", bits="2", wbits="2")
 
 
+def shared_runs(tmp_path_factory) -> dict[str, Path]:
+    """The three runs the attack, set and eval tests share: FP target, FP substitute, 2-bit DQ."""
+    return {"target": target_run(tmp_path_factory), "sub": substitute_run(tmp_path_factory),
+            "a2": quant_run(tmp_path_factory)}
+
+
 @pytest.fixture(scope="session")
 def digits():
     return load_dataset("digits").split("test")

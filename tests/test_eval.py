@@ -18,7 +18,7 @@ from dqhw.evaluate import (
 )
 from dqhw.runs import load_run
 from tests.conftest import assert_one_line_error, run_cli
-from tests.test_attacks import one_thread, quant_run, substitute_run, target_run
+from tests.test_attacks import one_thread, shared_runs
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -31,8 +31,7 @@ def _single_thread():
 
 @pytest.fixture(scope="module")
 def paths(tmp_path_factory):
-    return {"target": target_run(tmp_path_factory), "sub": substitute_run(tmp_path_factory),
-            "a2": quant_run(tmp_path_factory)}
+    return shared_runs(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

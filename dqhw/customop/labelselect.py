@@ -12,6 +12,7 @@ import numpy as np
 from finn.custom_op.fpgadataflow.labelselect import LabelSelect
 
 from dqhw import contract
+from dqhw.customop.common import store_output
 from dqhw.errors import DqhwError
 
 
@@ -31,11 +32,7 @@ class DqhwLabelSelect(LabelSelect):
         x = np.asarray(context[node.input[0]])
         labels = self.get_nodeattr("Labels")
         idx = contract.label_select(x.reshape(-1, labels), int(self.get_nodeattr("K")))
-        oshape = context[node.output[0]].shape if node.output[0] in context else None
-        out = idx.astype(np.float32)
-        if oshape is not None and int(np.prod(oshape)) == out.size:
-            out = out.reshape(oshape)
-        context[node.output[0]] = out
+        store_output(context, node.output[0], idx.astype(np.float32))
 
     def finalize(self, model) -> None:
         node = self.onnx_node

@@ -14,11 +14,8 @@ from __future__ import annotations
 import numpy as np
 from finn.custom_op.fpgadataflow.pool import Pool
 
+from dqhw.customop.common import element_bits, store_output
 from dqhw.errors import DqhwError
-
-
-def _bits(dt) -> int:
-    return 1 if dt.name in ("BINARY", "BIPOLAR") else int(dt.bitwidth())
 
 
 class DqhwMaxPool(Pool):
@@ -38,10 +35,7 @@ class DqhwMaxPool(Pool):
         ch = self.get_nodeattr("Channels")
         x = np.asarray(context[node.input[0]])
         out = x.reshape(*x.shape[:-1], k, ch).max(axis=-2).astype(np.float32)
-        prev = context.get(node.output[0])
-        if prev is not None and np.size(prev) == out.size:
-            out = out.reshape(np.shape(prev))
-        context[node.output[0]] = out
+        store_output(context, node.output[0], out)
 
     def finalize(self, model) -> None:
         node = self.onnx_node
@@ -67,7 +61,7 @@ class DqhwMaxPool(Pool):
         self.set_nodeattr("OutputDataType", idt.name)
         self.set_nodeattr("CHANNELS", ch)
         self.set_nodeattr("KERNEL", int(np.prod(self.get_nodeattr("KernelSize"))))
-        self.set_nodeattr("BITS", _bits(idt))
+        self.set_nodeattr("BITS", element_bits(idt))
 
     def rtl_params(self) -> dict:
         return {"CHANNELS": int(self.get_nodeattr("CHANNELS")), "PE": int(self.get_nodeattr("PE")),

@@ -24,15 +24,12 @@ from finn.custom_op.fpgadataflow.matrixvectoractivation import MVAU
 from qonnx.core.datatype import DataType
 
 from dqhw import contract
+from dqhw.customop.common import element_bits
 from dqhw.errors import DqhwError
 
 # a weight ROM deeper than this goes to BRAM when ram_style is "auto" (finn's LUTRAM limit for
 # internal_embedded memories)
 BRAM_DEPTH_THRESHOLD = 128
-
-
-def _bits(dt) -> int:
-    return 1 if dt.name in ("BINARY", "BIPOLAR") else int(dt.bitwidth())
 
 
 class DqhwMVAU(MVAU):
@@ -94,7 +91,7 @@ class DqhwMVAU(MVAU):
         contract.MvauFolding(self.get_nodeattr("MH"), self.get_nodeattr("MW"), self.get_nodeattr("PE"),
                              self.get_nodeattr("SIMD")).check(name)
         idt = model.get_tensor_datatype(node.input[0])
-        if idt.signed() or not idt.is_integer() or _bits(idt) > contract.MAX_ACT_BITS:
+        if idt.signed() or not idt.is_integer() or element_bits(idt) > contract.MAX_ACT_BITS:
             raise DqhwError(f"{name}: input {idt.name} is not an unsigned integer of 1..8 bits "
                             "(dqhw_mvau takes unsigned activations)")
         if self.get_nodeattr("binaryXnorMode"):
@@ -130,14 +127,14 @@ class DqhwMVAU(MVAU):
                 raise DqhwError(f"{name}: thresholds are not integers (run minimize_bit_width first)")
             mh = self.get_nodeattr("MH")
             t = np.broadcast_to(np.rint(t).astype(np.int64), (mh, t.shape[-1]))
-            if t.shape[1] != (1 << _bits(odt)) - 1:
-                raise DqhwError(f"{name}: {t.shape[1]} thresholds per channel for a {_bits(odt)}-bit output")
+            if t.shape[1] != (1 << element_bits(odt)) - 1:
+                raise DqhwError(f"{name}: {t.shape[1]} thresholds per channel for a {element_bits(odt)}-bit output")
             t = contract.clip_thresholds(t, lo, hi)
             acc_bits = contract.signed_bits(lo, hi + 1)
             # float32 holds every integer below 2^24 exactly; wider accumulators need float64
             model.set_initializer(node.input[2], t.astype(np.float32 if acc_bits <= 24 else np.float64))
             model.set_tensor_datatype(node.input[2], DataType[f"INT{acc_bits}"])
-            out_bits = _bits(odt)
+            out_bits = element_bits(odt)
         else:
             acc_bits = contract.signed_bits(lo, hi)
             odt = DataType[f"INT{acc_bits}"]
@@ -145,7 +142,7 @@ class DqhwMVAU(MVAU):
             model.set_tensor_datatype(node.output[0], odt)
             out_bits = acc_bits
         self.set_nodeattr("accDataType", f"INT{acc_bits}")
-        self.set_nodeattr("IN_BITS", _bits(idt))
+        self.set_nodeattr("IN_BITS", element_bits(idt))
         self.set_nodeattr("W_BITS", w_bits)
         self.set_nodeattr("ACC_BITS", acc_bits)
         self.set_nodeattr("USE_THRESHOLDS", use_thr)
@@ -193,8 +190,8 @@ class DqhwMVAU(MVAU):
         dqhw's exact widths: products + adder tree + accumulator per PE, distributed-ROM LUTs,
         threshold comparators."""
         pe, simd = self.get_nodeattr("PE"), self.get_nodeattr("SIMD")
-        a = self.get_nodeattr("IN_BITS") or _bits(self.get_input_datatype(0))
-        w = self.get_nodeattr("W_BITS") or _bits(self.get_input_datatype(1))
+        a = self.get_nodeattr("IN_BITS") or element_bits(self.get_input_datatype(0))
+        w = self.get_nodeattr("W_BITS") or element_bits(self.get_input_datatype(1))
         acc_bits = self.get_nodeattr("ACC_BITS") or 32
         if w == 1:  # bipolar: conditional negate instead of a multiplier
             mult = simd * (a + 1)
@@ -215,7 +212,7 @@ class DqhwMVAU(MVAU):
     def bram_estimation(self, fpgapart=None) -> int:
         """RAMB18 count of the weight ROM (and threshold ROM when in BRAM)."""
         pe, simd = self.get_nodeattr("PE"), self.get_nodeattr("SIMD")
-        w = self.get_nodeattr("W_BITS") or _bits(self.get_input_datatype(1))
+        w = self.get_nodeattr("W_BITS") or element_bits(self.get_input_datatype(1))
         total = 0
         if self.get_nodeattr("WEIGHT_ROM_BLOCK"):
             total += bram18_count(self.calc_wmem(), pe * simd * w)

@@ -7,13 +7,12 @@ from __future__ import annotations
 import functools
 import json
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from dqhw.errors import DqhwError, MismatchError
+from dqhw.errors import DqhwError
 from dqhw.resources import hw_dir
 from dqhw.rtlgen.generate import Design
 from dqhw.simulate import testbench as tb
@@ -157,29 +156,4 @@ def compare(golden_labels: np.ndarray, golden_logits: np.ndarray, rtl: BulkResul
     return Comparison(n, len(label_bad), len(logit_bad), missing, first, bad[:100])
 
 
-def locate_layer(build_dir: Path, rtl_dir: Path, work_dir: Path, image: np.ndarray) -> dict | None:
-    """Re-simulate one frame and find the first stream (stage output) that differs from the golden
-    model's tensor for that node: the layer where a mismatch starts."""
-    from dqhw.golden import GoldenModel
-    from dqhw.simulate.streams import first_differing_stage
-
-    golden = GoldenModel.from_build(build_dir)
-    ref = golden.run(image[None], keep_intermediates=True)
-    return first_differing_stage(build_dir, work_dir, image, ref)
-
-
-def size_fifos(rtl_dir: Path, work_dir: Path, images: np.ndarray) -> dict:
-    """Run frames with the current (generous) FIFOs; return {fifo: peak occupancy} and timing."""
-    res = bulk_run(rtl_dir, work_dir, images)
-    if res.deadlock:
-        raise DqhwError("FIFO sizing run deadlocked even with generous FIFOs")
-    return {"peaks": res.peaks, "interval": res.interval(), "latency": res.latency(), "cycles": res.cycles}
-
-
-def wall(fn, *args, **kwargs):
-    t = time.perf_counter()
-    out = fn(*args, **kwargs)
-    return out, time.perf_counter() - t
-
-
-__all__ = ["BulkResult", "Comparison", "bulk_run", "compare", "size_fifos", "locate_layer", "MismatchError"]
+__all__ = ["BulkResult", "Comparison", "bulk_run", "compare"]
