@@ -24,6 +24,7 @@ class TrainConfig:
     bits: str = "2"  # activation bits 1..5 (up to 8) or "fp"
     wbits: str = "2"  # weight bits 1..8 or "fp"
     act: str = "relu6"
+    input_bits: str | None = None  # quantize the input pixels to this many bits inside the network (None: off)
     width: float = 1.0
     beta: float = 2e-3  # the paper's best (Appendix B); 0 = vanilla
     reg_every: int = 1  # apply the regularizer lazily every k steps with k x its gradient
@@ -77,6 +78,7 @@ class TrainConfig:
             act_bits=parse_bits(self.bits, "--bits"),
             weight_bits=parse_bits(self.wbits, "--wbits"),
             act=self.act,
+            input_bits=parse_bits(self.input_bits, "--input-bits") if self.input_bits is not None else None,
         )
 
     @property
@@ -105,4 +107,5 @@ class TrainConfig:
         wtag = "wfp" if self.quant_spec().weight_bits is None else f"w{self.wbits}"
         reg = "dq" if self.beta > 0 else "vanilla"
         adv = "" if self.adv == "none" else f"-{self.adv}"
-        return f"{self.model}-{self.dataset}-{tag}{wtag}-{reg}{adv}-s{self.seed}"
+        inp = "" if self.input_bits is None else f"-in{self.input_bits}"
+        return f"{self.model}-{self.dataset}-{tag}{wtag}{inp}-{reg}{adv}-s{self.seed}"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch.nn as nn
 from brevitas.core.quant import BinaryQuant
 from brevitas.inject.enum import ScalingImplType, StatsOp
-from brevitas.nn import QuantConv2d, QuantLinear, QuantReLU
+from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear, QuantReLU
 from brevitas.quant import Int8WeightPerTensorFloat, Uint8ActPerTensorFloat
 
 from dqhw.errors import DqhwError
@@ -33,6 +33,7 @@ class QuantSpec:
     act_bits: int | None = 2
     weight_bits: int | None = 2
     act: str = "relu6"
+    input_bits: int | None = None  # bit-depth reduction of the input pixels inside the network
 
     @property
     def act_max(self) -> float:
@@ -91,6 +92,16 @@ def act(spec: QuantSpec) -> nn.Module:
         max_val=spec.act_max,
         return_quant_tensor=False,
     )
+
+
+def input_quant(spec: QuantSpec) -> nn.Module | None:
+    """Optional bit-depth reduction of the input (pixels already scaled to [0, 1]): an unsigned
+    `input_bits`-bit quantizer with the constant range [0, 1] (feature squeezing inside the network).
+    In hardware it becomes a standalone thresholding layer in front of the first conv."""
+    if spec.input_bits is None:
+        return None
+    return QuantIdentity(act_quant=FixedRangeUintAct, bit_width=spec.input_bits, scaling_const=1.0, max_val=1.0,
+                         return_quant_tensor=False)
 
 
 def _weight_kwargs(spec: QuantSpec) -> dict:

@@ -17,6 +17,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--bits", default=d.bits, help="activation bits 1..5 (up to 8) or 'fp' (default 2)")
     p.add_argument("--wbits", default=d.wbits, help="weight bits 1..8 (1 = bipolar) or 'fp' (default 2)")
     p.add_argument("--act", default=d.act, help="relu6 (range [0, 6]) or relu1 ([0, 1])")
+    p.add_argument("--input-bits", default=None,
+                   help="quantize the input pixels to 1..8 bits inside the network (bit-depth reduction; "
+                        "a thresholding layer in hardware). Default: off")
     p.add_argument("--width", type=float, default=d.width, help="channel width multiplier (cnv, vgg16, wrn)")
     p.add_argument("--beta", type=float, default=d.beta, help="DQ regularizer strength, 0 = vanilla (2e-3)")
     p.add_argument("--reg-every", type=int, default=d.reg_every,
@@ -43,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
 
     cfg = TrainConfig(
         model=args.model, dataset=args.dataset, data_dir=args.data_dir, bits=args.bits, wbits=args.wbits,
-        act=args.act, width=args.width, beta=args.beta, reg_every=args.reg_every, epochs=args.epochs,
+        act=args.act, input_bits=args.input_bits, width=args.width, beta=args.beta, reg_every=args.reg_every,
+        epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay, clip_grad=args.clip_grad,
         schedule=args.schedule,

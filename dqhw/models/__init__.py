@@ -44,6 +44,14 @@ class PixelScale(nn.Module):
         return x * (1.0 / 255.0)
 
 
+def pixel_input(spec: QuantSpec) -> nn.Module:
+    """The models' first op: PixelScale, followed by the optional input quantizer (--input-bits)."""
+    from dqhw.quant import input_quant
+
+    q = input_quant(spec)
+    return PixelScale() if q is None else nn.Sequential(PixelScale(), q)
+
+
 def to_input(images: np.ndarray | torch.Tensor) -> torch.Tensor:
     """uint8 NHWC images -> float32 NCHW tensor holding 0..255 (the models' input)."""
     t = torch.as_tensor(np.asarray(images)) if not isinstance(images, torch.Tensor) else images

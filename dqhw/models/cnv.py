@@ -3,14 +3,14 @@
 import torch.nn as nn
 
 from dqhw import quant
-from dqhw.models import PixelScale, register, scaled
+from dqhw.models import pixel_input, register, scaled
 
 
 @register("cnv")
 def cnv(spec: quant.QuantSpec, in_shape, num_classes: int, width: float = 1.0) -> nn.Module:
     h, w, c = in_shape
     chans = [scaled(x, width) for x in (64, 64, 128, 128, 256, 256)]
-    layers: list[nn.Module] = [PixelScale()]
+    layers: list[nn.Module] = [pixel_input(spec)]
     size = h
     for i, out in enumerate(chans):
         layers += [quant.conv(spec, c, out, 3), nn.BatchNorm2d(out), quant.act(spec)]

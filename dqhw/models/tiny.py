@@ -3,7 +3,7 @@
 import torch.nn as nn
 
 from dqhw import quant
-from dqhw.models import PixelScale, register, scaled
+from dqhw.models import pixel_input, register, scaled
 
 
 @register("tiny")
@@ -11,7 +11,7 @@ def tiny(spec: quant.QuantSpec, in_shape, num_classes: int, width: float = 1.0) 
     h, w, c = in_shape
     c1, c2, c3 = scaled(16, width), scaled(32, width), scaled(64, width)
     layers = [
-        PixelScale(),
+        pixel_input(spec),
         quant.conv(spec, c, c1, 3, padding=1), nn.BatchNorm2d(c1), quant.act(spec),
         quant.conv(spec, c1, c2, 3, padding=1), nn.BatchNorm2d(c2), quant.act(spec),
         nn.MaxPool2d(2),

@@ -3,7 +3,7 @@
 import torch.nn as nn
 
 from dqhw import quant
-from dqhw.models import PixelScale, register, scaled
+from dqhw.models import pixel_input, register, scaled
 
 _CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
 
@@ -11,7 +11,7 @@ _CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512,
 @register("vgg16")
 def vgg16(spec: quant.QuantSpec, in_shape, num_classes: int, width: float = 1.0) -> nn.Module:
     h, w, c = in_shape
-    layers: list[nn.Module] = [PixelScale()]
+    layers: list[nn.Module] = [pixel_input(spec)]
     size = h
     for v in _CFG:
         if v == "M":

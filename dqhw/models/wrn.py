@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 
 from dqhw import quant
-from dqhw.models import PixelScale, register, scaled
+from dqhw.models import pixel_input, register, scaled
 
 
 class ConvexAdd(nn.Module):
@@ -51,7 +51,7 @@ class WideResNet(nn.Module):
             raise ValueError("WRN depth must be 6n + 4 (e.g. 16, 28)")
         n = (depth - 4) // 6
         widths = [scaled(16, 1.0), scaled(16 * k, 1.0), scaled(32 * k, 1.0), scaled(64 * k, 1.0)]
-        self.scale = PixelScale()
+        self.scale = pixel_input(spec)
         self.stem = quant.conv(spec, in_ch, widths[0], 3, padding=1)
         blocks, c = [], widths[0]
         for stage, w in enumerate(widths[1:]):
