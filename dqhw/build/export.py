@@ -30,6 +30,8 @@ class Exported:
     model: object  # ModelWrapper: QONNX with outputs [logits, label]
     final_scale: float
     input_name: str
+    raw: object = None  # ModelWrapper: the file Brevitas wrote (shapes annotated, otherwise untransformed)
+    raw_note: str | None = None  # set when `raw` had to be repaired to mean what the trained model computes
 
 
 def check_run(run: Run) -> None:
@@ -84,8 +86,27 @@ def export(run: Run, work_dir: str | Path | None = None) -> Exported:
         else:
             raise DqhwError(f"{run.path}: Brevitas QONNX export failed ({errors[-1]})")
         m = ModelWrapper(str(path))  # loads external data while the folder exists
+        raw, raw_note = _raw_for_oracle(ModelWrapper(copy.deepcopy(m.model)))
         m = _prepare(m)
-    return Exported(m, final_scale(run), m.graph.input[0].name)
+    return Exported(m, final_scale(run), m.graph.input[0].name, raw, raw_note)
+
+
+def _raw_for_oracle(raw):
+    """The exported file as the qonnx oracle runs it: shapes annotated and nothing else, except one
+    repair. Brevitas writes a 1-bit *unsigned* activation quantizer (values {0, s}) as BipolarQuant
+    ({-s, +s}), so the raw file does not compute what the trained model computes; that node alone is
+    rewritten (FixUnsignedBinaryActQuant) and the report says so."""
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    from dqhw.build.passes import FixUnsignedBinaryActQuant
+
+    raw = raw.transform(InferShapes())
+    before = sum(n.op_type == "BipolarQuant" for n in raw.graph.node)
+    raw = raw.transform(FixUnsignedBinaryActQuant())
+    fixed = before - sum(n.op_type == "BipolarQuant" for n in raw.graph.node)
+    note = (f"{fixed} Relu -> BipolarQuant node(s) of the export read as unsigned 1-bit (Brevitas exports "
+            "1-bit unsigned activations as bipolar)") if fixed else None
+    return raw, note
 
 
 def _prepare(m):
@@ -130,17 +151,17 @@ def finn_input(exported: Exported):
     return m
 
 
-def qonnx_execute(model, images_nhwc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """qonnx's execute_onnx, frame by frame: (logits float (N, classes), labels (N,))."""
+def qonnx_execute(model, images_nhwc: np.ndarray) -> np.ndarray:
+    """qonnx's execute_onnx of a QONNX graph with one input (float NCHW pixels 0..255), frame by frame:
+    the float values of its first output, (N, classes)."""
     from qonnx.core.onnx_exec import execute_onnx
 
     x = np.asarray(images_nhwc).transpose(0, 3, 1, 2).astype(np.float32)
     name = model.graph.input[0].name
-    logits, labels = [], []
+    out_name = model.graph.output[0].name
+    logits = []
     with finn_compat.quiet():
         for i in range(len(x)):
             out = execute_onnx(model, {name: x[i:i + 1]})
-            logits.append(np.asarray(out[LOGITS]).reshape(-1))
-            labels.append(int(np.asarray(out[LABEL]).reshape(-1)[0]))
-    n_cls = model.get_tensor_shape(LOGITS)[-1]
-    return np.asarray(logits).reshape(-1, n_cls), np.asarray(labels, dtype=np.int64)
+            logits.append(np.asarray(out[out_name], dtype=np.float64).reshape(-1))
+    return np.asarray(logits).reshape(len(x), -1)

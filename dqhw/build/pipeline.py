@@ -41,8 +41,9 @@ class BuildOptions:
     exec_frames: int = 8
     mvau_wwidth_max: int = 36
     seed: int = 0
-    rtl: bool = True  # generate DIR/rtl (stitched Verilog, FIFOs sized by simulation) and DIR/board
+    rtl: bool = True  # generate DIR/rtl (stitched Verilog, FIFOs sized by simulation), prove it, DIR/board
     sizing_frames: int = 6
+    prove_frames: int = 16  # clean frames simulated through the finished RTL (+ up to 8 per adversarial set)
 
 
 def default_out(run_path: Path, board: str) -> Path:
@@ -72,6 +73,10 @@ def build(opts: BuildOptions, progress=None) -> Path:
         raise DqhwError(f"--target-fps must be >= 1, got {opts.target_fps}")
     if opts.verify_frames < 1 or opts.exec_frames < 1:
         raise DqhwError("--verify-frames and --exec-frames must be >= 1")
+    from dqhw.simulate.prove import MIN_FRAMES
+
+    if opts.prove_frames < MIN_FRAMES:
+        raise DqhwError(f"--prove-frames must be >= {MIN_FRAMES}, got {opts.prove_frames}")
     folding_file = Path(opts.folding) if opts.folding else None
     if folding_file is not None:
         from dqhw.build.folding import load_folding
@@ -116,6 +121,7 @@ def build(opts: BuildOptions, progress=None) -> Path:
             progress(f"[{len(STEPS):02d}] verify")
         verification = verify.verify_build(ctx, model, opts.verify_frames, opts.exec_frames, opts.seed)
         steps_done.append({"step": "verify", "seconds": round(time.time() - t0, 3), "model": None})
+        verify.raise_on_mismatch(verification)  # no RTL from a golden model that an oracle contradicts
         t0 = time.time()
         summary = report.summarize(ctx, model, verification)
         steps_done.append({"step": "report", "seconds": round(time.time() - t0, 3), "model": None})
@@ -145,34 +151,42 @@ def build(opts: BuildOptions, progress=None) -> Path:
             t0 = time.time()
             if progress:
                 progress(f"[{len(STEPS) + 2:02d}] rtl (generate, FIFO sizing by simulation, board package)")
-            build_info["rtl"] = _rtl_and_board(tmp, run, board, clock_ns, opts.sizing_frames)
+            build_info["rtl"] = _rtl_and_board(tmp, ctx, model, clock_ns, opts, progress)
             steps_done.append({"step": "rtl", "seconds": round(time.time() - t0, 3), "model": None})
             summary["rtl"] = build_info["rtl"]
+            summary["rtl_proof"] = build_info["rtl"]["proof"]
             build_info["seconds"] = round(time.time() - t_start, 2)
         summary["build_seconds"] = build_info["seconds"]
         report.write(ctx, summary)
         write_json(tmp / "build.json", build_info)
-        verify.raise_on_mismatch(verification)
     return out
 
 
-def _rtl_and_board(tmp: Path, run, board, clock_ns: float, n_frames: int) -> dict:
-    """DIR/rtl: the stitched accelerator with FIFOs sized by simulating `n_frames` test frames;
-    DIR/board: the Vivado/PYNQ package. Returns what build.json records about it."""
-    import numpy as np
-
+def _rtl_and_board(tmp: Path, ctx, model, clock_ns: float, opts: BuildOptions, progress=None) -> dict:
+    """DIR/rtl: the stitched accelerator with FIFOs sized by simulating a few test frames (each run's
+    outputs checked against the golden model), sealed (rtl/manifest.json), then proven: the sealed
+    RTL simulated on `prove_frames` clean frames plus up to 8 of each adversarial set, every logit and
+    class compared with the golden model (dqhw.simulate.prove). DIR/board: the Vivado/PYNQ package,
+    written only after the proof. Returns what build.json records about it."""
     from dqhw.board_package import write_board_package
-    from dqhw.rtlgen.fifo_sizing import size_and_generate
+    from dqhw.build.verify import adversarial_sets, clean_frames
+    from dqhw.golden import GoldenModel
+    from dqhw.rtlgen import fifo_sizing
+    from dqhw.simulate.prove import prove_rtl
 
-    try:
-        from dqhw.data import load_dataset
-
-        frames = load_dataset(run.config.dataset, run.config.data_dir).x_test[:n_frames]
-    except DqhwError:  # data set not reachable here: random frames size the FIFOs just as well
-        frames = np.random.default_rng(0).integers(0, 256, (n_frames, *run.in_shape), dtype=np.uint8)
+    board = ctx.board
+    golden = GoldenModel(model)
+    clean, _, _ = clean_frames(ctx.run, max(opts.prove_frames, opts.sizing_frames), opts.seed)
+    sizing = clean[:opts.sizing_frames]
     work = tmp / "rtl-sizing"
     try:
-        record = size_and_generate(tmp / "dataflow.onnx", tmp / "rtl", work, frames, board.part, clock_ns)
+        record = fifo_sizing.size_and_generate(tmp / "dataflow.onnx", tmp / "rtl", work, sizing, board.part, clock_ns,
+                                               expected=golden.run(sizing))
+        if progress:
+            progress(f"[{len(STEPS) + 3:02d}] prove_rtl (the sealed RTL in Verilator vs the golden model)")
+        sets = [("clean", clean[:opts.prove_frames])] + [(f"adv/{name}", images[:8])
+                                                         for name, images, _ in adversarial_sets(ctx.run)]
+        proof = prove_rtl(tmp, work / "sized", sets, golden)  # same work folder: the sized build is reused
     finally:
         shutil.rmtree(work, ignore_errors=True)
     _, status = write_board_package(tmp, board)
@@ -181,7 +195,7 @@ def _rtl_and_board(tmp: Path, run, board, clock_ns: float, n_frames: int) -> dic
         "cycles_per_frame_estimated": record["expected_cycles_per_frame"],
         "latency_cycles": record["latency_cycles"], "fifo_depths": record["depths"],
         "fps_measured_at_clock": round(1e9 / clock_ns / record["interval_sized"], 2),
-        "board_package": "board", "bitstream": status,
+        "proof": proof, "board_package": "board", "bitstream": status,
     }
 
 

@@ -21,6 +21,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--verify-frames", type=int, default=64, help="clean test frames to verify on (default 64)")
     p.add_argument("--exec-frames", type=int, default=8,
                    help="frames per set also run through execute_onnx (slow; default 8)")
+    p.add_argument("--prove-frames", type=int, default=16,
+                   help="clean frames the build simulates through its finished RTL and compares with the golden "
+                        "model, plus up to 8 of each adversarial set (at least 16; default 16)")
     p.add_argument("--no-rtl", action="store_true",
                    help="stop after the folded dataflow graph (no Verilog, FIFO sizing or board package)")
     p.add_argument("--mvau-wwidth-max", type=int, default=36,
@@ -34,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
     opts = BuildOptions(run=args.run, board=args.board, clock_ns=args.clock_ns, target_fps=args.target_fps,
                         folding=args.folding, out=args.out, verify_frames=args.verify_frames,
                         exec_frames=args.exec_frames, mvau_wwidth_max=args.mvau_wwidth_max,
-                        rtl=not args.no_rtl)
+                        rtl=not args.no_rtl, prove_frames=args.prove_frames)
 
     def progress(msg: str) -> None:
         if not args.quiet:
@@ -45,15 +48,18 @@ def run(args: argparse.Namespace) -> int:
 
     s = json.loads((out / "report" / "summary.json").read_text())
     v = s["verification"]
-    print(f"build {out}: {s['bottleneck']['name']} bottleneck {s['cycles_per_frame']} cycles/frame, "
+    b = s["bottleneck"] or {"name": "unknown"}
+    oracles = ", ".join(f"{o['oracle']} {o['frames']} frames {'pass' if o['passed'] else 'FAIL'}"
+                        for o in v["oracles"] if o["independent"])
+    print(f"build {out}: {b['name']} bottleneck {s['cycles_per_frame']} cycles/frame, "
           f"{s['estimated_fps']} FPS @ {s['clock_mhz']} MHz; LUT {s['resources']['estimated']['LUT']}"
           f"/{s['resources']['available']['LUT']}, BRAM18 {s['resources']['estimated']['BRAM18']}"
-          f"/{s['resources']['available']['BRAM18']}; golden == execute_onnx: {v['golden_equals_execute_onnx']}; "
-          f"Brevitas argmax disagreements {v['brevitas_argmax_disagreements']}/{v['brevitas_frames']} "
-          f"({s['build_seconds']} s)")
+          f"/{s['resources']['available']['BRAM18']}; golden vs oracles: {oracles} ({s['build_seconds']} s)")
     rtl = s.get("rtl")
     if rtl:
-        print(f"rtl {out}/rtl: dqhw_accel measured {rtl['cycles_per_frame_measured']} cycles/frame in Verilator "
+        p = rtl["proof"]
+        print(f"rtl {out}/rtl: proven on {p['frames']} frames in Verilator, {p['mismatches']} mismatches with the "
+              f"golden model; {rtl['cycles_per_frame_measured']} cycles/frame measured "
               f"(estimate {rtl['cycles_per_frame_estimated']}), {rtl['fps_measured_at_clock']} FPS; "
               f"`make sim BUILD={out}` runs the test split and adversarial sets")
         print(rtl["bitstream"])

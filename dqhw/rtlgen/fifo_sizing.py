@@ -5,7 +5,10 @@
 3. Regenerate with depth = max(2, peak) and run the same frames again: the interval between frames
    must not grow (a FIFO whose peak reached its cap is doubled and the loop repeats), and the run
    must finish without the watchdog firing (no deadlock).
-The record (peaks, depths, cycles per frame before/after) goes to DIR/rtl/fifo_sizing.json.
+Every run's outputs (each logit and class) are compared with the golden model when `expected` is
+given: a sizing run that computes wrong results fails at once. The record (peaks, depths, cycles per
+frame before/after) goes to DIR/rtl/fifo_sizing.json, and the final folder is sealed
+(DIR/rtl/manifest.json: what was measured is what the proof and `dqhw sim` must simulate).
 """
 
 from __future__ import annotations
@@ -15,22 +18,35 @@ from pathlib import Path
 
 import numpy as np
 
-from dqhw.errors import DqhwError
-from dqhw.rtlgen.generate import Design, fifo_frame_beats, generate_rtl
-from dqhw.simulate.runner import bulk_run
+from dqhw.errors import DqhwError, MismatchError
+from dqhw.rtlgen.generate import Design, fifo_frame_beats, generate_rtl, write_manifest
+from dqhw.simulate.runner import bulk_run, compare
 
 GENEROUS_CAP = 4096
 TOLERANCE = 0.02  # the sized design may be at most 2 % slower than the generous one
 
 
 def size_and_generate(dataflow: Path, rtl_dir: Path, work_dir: Path, frames: np.ndarray,
-                      fpga_part: str, clock_ns: float, max_rounds: int = 4) -> dict:
+                      fpga_part: str, clock_ns: float, max_rounds: int = 4, expected=None) -> dict:
+    """`expected`: the golden model's result on `frames` (a GoldenResult), checked after every run."""
     frames = np.asarray(frames)
+
+    def check(res, what: str) -> None:
+        if expected is None or res.deadlock:
+            return
+        cmp = compare(expected.labels, expected.logits, res, has_labels=Design.load(rtl_dir).label_width > 0)
+        if not cmp.ok:
+            f = cmp.first or {}
+            raise MismatchError(f"FIFO sizing ({what}): the RTL disagrees with the golden model on "
+                                f"{len(cmp.mismatched_frames)} of {len(frames)} frames; first at frame "
+                                f"{f.get('frame')}, {f.get('where')}: RTL {f.get('rtl')} vs golden {f.get('golden')}")
+
     if len(frames) < 3:
         raise DqhwError("FIFO sizing needs at least 3 frames (steady-state interval)")
     generous = {k: int(min(GENEROUS_CAP, max(2, v + 2))) for k, v in fifo_frame_beats(dataflow).items()}
     generate_rtl(dataflow, rtl_dir, fpga_part, clock_ns, generous)
     ref = bulk_run(rtl_dir, work_dir / "generous", frames)
+    check(ref, "generous FIFOs")
     if ref.deadlock or len(ref.logits) != len(frames):
         raise DqhwError(f"the accelerator did not finish {len(frames)} frames even with generous FIFOs "
                         f"(deadlock={ref.deadlock})")
@@ -39,7 +55,8 @@ def size_and_generate(dataflow: Path, rtl_dir: Path, work_dir: Path, frames: np.
     rounds = []
     for r in range(max_rounds):
         generate_rtl(dataflow, rtl_dir, fpga_part, clock_ns, depths)
-        res = bulk_run(rtl_dir, work_dir / f"sized-{r}", frames)
+        res = bulk_run(rtl_dir, work_dir / "sized", frames)
+        check(res, f"round {r + 1}")
         ii = res.interval()
         ok = not res.deadlock and len(res.logits) == len(frames) and ii is not None and \
             ii <= ref_ii * (1 + TOLERANCE)
@@ -67,4 +84,5 @@ def size_and_generate(dataflow: Path, rtl_dir: Path, work_dir: Path, frames: np.
         "expected_cycles_per_frame": Design.load(rtl_dir).expected_cycles_per_frame,
     }
     (rtl_dir / "fifo_sizing.json").write_text(json.dumps(record, indent=2) + "\n")
+    write_manifest(rtl_dir)
     return record

@@ -10,15 +10,19 @@ The last MVAU's raw accumulators are forked (dqhw_stream_fork): one copy feeds L
 on `m_axis`), the other leaves on `m_axis_logits` so every logit is compared, not only the class.
 Both outputs carry `tlast` on the last beat of each frame (the AXI DMA needs it).
 
-Output (`DIR/`): `dqhw_accel.v`, the node sources, ROM files, `filelist.f` (compile order) and
-`design.json` (stream widths, beats per frame, FIFO names/depths, the node table) which the
-simulation and the testbench generator read.
+Output (`DIR/`): `dqhw_accel.v`, the node sources, every memory file the RTL reads (dqhw's ROM
+`.memh` files, finn's threshold `.dat` files, ...), `filelist.f` (HDL in compile order), `memfiles.f`
+(memory files, opened by `$readmemh` relative to the simulator's / Vivado's working directory) and
+`design.json` (stream widths, beats per frame, FIFO names/depths, the node table, both file lists)
+which the simulation and the testbench generator read. Generation fails when a source references a
+memory or include file that is not in DIR (checked by `check_references`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -33,6 +37,7 @@ FINN_RTL_NODES = ("ConvolutionInputGenerator_rtl", "FMPadding_rtl", "StreamingDa
                   "Thresholding_rtl")
 DQHW_NODES = {"DqhwMVAU": "dqhw_mvau", "DqhwMaxPool": "dqhw_maxpool", "DqhwLabelSelect": "dqhw_label_select"}
 DEFAULT_FIFO_DEPTH = 2
+HDL_SUFFIXES = (".v", ".sv", ".vh", ".svh")
 
 
 @dataclass
@@ -71,6 +76,7 @@ class Design:
     files: list
     expected_cycles_per_frame: int  # FINN's analytic bottleneck
     graph_sha: str
+    data_files: list = field(default_factory=list)  # memory files the RTL reads ($readmemh), in DIR
 
     def to_json(self) -> dict:
         d = asdict(self)
@@ -131,6 +137,7 @@ def generate_rtl(dataflow_path: str | Path, out_dir: str | Path, fpga_part: str 
 
     stages: list[Stage] = []
     files: list[Path] = []
+    data_files: list[Path] = []
     mvaus = []
     fifo_index = 0
     for node in _stream_nodes(model):
@@ -161,10 +168,13 @@ def generate_rtl(dataflow_path: str | Path, out_dir: str | Path, fpga_part: str 
                      "m_axis": intf["m_axis"][0][0], "axilite": axilite}
             stages.append(Stage(node.name, "finn", op, inst.get_verilog_top_module_name(), in_w, out_w, {}, ports))
             files += [Path(f) for f in inst.get_rtl_file_list(abspath=True)]
+            # what the generated sources read at elaboration (Thresholding_rtl: its *_threshs_*.dat)
+            data_files += sorted(f for f in gen_dir.iterdir() if f.is_file() and f.suffix not in HDL_SUFFIXES)
         elif op in DQHW_NODES:
             params = dict(inst.rtl_params())
             if op == "DqhwMVAU":
                 params.update(_write_mvau_roms(inst, model, node.name, out))
+                data_files += [out / params[k] for k in ("WEIGHT_FILE", "THRESH_FILE") if k in params]
                 mvaus.append((node, inst))
             stages.append(Stage(node.name, "dqhw", op, DQHW_NODES[op], in_w, out_w, params))
         else:
@@ -205,9 +215,46 @@ def generate_rtl(dataflow_path: str | Path, out_dir: str | Path, fpga_part: str 
     top = _top_verilog(design)
     (out / "dqhw_accel.v").write_text(top)
     design.files = _collect_files(files, out)
+    design.data_files = _collect_data_files(data_files, out)
+    check_references(out, design)
     (out / "filelist.f").write_text("\n".join(design.files) + "\n")
+    (out / "memfiles.f").write_text("".join(f + "\n" for f in design.data_files))
     (out / "design.json").write_text(json.dumps(design.to_json(), indent=2) + "\n")
     return design
+
+
+MANIFEST = "manifest.json"
+
+
+def write_manifest(rtl_dir: str | Path) -> dict[str, str]:
+    """Seal the RTL folder: sha256 of every source, memory file and design.json, in DIR/manifest.json.
+    Written once the FIFO depths are final; the build's proof and `dqhw sim` check that they simulate
+    exactly these files."""
+    rtl_dir = Path(rtl_dir)
+    design = Design.load(rtl_dir)
+    names = sorted(set(design.files) | set(design.data_files) | {"design.json"})
+    digest = {n: hashlib.sha256((rtl_dir / n).read_bytes()).hexdigest() for n in names}
+    (rtl_dir / MANIFEST).write_text(json.dumps(digest, indent=2) + "\n")
+    return digest
+
+
+def manifest_changes(rtl_dir: str | Path) -> list[str]:
+    """Files of the sealed RTL folder that are missing or differ from DIR/manifest.json ("manifest.json"
+    itself when the folder was never sealed)."""
+    rtl_dir = Path(rtl_dir)
+    path = rtl_dir / MANIFEST
+    if not path.is_file():
+        return [MANIFEST]
+    try:
+        digest = json.loads(path.read_text())
+    except ValueError:
+        return [MANIFEST]
+    changed = []
+    for name, sha in sorted(digest.items()):
+        f = rtl_dir / name
+        if not f.is_file() or hashlib.sha256(f.read_bytes()).hexdigest() != sha:
+            changed.append(name)
+    return changed
 
 
 def _frame_beats(inst) -> int:
@@ -270,6 +317,51 @@ def _collect_files(files: list[Path], out: Path) -> list[str]:
     return names + ["dqhw_accel.v"]
 
 
+def _collect_data_files(files: list[Path], out: Path) -> list[str]:
+    """Copy every memory file into `out` (flat: the RTL opens them by bare name, relative to the
+    simulator's working directory); two different files under one name are an error."""
+    names: dict[str, bytes] = {}
+    for f in files:
+        data = Path(f).read_bytes()
+        if f.name in names:
+            if names[f.name] != data:
+                raise DqhwError(f"two different memory files named {f.name}")
+            continue
+        names[f.name] = data
+        dest = out / f.name
+        if Path(f).resolve() != dest.resolve():
+            dest.write_bytes(data)
+    return sorted(names)
+
+
+_READMEM = re.compile(r'\$readmem[hb]\s*\(\s*"([^"]+)"')
+_INCLUDE = re.compile(r'`include\s+"([^"]+)"')
+# string literals that name a memory file (or a path prefix of several: finn's THRESHOLDS_PATH)
+_MEM_LITERAL = re.compile(r'"(\./[^"\s%]*|[^"\s%]+\.(?:dat|mem|memh|hex))"')
+MEM_SUFFIXES = (".dat", ".mem", ".memh", ".hex")
+
+
+def check_references(out: Path, design: Design) -> None:
+    """Every memory file, include file and path prefix that a source in `out` names must be there:
+    a missing `$readmemh` file is not an error to Verilator (a warning, then zeros) nor always to
+    Vivado, so a build would otherwise ship RTL that computes with all-zero memories."""
+    present = set(design.files) | set(design.data_files)
+    for name in design.files:
+        text = (out / name).read_text(errors="replace")
+        text = re.sub(r"//[^\n]*", "", text)  # comments may mention example paths
+        refs = set(_READMEM.findall(text)) | set(_MEM_LITERAL.findall(text))
+        for inc in _INCLUDE.findall(text):
+            if Path(inc).name not in present:
+                raise DqhwError(f"{name} includes {inc}, which is not in {out}")
+        for ref in refs:
+            base = Path(ref).name
+            if ref.startswith("./") and Path(ref).suffix not in MEM_SUFFIXES:  # a prefix, e.g. "./Thr_0_"
+                if not any(d.startswith(base) for d in design.data_files):
+                    raise DqhwError(f"{name} reads memory files {ref}*, none of which is in {out}")
+            elif base not in present:
+                raise DqhwError(f"{name} reads the memory file {ref}, which is not in {out}")
+
+
 # --------------------------------------------------------------------------------------------------
 # the top module
 # --------------------------------------------------------------------------------------------------
@@ -321,6 +413,7 @@ def _top_verilog(d: Design) -> str:
         f"of {d.logits_elem_bits} bits, {d.logits_per_beat} per beat.",
         "// Both outputs assert tlast on the last beat of each frame.",
         "// FIFO `count` ports stay open: occupancy is for the sizing testbench (it reads `peak`).",
+        "`default_nettype none",
         "/* verilator lint_off PINCONNECTEMPTY */",
         "module dqhw_accel (",
         "    input  wire clk,",
@@ -406,5 +499,5 @@ def _top_verilog(d: Design) -> str:
         ]
     else:
         lines.append("    assign m_axis_logits_tlast = 1'b1;")
-    lines += ["", "endmodule", ""]
+    lines += ["", "endmodule", "`default_nettype wire", ""]
     return "\n".join(lines)

@@ -24,10 +24,10 @@ import numpy as np
 from dqhw.errors import DqhwError
 from dqhw.rtlgen.generate import Design
 from dqhw.simulate import testbench as tb
-from dqhw.simulate.verilator import BUILD_ARGS, verilator_env, verilator_root
+from dqhw.simulate.verilator import BUILD_ARGS, X_MODES, readmem_problems, verilator_env, verilator_root
 
 # same Verilator flags as runner.bulk_run's cocotb build (BUILD_ARGS + --no-public-flat-rw -O3)
-HARNESS_ARGS = (*BUILD_ARGS, "--no-public-flat-rw", "-O3")
+HARNESS_ARGS = (*BUILD_ARGS, *X_MODES["fast"], "--no-public-flat-rw", "-O3")
 EXE = "Vtb_dqhw_accel"
 
 
@@ -129,6 +129,9 @@ def harness_run(rtl_dir: str | Path, work_dir: str | Path, images: np.ndarray, w
     exe, build_s = build_harness(rtl_dir, work / "build", params)
     cap = max_cycles or (len(images) + 4) * max(design.expected_cycles_per_frame, 1) * 4 + watchdog + 100_000
     proc = subprocess.run([str(exe), str(cap)], cwd=run_dir, capture_output=True, text=True)
+    problems = readmem_problems(proc.stdout + proc.stderr)
+    if problems:
+        raise DqhwError(f"C++ harness: memory file problem: {problems[0]}")
     line = next((x for x in reversed(proc.stdout.splitlines()) if x.startswith("{")), None)
     if line is None:
         raise DqhwError(f"C++ harness printed no result (exit {proc.returncode}): {proc.stderr.strip()[-300:]}")

@@ -92,12 +92,13 @@ def _failure_messages(results_xml: Path | None) -> dict[str, str]:
 
 
 def protocol_run(build_dir: str | Path, work_dir: str | Path, images: np.ndarray, seed: int = 1,
-                 golden=None, waves: bool | None = None) -> dict:
+                 golden=None, waves: bool | None = None, x_mode: str = "fast") -> dict:
     """Build dqhw_accel of BUILD/rtl for cocotb (cached in work_dir/build) and run
     sim/test_accel_protocol.py on `images` (uint8 NHWC) against the golden model.
     Returns {"passed", "frames", "seed", "tests": {name: {"passed", "message", ...numbers}},
     "build_seconds", "sim_seconds", "message"}. Never raises for a failing test.
-    `waves` (default: $WAVES == "1"): waveforms in work_dir/run/dump.fst or dump.vcd (separate build)."""
+    `waves` (default: $WAVES == "1"): waveforms in work_dir/run/dump.fst or dump.vcd (separate build).
+    `x_mode="random"`: uninitialised state randomised at start-up (dqhw.simulate.verilator.X_MODES)."""
     from dqhw.golden import GoldenModel
 
     build_dir = Path(build_dir)
@@ -122,9 +123,9 @@ def protocol_run(build_dir: str | Path, work_dir: str | Path, images: np.ndarray
     t0 = time.monotonic()
     result = run_cocotb(
         sources=[rtl_dir / f for f in design.files] + [vlt], toplevel=design.top, test_module="test_accel_protocol",
-        build_dir=work / ("build-waves" if waves else "build"), test_dir=run_dir, python_path=[hw_dir("sim")],
-        seed=seed, build_args=["--no-public-flat-rw", "-O3"]
-        + (waves_build_args() if waves else []),
+        build_dir=work / ("build-waves" if waves else "build" if x_mode == "fast" else f"build-x{x_mode}"),
+        test_dir=run_dir, python_path=[hw_dir("sim")], seed=seed, x_mode=x_mode,
+        build_args=["--no-public-flat-rw", "-O3"] + (waves_build_args() if waves else []),
         extra_env={"DQHW_PROTOCOL_CFG": str(run_dir / "protocol_cfg.json")} | ({"WAVES": "1"} if waves else {}),
     )
     wall = time.monotonic() - t0
@@ -144,7 +145,7 @@ def protocol_run(build_dir: str | Path, work_dir: str | Path, images: np.ndarray
         if not result.passed and result.message and result.message not in message:
             message = f"{result.message}; {message}"
     return {
-        "passed": bool(passed), "frames": int(len(images)), "seed": int(seed), "stall": STALL,
+        "passed": bool(passed), "frames": int(len(images)), "seed": int(seed), "stall": STALL, "x_mode": x_mode,
         "reset_cycles": RESET_CYCLES, "tests": tests, "build_seconds": round(result.build_s, 2),
         "sim_seconds": round(max(0.0, wall - result.build_s), 2), "message": message, "log": str(result.log),
     }
@@ -179,9 +180,10 @@ def session_checks(build_dir: Path, rows: list[dict], sets: list, failures: list
     if images is None:
         return {"skipped": "no frames"}
     if progress:
-        print(f"protocol: {len(images)} frames through dqhw_accel with random stalls (p={STALL}) and a reset "
-              "mid-frame ...", flush=True)
-    res = protocol_run(build_dir, work / "protocol", images, seed)
+        print(f"protocol: {len(images)} frames through dqhw_accel (random initial state) with random stalls "
+              f"(p={STALL}) and a reset mid-frame ...", flush=True)
+    # uninitialised state randomised at start-up: the reset mid-frame must bring every register back
+    res = protocol_run(build_dir, work / "protocol", images, seed, x_mode="random")
     if progress:
         print(f"    {'passed' if res['passed'] else 'FAILED: ' + res['message']} ({res['sim_seconds']} s)", flush=True)
     if not res["passed"]:

@@ -68,11 +68,14 @@ def rtl_sources(rtl_dir: Path, design: Design) -> list[Path]:
 
 
 def bulk_run(rtl_dir: str | Path, work_dir: str | Path, images: np.ndarray, stall_in: int = 0,
-             stall_out: int = 0, watchdog: int | None = None, waves: bool = False) -> BulkResult:
+             stall_out: int = 0, watchdog: int | None = None, waves: bool = False, x_mode: str = "fast",
+             seed: int = 1) -> BulkResult:
     """Build (cached) and run tb_dqhw_accel on uint8 NHWC `images`; returns what came out.
     `watchdog` (cycles without a beat on any port before the run ends as a deadlock) defaults to
     max(WATCHDOG_CYCLES, 10 frame intervals): the ports legitimately stay quiet for about one
-    latency (input absorbed by the FIFOs, first output not out yet), which grows with the design."""
+    latency (input absorbed by the FIFOs, first output not out yet), which grows with the design.
+    `x_mode="random"`: uninitialised state randomised at start-up (seeded by `seed`), see
+    dqhw.simulate.verilator.X_MODES."""
     rtl_dir = Path(rtl_dir).resolve()
     work = Path(work_dir).resolve()
     design = Design.load(rtl_dir)
@@ -89,10 +92,13 @@ def bulk_run(rtl_dir: str | Path, work_dir: str | Path, images: np.ndarray, stal
     build_args = ["--no-public-flat-rw", "-O3"] + (waves_build_args() if waves else [])
     result = run_cocotb(
         sources=rtl_sources(rtl_dir, design) + [tb_file], toplevel=tb.TB_TOP, test_module="test_accel_bulk",
-        build_dir=work / ("build-waves" if waves else "build"), test_dir=run_dir, parameters=params,
-        python_path=[hw_dir("sim")], build_args=build_args,
+        build_dir=work / ("build-waves" if waves else "build" if x_mode == "fast" else f"build-x{x_mode}"),
+        test_dir=run_dir, parameters=params, python_path=[hw_dir("sim")], build_args=build_args,
         extra_env={"DQHW_SIM_TIMING": str(run_dir / "timing.json")} | ({"WAVES": "1"} if waves else {}),
+        x_mode=x_mode, seed=seed,
     )
+    if result.readmem_errors:
+        raise DqhwError(f"RTL simulation: {result.message}")
     if not result.passed and not (run_dir / "stats.out").is_file():
         tail = ""
         if result.log and Path(result.log).is_file():
@@ -156,4 +162,26 @@ def compare(golden_labels: np.ndarray, golden_logits: np.ndarray, rtl: BulkResul
     return Comparison(n, len(label_bad), len(logit_bad), missing, first, bad[:100])
 
 
-__all__ = ["BulkResult", "Comparison", "bulk_run", "compare"]
+def locate_and_describe(build_dir: Path, work: Path, set_name: str, cmp: Comparison, images: np.ndarray,
+                        first_index: int = 0) -> tuple[dict, str]:
+    """For a failed comparison: re-simulate the first bad frame with every internal stream dumped
+    (dqhw.simulate.streams) and return (where, one-line message). `first_index`: the index of
+    images[0] in its set (shards), so the message names the frame in the whole set. One format for
+    `dqhw sim` and for the build's own proof."""
+    from dqhw.simulate.streams import first_differing_stage
+
+    where = dict(cmp.first or {})
+    local = int(where.get("frame", 0))
+    where["frame"] = local + first_index
+    if local < len(images):
+        layer = first_differing_stage(build_dir, work, images[local])
+        if layer:
+            where["layer"] = layer
+    msg = (f"{set_name}: {cmp.label_mismatches} class and {cmp.logit_mismatches} logit mismatches, "
+           f"{cmp.missing} missing; first at frame {where['frame']}, {where.get('where')}: "
+           f"RTL {where.get('rtl')} vs golden {where.get('golden')}"
+           + (f" (first differing layer: {where['layer']['stage']})" if "layer" in where else ""))
+    return where, msg
+
+
+__all__ = ["BulkResult", "Comparison", "bulk_run", "compare", "locate_and_describe"]

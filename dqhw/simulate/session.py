@@ -72,7 +72,7 @@ def collect_sets(build_dir: Path, split: str = "test", limit: int | None = None,
 def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None, shard: str | None = None,
             waves: bool = False, set_paths: list[str] | None = None, progress: bool = True) -> dict:
     from dqhw.golden import GoldenModel
-    from dqhw.simulate.runner import bulk_run, compare
+    from dqhw.simulate.runner import bulk_run, compare, locate_and_describe
 
     build_dir = Path(build_dir)
     rtl_dir = build_dir / "rtl"
@@ -124,21 +124,9 @@ def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None
         if res.deadlock:
             failures.append(f"{fs.name}: deadlock (no stream moved for the watchdog period)")
         elif not cmp.ok:
-            where = dict(cmp.first or {})
-            where["frame"] = int(where.get("frame", 0)) + lo
-            try:
-                from dqhw.simulate.streams import first_differing_stage
-
-                layer = first_differing_stage(build_dir, work / f"{fs.name}-locate", images[where["frame"] - lo])
-                if layer:
-                    where["layer"] = layer
-            except ImportError:
-                pass
+            where, message = locate_and_describe(build_dir, work / f"{fs.name}-locate", fs.name, cmp, images, lo)
             row["first_mismatch"] = where
-            failures.append(f"{fs.name}: {cmp.label_mismatches} class and {cmp.logit_mismatches} logit mismatches, "
-                            f"{cmp.missing} missing; first at frame {where['frame']}, {where.get('where')}: "
-                            f"RTL {where.get('rtl')} vs golden {where.get('golden')}"
-                            + (f" (first differing layer: {where['layer']['stage']})" if "layer" in where else ""))
+            failures.append(message)
         elif not res.tlast_ok:
             failures.append(f"{fs.name}: m_axis_logits tlast not on the last beat of each frame")
     # --- protocol run + throughput check (dqhw/simulate/protocol.py) ---------------------------------
@@ -146,6 +134,12 @@ def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None
 
     protocol = session_checks(build_dir, rows, sets, failures, work, progress=progress)
     # -------------------------------------------------------------------------------------------------
+    from dqhw.rtlgen.generate import manifest_changes
+
+    changed = manifest_changes(rtl_dir)
+    if changed:  # simulated fine or not, this is not the RTL the build sized and proved
+        failures.append(f"{rtl_dir / changed[0]} differs from the RTL the build sealed and proved (rtl/manifest.json)"
+                        + (f", and {len(changed) - 1} more files" if len(changed) > 1 else ""))
     report = {
         "build": str(build_dir), "design_sha": design.graph_sha, "clock_ns": clock_ns,
         "shard": f"{idx}/{count}", "sets": rows, "protocol": protocol,

@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -35,7 +36,27 @@ from xml.etree import ElementTree
 from dqhw.errors import DqhwError
 
 # flags every dqhw Verilator build uses (no timing: all testbench timing comes from cocotb/clock edges)
-BUILD_ARGS = ("--no-timing", "-Wno-fatal", "--x-assign", "fast", "--x-initial", "fast")
+BUILD_ARGS = ("--no-timing", "-Wno-fatal")
+# X handling: `fast` (the default) gives every unassigned/uninitialised bit one fixed value; `random`
+# makes them unique and randomises them at start-up (+verilator+rand+reset+2, seeded), so a register
+# that is read before reset assigns it shows up as a mismatch instead of a lucky zero
+X_MODES = {"fast": ("--x-assign", "fast", "--x-initial", "fast"),
+           "random": ("--x-assign", "unique", "--x-initial", "unique")}
+
+
+def x_plusargs(x_mode: str, seed: int = 1) -> list[str]:
+    """Run-time plusargs that go with a build's X mode."""
+    return ["+verilator+rand+reset+2", f"+verilator+seed+{max(1, int(seed))}"] if x_mode == "random" else []
+
+
+# Verilator reports a $readmem file it cannot open (or that is too short) as a run-time %Warning and
+# carries on with zeros: for dqhw that is wrong hardware, so any such line fails the run
+_READMEM_PROBLEM = re.compile(r"%Warning[^\n]*\$readmem[^\n]*")
+
+
+def readmem_problems(text: str) -> list[str]:
+    """The `$readmem` warnings in a simulation log, one string each (empty when there are none)."""
+    return [m.group(0).strip() for m in _READMEM_PROBLEM.finditer(text)]
 LINT_ARGS = ("--lint-only", "-Wall", "--no-timing")
 
 
@@ -118,6 +139,7 @@ class SimResult:
     run_s: float
     message: str = ""
     failed_tests: list[str] = field(default_factory=list)
+    readmem_errors: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return self.passed
@@ -197,6 +219,7 @@ def build(
     build_args: Sequence[str] = (),
     always: bool = False,
     log_file: str | Path | None = None,
+    x_mode: str = "fast",
 ) -> float:
     """Verilate + compile `sources` for cocotb into build_dir; skipped when an identical build
     (same sources, parameters, args) is already there. Verilator's runtime objects are reused from
@@ -206,7 +229,9 @@ def build(
     build_dir = Path(build_dir).resolve()
     sources = [Path(s).resolve() for s in sources]
     parameters = dict(parameters or {})
-    args = [*BUILD_ARGS, *build_args]
+    if x_mode not in X_MODES:
+        raise ValueError(f"x_mode must be one of {', '.join(X_MODES)}, got {x_mode!r}")
+    args = [*BUILD_ARGS, *X_MODES[x_mode], *build_args]
     stamp = _build_stamp(sources, toplevel, parameters, args)
     stamp_file = build_dir / "dqhw_build.stamp"
     if not always and stamp_file.exists() and stamp_file.read_text() == stamp \
@@ -257,6 +282,7 @@ def run_cocotb(
     seed: int | None = None,
     build_args: Sequence[str] = (),
     testcase: str | None = None,
+    x_mode: str = "fast",
 ) -> SimResult:
     """Build (if needed) and run the cocotb test module `test_module` against `toplevel`.
 
@@ -274,7 +300,7 @@ def run_cocotb(
     test_dir.mkdir(parents=True, exist_ok=True)
     build_log = build_dir.parent / f"{build_dir.name}.build.log"
     try:
-        build_s = build(sources, toplevel, build_dir, parameters, build_args, log_file=build_log)
+        build_s = build(sources, toplevel, build_dir, parameters, build_args, log_file=build_log, x_mode=x_mode)
     except (RuntimeError, SystemExit, subprocess.CalledProcessError) as e:
         return SimResult(False, 0, 0, None, build_log, 0.0, 0.0, f"build failed ({e}); see {build_log}")
 
@@ -304,21 +330,26 @@ def run_cocotb(
                 seed=seed,
                 testcase=testcase,
                 log_file=log,
+                plusargs=x_plusargs(x_mode, seed if seed is not None else 1),
             )
         except (RuntimeError, SystemExit) as e:
             message = f"simulator exited abnormally ({e})"
         finally:
             sys.path[:] = saved_path
     run_s = time.monotonic() - t0
+    readmem = readmem_problems(log.read_text(errors="replace")) if log.is_file() else []
+    if readmem:
+        message = f"memory file problem: {readmem[0]}" + (f" (+{len(readmem) - 1} more)" if len(readmem) > 1 else "")
     if not results.exists():
-        return SimResult(False, 0, 0, None, log, build_s, run_s, message or "no results file written")
+        return SimResult(False, 0, 0, None, log, build_s, run_s, message or "no results file written",
+                         readmem_errors=readmem)
     tests, failures, failed = _read_results(results)
     passed = tests > 0 and failures == 0 and not message
     if tests == 0:
         message = message or "no cocotb test ran"
     elif failures:
         message = message or f"{failures} of {tests} cocotb tests failed: {', '.join(failed)}"
-    return SimResult(passed, tests, failures, results, log, build_s, run_s, message, failed)
+    return SimResult(passed, tests, failures, results, log, build_s, run_s, message, failed, readmem)
 
 
 @dataclass
