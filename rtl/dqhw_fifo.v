@@ -1,3 +1,5 @@
+`default_nettype none
+
 // dqhw_fifo: AXI4-Stream FIFO with occupancy and peak-occupancy outputs.
 //
 // Parameters
@@ -45,6 +47,21 @@ module dqhw_fifo #(
     localparam integer LAST_I = MD - 1;
     localparam [AW-1:0] LAST_ADDR = LAST_I[AW-1:0];
     localparam [CW-1:0] MEM_FULL = MD[CW-1:0];
+
+`ifndef SYNTHESIS
+    // illegal parameter combinations stop elaboration (elaboration-time $fatal in a generate-if)
+    generate
+        if (DEPTH < 2) begin : g_bad_depth
+            $fatal(1, "dqhw_fifo: DEPTH=%0d, must be >= 2 (one beat per cycle needs two entries)", DEPTH);
+        end
+        if (WIDTH < 1) begin : g_bad_width
+            $fatal(1, "dqhw_fifo: WIDTH=%0d, must be >= 1", WIDTH);
+        end
+        if (BRAM_MIN_DEPTH < 1) begin : g_bad_bram_min
+            $fatal(1, "dqhw_fifo: BRAM_MIN_DEPTH=%0d, must be >= 1", BRAM_MIN_DEPTH);
+        end
+    endgenerate
+`endif
 
     wire push;
     wire pop;
@@ -111,3 +128,5 @@ module dqhw_fifo #(
     end
 
 endmodule
+
+`default_nettype wire

@@ -1,3 +1,5 @@
+`default_nettype none
+
 // dqhw_label_select: argmax over NUM_LABELS signed logits (the last MVAU's raw accumulators).
 //
 // Input: NUM_LABELS/PE beats per frame, beat b carries logits b*PE .. b*PE+PE-1 (logit b*PE in
@@ -45,13 +47,19 @@ module dqhw_label_select #(
     localparam integer P2 = 1 << LG;                          // leaves of the comparison tree
 
 `ifndef SYNTHESIS
-    initial begin
-        if (PE < 1 || NUM_LABELS % PE != 0 || ACC_BITS < 1 || (1 << OUT_BITS) < NUM_LABELS) begin
-            $display("dqhw_label_select: bad parameters NUM_LABELS=%0d PE=%0d ACC_BITS=%0d OUT_BITS=%0d",
-                     NUM_LABELS, PE, ACC_BITS, OUT_BITS);
-            $finish;
+    // illegal parameter combinations stop elaboration (elaboration-time $fatal in a generate-if)
+    generate
+        if (PE < 1 || NUM_LABELS < 1 || NUM_LABELS % PE != 0) begin : g_bad_pe
+            $fatal(1, "dqhw_label_select: bad parameters: PE=%0d must divide NUM_LABELS=%0d", PE, NUM_LABELS);
         end
-    end
+        if (ACC_BITS < 1) begin : g_bad_acc
+            $fatal(1, "dqhw_label_select: ACC_BITS=%0d, must be >= 1", ACC_BITS);
+        end
+        if (OUT_BITS < 1 || (1 << OUT_BITS) < NUM_LABELS) begin : g_bad_out
+            $fatal(1, "dqhw_label_select: OUT_BITS=%0d cannot hold the indices of NUM_LABELS=%0d labels",
+                   OUT_BITS, NUM_LABELS);
+        end
+    endgenerate
 `endif
 
     reg  [BW-1:0]                 bcnt;       // beat of the frame
@@ -134,3 +142,5 @@ module dqhw_label_select #(
     assign m_axis_tvalid = out_v;
 
 endmodule
+
+`default_nettype wire

@@ -1,3 +1,5 @@
+`default_nettype none
+
 // dqhw_maxpool: max pooling over the window stream of finn-plus' depthwise
 // ConvolutionInputGenerator (FINN's lowering of MaxPool2d: depthwise SWG + Pool(Function=MaxPool)).
 //
@@ -42,13 +44,15 @@ module dqhw_maxpool #(
     localparam [KW-1:0] KLAST = KLAST_I[KW-1:0];
 
 `ifndef SYNTHESIS
-    initial begin
-        if (PE < 1 || CHANNELS % PE != 0 || KERNEL < 1 || BITS < 1) begin
-            $display("dqhw_maxpool: bad parameters CHANNELS=%0d PE=%0d KERNEL=%0d BITS=%0d",
-                     CHANNELS, PE, KERNEL, BITS);
-            $finish;
+    // illegal parameter combinations stop elaboration (elaboration-time $fatal in a generate-if)
+    generate
+        if (PE < 1 || CHANNELS < 1 || CHANNELS % PE != 0) begin : g_bad_pe
+            $fatal(1, "dqhw_maxpool: bad parameters: PE=%0d must divide CHANNELS=%0d", PE, CHANNELS);
         end
-    end
+        if (KERNEL < 1 || BITS < 1) begin : g_bad_sizes
+            $fatal(1, "dqhw_maxpool: bad parameters KERNEL=%0d, BITS=%0d (each must be >= 1)", KERNEL, BITS);
+        end
+    endgenerate
 `endif
 
     reg  [KW-1:0] kcnt;      // window element of the next input beat
@@ -97,3 +101,5 @@ module dqhw_maxpool #(
     assign m_axis_tvalid = out_v;
 
 endmodule
+
+`default_nettype wire

@@ -1,3 +1,5 @@
+`default_nettype none
+
 // dqhw_mvau: LUT-based matrix-vector-activation unit with FINN's MVAU stream semantics.
 //
 // For every input vector x (MW unsigned IN_BITS elements, one output pixel of a conv layer or one
@@ -100,14 +102,23 @@ module dqhw_mvau #(
     localparam [QCW-1:0] QFULL = 4'd8;
 
 `ifndef SYNTHESIS
-    initial begin
-        if (SIMD < 1 || PE < 1 || MW % SIMD != 0 || MH % PE != 0 || IN_BITS < 1 || IN_BITS > 8
-            || W_BITS < 1 || W_BITS > 8 || ACC_BITS < 2 || (USE_THRESHOLDS != 0 && (OUT_BITS < 1 || OUT_BITS > 8))) begin
-            $display("dqhw_mvau: bad parameters MW=%0d MH=%0d PE=%0d SIMD=%0d IN_BITS=%0d W_BITS=%0d ACC_BITS=%0d OUT_BITS=%0d",
-                     MW, MH, PE, SIMD, IN_BITS, W_BITS, ACC_BITS, OUT_BITS);
-            $finish;
+    // illegal parameter combinations stop elaboration (elaboration-time $fatal in a generate-if)
+    generate
+        if (SIMD < 1 || PE < 1 || MW < 1 || MH < 1 || MW % SIMD != 0 || MH % PE != 0) begin : g_bad_folding
+            $fatal(1, "dqhw_mvau: bad folding: SIMD=%0d must divide MW=%0d and PE=%0d must divide MH=%0d",
+                   SIMD, MW, PE, MH);
         end
-    end
+        if (IN_BITS < 1 || IN_BITS > 8 || W_BITS < 1 || W_BITS > 8) begin : g_bad_bits
+            $fatal(1, "dqhw_mvau: bad element widths IN_BITS=%0d, W_BITS=%0d (each must be 1..8)",
+                   IN_BITS, W_BITS);
+        end
+        if (ACC_BITS < 2) begin : g_bad_acc
+            $fatal(1, "dqhw_mvau: ACC_BITS=%0d, must be >= 2", ACC_BITS);
+        end
+        if (USE_THRESHOLDS != 0 && (OUT_BITS < 1 || OUT_BITS > 8)) begin : g_bad_out
+            $fatal(1, "dqhw_mvau: OUT_BITS=%0d with thresholds, must be 1..8", OUT_BITS);
+        end
+    endgenerate
 `endif
 
     // ---------------------------------------------------------------------------------------------
@@ -399,3 +410,5 @@ module dqhw_mvau #(
     endgenerate
 
 endmodule
+
+`default_nettype wire

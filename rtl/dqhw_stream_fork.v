@@ -1,3 +1,5 @@
+`default_nettype none
+
 // dqhw_stream_fork: AXI4-Stream broadcast of one input stream to two outputs.
 //
 // Parameters
@@ -30,6 +32,15 @@ module dqhw_stream_fork #(
     input  wire             m1_axis_tready
 );
 
+`ifndef SYNTHESIS
+    // illegal parameter combinations stop elaboration (elaboration-time $fatal in a generate-if)
+    generate
+        if (WIDTH < 1) begin : g_bad_width
+            $fatal(1, "dqhw_stream_fork: WIDTH=%0d, must be >= 1", WIDTH);
+        end
+    endgenerate
+`endif
+
     reg done0;  // output 0 already took the current input beat
     reg done1;
 
@@ -57,3 +68,5 @@ module dqhw_stream_fork #(
     end
 
 endmodule
+
+`default_nettype wire

@@ -1,27 +1,36 @@
-"""Small shared AXI4-Stream helpers for dqhw's cocotb testbenches (cocotbext-axi is not a dependency).
+"""AXI4-Stream helpers for dqhw's cocotb testbenches, built on cocotbext-axi (the verilog-axis
+author's verification components).
 
-- AxisSource drives s_axis_{tdata,tvalid} (+ tlast if present) from a queue of integer beats, with
-  a random probability of presenting a beat in any cycle (valid_prob < 1 inserts bubbles).
-- AxisSink drives m_axis_tready with a random probability (ready_prob < 1 = backpressure) and
-  records every beat accepted; it also checks the AXI-Stream rules on the DUT's master side: once
-  TVALID is high it must stay high with TDATA unchanged until the handshake, and TDATA must not
-  hold X/Z while TVALID is high.
+- AxisSource: cocotbext-axi's AxiStreamSource driving `<prefix>_tdata/_tvalid` from queued integer
+  beats (one beat = one TDATA word: `byte_lanes=1`), with a random pause generator: in any cycle
+  a new beat is presented with probability `valid_prob` (< 1 inserts bubbles). A presented beat
+  is never withdrawn (cocotbext's source only changes TVALID/TDATA after a handshake).
+- AxisSink: cocotbext-axi's AxiStreamSink driving `<prefix>_tready` through a random pause
+  generator (ready with probability `ready_prob`: < 1 = backpressure). `frames()` gives
+  cocotbext's TLAST-delimited frames (a beat per frame on ports without TLAST).
+- AxisChecker (inside both): a passive per-cycle monitor of one port that records every handshake
+  (value and cycle, the basis of the bit-exact and throughput checks) and checks the AXI-Stream
+  rule cocotbext-axi's monitor does not check: once TVALID is high it stays high, with TDATA
+  unchanged, until the handshake. There is no X/Z check on TDATA: the Verilator builds are
+  two-state, so such a check could never fire.
 - reset() and start_clock() for the dqhw convention: `clk`, synchronous active-low `rst_n`.
 
-Timing model (works with Verilator's inertial writes): each coroutine writes its outputs right
-after a rising edge and samples the handshake in the ReadOnly phase of the same cycle; a beat is
-transferred at the next rising edge when TVALID and TREADY were both 1 in that phase.
+Sampling: cocotbext-axi and AxisChecker sample the signals at the rising edge (the values of the
+cycle that ends there); a beat is transferred at an edge where TVALID and TREADY were both 1.
+Signals are found as `<prefix>_tdata` (verilog-axis style) or `<prefix>_TDATA` (FINN/Vivado
+style): cocotb-bus matches signal names case-insensitively.
 """
 
 from __future__ import annotations
 
+import logging
 import random
-from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import ReadOnly, RisingEdge
+from cocotb.triggers import RisingEdge
+from cocotbext.axi import AxiStreamBus, AxiStreamFrame, AxiStreamSink, AxiStreamSource
 
 
 def start_clock(clk, period_ns: int = 10) -> None:
@@ -47,110 +56,184 @@ def _sig(dut, prefix: str, name: str):
         return getattr(dut, f"{prefix}_{name.upper()}")
 
 
-class AxisSource:
-    """Drive `<prefix>_tdata/_tvalid` from queued integer beats; `<prefix>_tready` is sampled."""
+def _quiet(dut, prefix: str) -> None:
+    """cocotbext-axi logs every frame at INFO (a line per beat on ports without TLAST)."""
+    logging.getLogger(f"cocotb.{dut._name}.{prefix}").setLevel(logging.WARNING)
 
-    def __init__(self, dut, prefix: str = "s_axis", clk=None, valid_prob: float = 1.0,
-                 rng: random.Random | None = None, clk_name: str = "clk"):
-        self.clk = clk if clk is not None else getattr(dut, clk_name)
+
+class AxisChecker:
+    """Passive monitor of one port: every handshake (value, cycle) and the TVALID/TDATA stability rule.
+
+    `cycle` counts rising edges since the checker was created. Beats seen while `rst` is low are
+    ignored (a module may drop TVALID in reset).
+    """
+
+    def __init__(self, dut, prefix: str, clk, rst=None, max_errors: int = 20):
+        self.clk = clk
+        self.rst = rst
         self.tdata, self.tvalid, self.tready = (_sig(dut, prefix, n) for n in ("tdata", "tvalid", "tready"))
-        self.valid_prob = valid_prob
-        self.rng = rng or random.Random(0)
-        self.queue: deque[int] = deque()
-        self.sent: list[int] = []
-        self.first_cycle: int | None = None  # cycle of the first transfer
-        self.cycle = 0
-        self.tvalid.value = 0
-        self._current: int | None = None
-        self._task = cocotb.start_soon(self._run())
-
-    def send(self, beats: Iterable[int]) -> None:
-        self.queue.extend(int(b) for b in beats)
-
-    @property
-    def idle(self) -> bool:
-        return not self.queue and self._current is None
-
-    async def _run(self) -> None:
-        cur: int | None = None
-        while True:
-            await RisingEdge(self.clk)
-            self.cycle += 1
-            if cur is None:
-                if self.queue and (self.valid_prob >= 1.0 or self.rng.random() < self.valid_prob):
-                    cur = self.queue.popleft()
-                    self.tdata.value = cur
-                    self.tvalid.value = 1
-                else:
-                    self.tvalid.value = 0
-            self._current = cur
-            await ReadOnly()
-            if cur is not None and self.tready.value == 1:
-                self.sent.append(cur)
-                if self.first_cycle is None:
-                    self.first_cycle = self.cycle
-                cur = None
-                self._current = None
-
-    def kill(self) -> None:
-        self._task.cancel()
-
-
-class AxisSink:
-    """Drive `<prefix>_tready` randomly and collect the beats of `<prefix>_tdata` that were accepted."""
-
-    def __init__(self, dut, prefix: str = "m_axis", clk=None, ready_prob: float = 1.0,
-                 rng: random.Random | None = None, clk_name: str = "clk"):
-        self.clk = clk if clk is not None else getattr(dut, clk_name)
-        self.tdata, self.tvalid, self.tready = (_sig(dut, prefix, n) for n in ("tdata", "tvalid", "tready"))
-        self.ready_prob = ready_prob
-        self.rng = rng or random.Random(1)
-        self.received: list[int] = []
-        self.cycles: list[int] = []  # cycle of each transfer
+        self.prefix = prefix
+        self.max_errors = max_errors
+        self.data: list[int] = []
+        self.cycles: list[int] = []
         self.errors: list[str] = []
         self.cycle = 0
-        self.tready.value = 0
         self._task = cocotb.start_soon(self._run())
 
+    def _error(self, msg: str) -> None:
+        if len(self.errors) < self.max_errors:
+            self.errors.append(f"{self.prefix}: cycle {self.cycle}: {msg}")
+
     async def _run(self) -> None:
-        pending: int | None = None  # a beat offered but not yet taken
+        pending: int | None = None  # a beat offered and not yet taken
+        edge = RisingEdge(self.clk)
         while True:
-            await RisingEdge(self.clk)
+            await edge
             self.cycle += 1
-            ready = self.ready_prob >= 1.0 or self.rng.random() < self.ready_prob
-            self.tready.value = 1 if ready else 0
-            await ReadOnly()
+            if self.rst is not None and self.rst.value == 0:
+                pending = None
+                continue
             if self.tvalid.value == 1:
-                v = self.tdata.value
-                if not v.is_resolvable:
-                    self.errors.append(f"cycle {self.cycle}: TDATA {v} not resolvable while TVALID")
-                    data = -1
-                else:
-                    data = v.to_unsigned()
-                if pending is not None and data != pending and len(self.errors) < 20:
-                    self.errors.append(f"cycle {self.cycle}: TDATA changed from {pending:#x} to {data:#x} "
-                                       "before the handshake")
-                if ready:
-                    self.received.append(data)
+                data = self.tdata.value.to_unsigned()
+                if pending is not None and data != pending:
+                    self._error(f"TDATA changed from {pending:#x} to {data:#x} before the handshake")
+                if self.tready.value == 1:
+                    self.data.append(data)
                     self.cycles.append(self.cycle)
                     pending = None
                 else:
                     pending = data
             elif pending is not None:
-                if len(self.errors) < 20:
-                    self.errors.append(f"cycle {self.cycle}: TVALID dropped before the handshake")
+                self._error("TVALID dropped before the handshake")
                 pending = None
+
+    def kill(self) -> None:
+        self._task.cancel()
+
+
+def _random_pauses(owner, attr: str) -> Iterator[bool]:
+    """Pause generator: paused with probability 1 - owner.<attr>, read every cycle (may change)."""
+    while True:
+        p = getattr(owner, attr)
+        yield not (p >= 1.0 or owner.rng.random() < p)
+
+
+class AxisSource:
+    """Drive `<prefix>_tdata/_tvalid` from queued integer beats (cocotbext-axi AxiStreamSource)."""
+
+    def __init__(self, dut, prefix: str = "s_axis", clk=None, valid_prob: float = 1.0,
+                 rng: random.Random | None = None, clk_name: str = "clk", rst_name: str | None = "rst_n"):
+        self.clk = clk if clk is not None else getattr(dut, clk_name)
+        rst = getattr(dut, rst_name) if rst_name and hasattr(dut, rst_name) else None
+        self.rng = rng or random.Random(0)
+        _quiet(dut, prefix)
+        self.axis = AxiStreamSource(AxiStreamBus.from_prefix(dut, prefix), self.clk, rst,
+                                    reset_active_level=False, byte_lanes=1)
+        self.checker = AxisChecker(dut, prefix, self.clk, rst)
+        self._valid_prob = 1.0
+        self.valid_prob = valid_prob
+
+    @property
+    def valid_prob(self) -> float:
+        return self._valid_prob
+
+    @valid_prob.setter
+    def valid_prob(self, p: float) -> None:
+        self._valid_prob = p
+        self.axis.set_pause_generator(None if p >= 1.0 else _random_pauses(self, "_valid_prob"))
+
+    def send(self, beats: Iterable[int]) -> None:
+        beats = [int(b) for b in beats]
+        if beats:
+            self.axis.send_nowait(AxiStreamFrame(beats))
+
+    @property
+    def sent(self) -> list[int]:
+        """Beats the DUT has taken, in order."""
+        return self.checker.data
+
+    @property
+    def first_cycle(self) -> int | None:
+        """Cycle of the first transfer."""
+        return self.checker.cycles[0] if self.checker.cycles else None
+
+    @property
+    def cycle(self) -> int:
+        return self.checker.cycle
+
+    @property
+    def idle(self) -> bool:
+        return self.axis.idle()
+
+    def kill(self) -> None:
+        self.axis.clear_pause_generator()
+        self.axis.assert_reset(True)  # stops its coroutine and drives TVALID low
+        self.checker.kill()
+
+
+class AxisSink:
+    """Drive `<prefix>_tready` randomly (cocotbext-axi AxiStreamSink) and record the beats accepted."""
+
+    def __init__(self, dut, prefix: str = "m_axis", clk=None, ready_prob: float = 1.0,
+                 rng: random.Random | None = None, clk_name: str = "clk", rst_name: str | None = "rst_n"):
+        self.clk = clk if clk is not None else getattr(dut, clk_name)
+        rst = getattr(dut, rst_name) if rst_name and hasattr(dut, rst_name) else None
+        self.rng = rng or random.Random(1)
+        _quiet(dut, prefix)
+        self.axis = AxiStreamSink(AxiStreamBus.from_prefix(dut, prefix), self.clk, rst,
+                                  reset_active_level=False, byte_lanes=1)
+        self.checker = AxisChecker(dut, prefix, self.clk, rst)
+        self._ready_prob = 1.0
+        self.ready_prob = ready_prob
+
+    @property
+    def ready_prob(self) -> float:
+        return self._ready_prob
+
+    @ready_prob.setter
+    def ready_prob(self, p: float) -> None:
+        self._ready_prob = p
+        self.axis.set_pause_generator(None if p >= 1.0 else _random_pauses(self, "_ready_prob"))
+
+    @property
+    def received(self) -> list[int]:
+        """Every beat transferred, in order (also those of a frame whose TLAST has not come yet)."""
+        return self.checker.data
+
+    @property
+    def cycles(self) -> list[int]:
+        """Cycle of each transfer."""
+        return self.checker.cycles
+
+    @property
+    def errors(self) -> list[str]:
+        """AXI-Stream rule violations seen on this port (the DUT's master side)."""
+        return self.checker.errors
+
+    @property
+    def cycle(self) -> int:
+        return self.checker.cycle
+
+    def frames(self) -> list[list[int]]:
+        """cocotbext-axi's frames received so far (TLAST-delimited), drained from its queue."""
+        out = []
+        while not self.axis.empty():
+            out.append([int(v) for v in self.axis.recv_nowait(compact=False).tdata])
+        return out
 
     async def wait_for(self, n: int, max_cycles: int) -> None:
         """Wait until n beats have arrived; AssertionError after max_cycles cycles."""
         for _ in range(max_cycles):
-            if len(self.received) >= n:
+            if len(self.checker.data) >= n:
                 return
             await RisingEdge(self.clk)
-        raise AssertionError(f"timeout: {len(self.received)} of {n} beats after {max_cycles} cycles")
+        errors = f"; AXI-Stream errors: {self.errors[:3]}" if self.errors else ""
+        raise AssertionError(f"timeout: {len(self.checker.data)} of {n} beats after {max_cycles} cycles{errors}")
 
     def kill(self) -> None:
-        self._task.cancel()
+        self.axis.clear_pause_generator()
+        self.axis.assert_reset(True)  # stops its coroutine and drives TREADY low
+        self.checker.kill()
 
 
 async def settle(clk, cycles: int) -> None:

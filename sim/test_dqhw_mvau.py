@@ -1,9 +1,10 @@
-"""cocotb test of rtl/dqhw_mvau.v against contract.matvec / contract.multithreshold.
+"""cocotb test of rtl/dqhw_mvau.v: input beats in, output beats compared bit for bit.
 
 Configuration (set by tests/test_rtl_modules.py): DQHW_TB_CFG = JSON with the module parameters
-(MW, MH, PE, SIMD, IN_BITS, W_BITS, ACC_BITS, USE_THRESHOLDS, OUT_BITS) and "data": an .npz with
-W (MH, MW), T (MH, 2^OUT_BITS - 1; thresholds mode) and X (vectors, MW). The ROM files the DUT reads
-were written from the same W and T with contract.write_mvau_memories.
+(MW, MH, PE, SIMD, ...) and "vectors": a JSON file {"in": [hex beats], "out": [hex beats],
+"count": number of input vectors}. The expected output beats come from the plain-loop reference in
+tests/test_rtl_modules.py (not from dqhw.contract, the code under test); the ROM files the DUT reads
+were written from the same weights and thresholds.
 """
 
 from __future__ import annotations
@@ -13,43 +14,33 @@ import os
 import random
 
 import cocotb
-import numpy as np
 from axis import AxisSink, AxisSource, compare_streams, reset, settle, start_clock
 
-from dqhw import contract
 
-
-def _load():
+def _load() -> tuple[dict, list[int], list[int], int]:
     cfg = json.loads(os.environ["DQHW_TB_CFG"])
-    data = np.load(cfg["data"])
-    return cfg, data
-
-
-def expected_beats(cfg: dict, data) -> list[int]:
-    acc = contract.matvec(data["W"], data["X"])
-    if cfg["USE_THRESHOLDS"]:
-        return contract.pack_beats(contract.multithreshold(acc, data["T"]), cfg["OUT_BITS"], cfg["PE"])
-    return contract.pack_beats(acc, cfg["ACC_BITS"], cfg["PE"])
+    with open(cfg["vectors"]) as f:
+        v = json.load(f)
+    return cfg, [int(b, 16) for b in v["in"]], [int(b, 16) for b in v["out"]], int(v["count"])
 
 
 async def _stream(dut, valid_prob: float, ready_prob: float, seed: int) -> tuple[AxisSource, AxisSink, dict]:
-    cfg, data = _load()
+    cfg, beats_in, expected, count = _load()
     start_clock(dut.clk)
     src = AxisSource(dut, valid_prob=valid_prob, rng=random.Random(seed))
     snk = AxisSink(dut, ready_prob=ready_prob, rng=random.Random(seed + 1))
     await reset(dut)
-    x = data["X"]
-    beats_in = contract.pack_beats(x, cfg["IN_BITS"], cfg["SIMD"])
-    expected = expected_beats(cfg, data)
     src.send(beats_in)
     folds = (cfg["MH"] // cfg["PE"]) * (cfg["MW"] // cfg["SIMD"])
-    budget = int(len(x) * folds / (valid_prob * ready_prob) * 3) + 2000
+    budget = int(count * folds / (valid_prob * ready_prob) * 3) + 2000
     await snk.wait_for(len(expected), budget)
     await settle(dut.clk, 4 * folds + 40)  # anything extra (duplicates) would arrive here
     assert not snk.errors, snk.errors
     assert len(src.sent) == len(beats_in), f"{len(src.sent)} of {len(beats_in)} input beats taken"
     compare_streams(snk.received, expected)
-    return src, snk, {"vectors": len(x), "cycles_per_vector": folds}
+    src.kill()
+    snk.kill()
+    return src, snk, {"vectors": count, "cycles_per_vector": folds}
 
 
 @cocotb.test()

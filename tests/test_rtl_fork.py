@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dqhw.resources import hw_dir
-from dqhw.simulate.verilator import run_cocotb
+from dqhw.simulate.verilator import lint, run_cocotb
 
 pytestmark = pytest.mark.rtl
 
@@ -26,3 +26,10 @@ def test_stream_fork(tmp_path, width, seed):
         log = Path(result.log).read_text(errors="replace")[-3000:] if result.log else ""
         pytest.fail(f"{result.message}\n{log}")
     assert result.tests == 3
+
+
+def test_stream_fork_illegal_width_stops_elaboration():
+    """WIDTH < 1 is an elaboration-time $fatal (Verilator %Warning-USERFATAL, an error)."""
+    r = lint([hw_dir("rtl") / "dqhw_stream_fork.v"], top="dqhw_stream_fork", parameters={"WIDTH": 0})
+    assert r.returncode != 0, r.output
+    assert any("USERFATAL" in w and "WIDTH=0, must be >= 1" in w for w in r.warnings), r.output

@@ -36,11 +36,29 @@ def build_root(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("rtl")
 
 
+AXIS_PORTS = [f"{prefix}_{sig}" for prefix in ("s_axis", "m_axis") for sig in ("tdata", "tvalid", "tready")]
+# the ports cocotb touches; only these are public, the rest of the model is optimised (a SIMD 64 x
+# PE 64 MVAU compiles in ~2 minutes instead of ~6 with every internal signal public)
+PUBLIC_PORTS = {
+    "dqhw_fifo": ["clk", "rst_n", *AXIS_PORTS, "count", "peak"],
+}
+
+
+def ports_vlt(top: str, case_dir: Path) -> Path:
+    ports = PUBLIC_PORTS.get(top, ["clk", "rst_n", *AXIS_PORTS])
+    vlt = case_dir / "ports_public.vlt"
+    text = "`verilator_config\n" + "".join(f'public_flat_rw -module "{top}" -var "{p}"\n' for p in ports)
+    if not vlt.is_file() or vlt.read_text() != text:
+        vlt.write_text(text)
+    return vlt
+
+
 def _run(top: str, case: str, params: dict, cfg: dict, build_root: Path) -> None:
     case_dir = build_root / f"{top}-{case}"
     case_dir.mkdir(parents=True, exist_ok=True)
     result = run_cocotb(
-        sources=[RTL / f"{top}.v"],
+        sources=[RTL / f"{top}.v", ports_vlt(top, case_dir)],
+        build_args=["--no-public-flat-rw"],
         toplevel=top,
         test_module=f"test_{top}",
         build_dir=case_dir / "build",
@@ -57,88 +75,229 @@ def _run(top: str, case: str, params: dict, cfg: dict, build_root: Path) -> None
 
 
 # --------------------------------------------------------------------------------------------------
+# plain-loop references (independent of dqhw.contract, the code under test)
+# --------------------------------------------------------------------------------------------------
+def ref_pack(values, bits: int, per_beat: int) -> list[int]:
+    """Beats of `per_beat` elements, element 0 in the least significant bits, each element
+    `bits` wide (two's complement for negatives); the last beat zero-padded."""
+    values = [int(v) for v in values]
+    mask = (1 << bits) - 1
+    beats = []
+    for start in range(0, len(values), per_beat):
+        word = 0
+        for lane, v in enumerate(values[start:start + per_beat]):
+            word |= (v & mask) << (lane * bits)
+        beats.append(word)
+    return beats
+
+
+def ref_matvec(w, x) -> list[int]:
+    """acc[o] = sum_i W[o][i] * x[i], as two explicit loops."""
+    acc = []
+    for o in range(len(w)):
+        total = 0
+        for i in range(len(x)):
+            total += int(w[o][i]) * int(x[i])
+        acc.append(total)
+    return acc
+
+
+def ref_threshold(acc: list[int], t) -> list[int]:
+    """out[o] = number of thresholds T[o][k] <= acc[o]."""
+    out = []
+    for o, a in enumerate(acc):
+        n = 0
+        for k in range(len(t[o])):
+            if int(t[o][k]) <= a:
+                n += 1
+        out.append(n)
+    return out
+
+
+def ref_signed_bits(lo: int, hi: int) -> int:
+    bits = 1
+    while lo < -(1 << (bits - 1)) or hi > (1 << (bits - 1)) - 1:
+        bits += 1
+    return bits
+
+
+def ref_acc_bounds(w, xmax: int) -> tuple[int, int]:
+    """Smallest and largest accumulator any unsigned input vector 0..xmax can produce."""
+    lo = hi = 0
+    for o in range(len(w)):
+        neg = sum(int(v) for v in w[o] if v < 0) * xmax
+        pos = sum(int(v) for v in w[o] if v > 0) * xmax
+        lo, hi = min(lo, neg), max(hi, pos)
+    return lo, hi
+
+
+def ref_weight_words(w, pe: int, simd: int, w_bits: int) -> list[int]:
+    """dqhw_mvau's weight ROM, field by field: word nf*SF+sf, field p*SIMD+s = W[nf*PE+p][sf*SIMD+s]
+    (bipolar: bit 1 = +1, bit 0 = -1)."""
+    mh, mw = len(w), len(w[0])
+    sf_n, nf_n = mw // simd, mh // pe
+    mask = (1 << w_bits) - 1
+    words = []
+    for nf in range(nf_n):
+        for sf in range(sf_n):
+            word = 0
+            for p in range(pe):
+                for s in range(simd):
+                    v = int(w[nf * pe + p][sf * simd + s])
+                    field = (1 if v > 0 else 0) if w_bits == 1 else v & mask
+                    word |= field << ((p * simd + s) * w_bits)
+            words.append(word)
+    return words
+
+
+def ref_threshold_words(t, pe: int, acc_bits: int) -> list[int]:
+    """dqhw_mvau's threshold ROM: word nf, field p*N+k = T[nf*PE+p][k] (ACC_BITS two's complement)."""
+    n = len(t[0])
+    mask = (1 << acc_bits) - 1
+    words = []
+    for nf in range(len(t) // pe):
+        word = 0
+        for p in range(pe):
+            for k in range(n):
+                word |= (int(t[nf * pe + p][k]) & mask) << ((p * n + k) * acc_bits)
+        words.append(word)
+    return words
+
+
+# --------------------------------------------------------------------------------------------------
 # MVAU
 # --------------------------------------------------------------------------------------------------
-# name -> fixed features; the shape (folding) is drawn from the seed
-MVAU_CASES = {
+# Hand-picked features (first block) and a seeded random sweep over the folding and widths of real
+# builds (SIMD 18/24/32/64, PE up to 64, matrix sizes that are not powers of two). `out` = OUT_BITS
+# with thresholds, 0 = raw accumulators. `vec`: input vectors per cocotb test (few for big folds).
+MVAU_CASES = [
     # 1-bit activations in, 2-bit weights, 1-bit out; NF > 1 and SF > 1 (input buffer replay)
-    "in1-w2-t1": dict(IN_BITS=1, W_BITS=2, OUT_BITS=1, USE_THRESHOLDS=1, seed=101),
+    dict(simd=4, sf=3, pe=2, nf=3, w=2, i=1, out=1, seed=101),
     # first layer: 8-bit pixels, 3 channels x 3x3 (MW = 27, SIMD = 3), 3-bit weights, 3-bit out
-    "in8-w3-t3": dict(IN_BITS=8, W_BITS=3, OUT_BITS=3, USE_THRESHOLDS=1, seed=202, MW=27, SIMD=3),
+    dict(simd=3, sf=9, pe=4, nf=2, w=3, i=8, out=3, seed=202),
     # bipolar weights, 2-bit in, 5-bit out (31 thresholds); SF = 1: a result every cycle
-    "in2-bipolar-t5": dict(IN_BITS=2, W_BITS=1, OUT_BITS=5, USE_THRESHOLDS=1, seed=303, SF=1),
-    # last layer: raw accumulators, 4-bit in, 4-bit weights; NF = 1
-    "in4-w4-raw": dict(IN_BITS=4, W_BITS=4, OUT_BITS=0, USE_THRESHOLDS=0, seed=404, NF=1),
-    # 3-bit in, 2-bit weights, 2-bit and (below) 4-bit outputs
-    "in3-w2-t2": dict(IN_BITS=3, W_BITS=2, OUT_BITS=2, USE_THRESHOLDS=1, seed=505, SIMD=16, PE=4),
+    dict(simd=16, sf=1, pe=4, nf=3, w=1, i=2, out=5, seed=303),
+    # last layer: raw accumulators, 4-bit in, 4-bit weights; NF = 1 (10 classes in one beat)
+    dict(simd=8, sf=3, pe=10, nf=1, w=4, i=4, out=0, seed=404),
     # 5-bit in, 5-bit weights including the non-narrow minimum -16, 4-bit out, PE = 1
-    "in5-w5-t4": dict(IN_BITS=5, W_BITS=5, OUT_BITS=4, USE_THRESHOLDS=1, seed=606, PE=1, full_range=True),
-}
+    dict(simd=8, sf=4, pe=1, nf=4, w=5, i=5, out=4, seed=606, full_range=True),
+    # widths at the ends: 8-bit weights x 8-bit inputs (raw), bipolar x 8-bit, 8-bit weights x 1-bit
+    dict(simd=27, sf=1, pe=16, nf=2, w=8, i=8, out=0, seed=707, full_range=True),  # MW = 27
+    dict(simd=25, sf=3, pe=8, nf=2, w=1, i=8, out=2, seed=808),                    # MW = 75
+    dict(simd=18, sf=8, pe=4, nf=2, w=8, i=1, out=3, seed=909),                    # MW = 144
+    # an ACC_BITS wider than needed (adder tree narrower than the accumulator)
+    dict(simd=6, sf=5, pe=3, nf=3, w=3, i=7, out=2, seed=1010, acc_extra=5),
+    # PE 64 (the sweep reaches SIMD 64; SIMD 64 x PE 64 itself compiles for ~2 minutes here)
+    dict(simd=16, sf=3, pe=64, nf=2, w=1, i=1, out=1, seed=1111, vec=6),
+]
 
 
-def mvau_case(spec: dict, data_file: Path, weight_file: Path, thresh_file: Path) -> tuple[dict, dict]:
-    """Draw a folding and data for one case; write the ROM files and the npz; return (params, cfg)."""
-    rng = random.Random(spec["seed"])
+def _mvau_sweep(seed: int, n: int) -> list[dict]:
+    """n random configurations: SIMD up to 64, PE up to 64, odd synapse folds, W/IN bits 1..8,
+    thresholds (OUT_BITS 1..5) or raw accumulators; SIMD*PE capped so the Verilator build stays
+    quick (PE 64 is in MVAU_CASES)."""
+    rng = random.Random(seed)
+    cases = []
+    while len(cases) < n:
+        simd = rng.choice([9, 12, 16, 18, 24, 32, 48, 64])
+        pe = rng.choice([1, 2, 3, 5, 8, 16, 32, 64])
+        if simd * pe > 1024:
+            continue
+        sf = rng.choice([1, 3, 5, 7])
+        nf = rng.choice([1, 2, 3])
+        out = rng.choice([0, 1, 2, 3, 4, 5])
+        cases.append(dict(simd=simd, sf=sf, pe=pe, nf=nf, w=rng.randint(1, 8), i=rng.randint(1, 8), out=out,
+                          seed=seed * 100 + len(cases), full_range=rng.random() < 0.5))
+    return cases
+
+
+MVAU_CASES += _mvau_sweep(2024, 8)
+
+
+def _mvau_id(c: dict) -> str:
+    out = f"t{c['out']}" if c["out"] else "raw"
+    w = "bip" if c["w"] == 1 else f"w{c['w']}"
+    return f"simd{c['simd']}-pe{c['pe']}-mw{c['simd'] * c['sf']}-mh{c['pe'] * c['nf']}-{w}-in{c['i']}-{out}"
+
+
+def mvau_case(spec: dict, case_dir: Path) -> tuple[dict, dict]:
+    """Draw weights, inputs and thresholds for one configuration; write the ROM files (contract's
+    writer, checked against the plain-loop layout) and the input/expected beats (plain loops)."""
     nprng = np.random.default_rng(spec["seed"])
-    simd = spec.get("SIMD") or rng.choice([1, 2, 4, 8, 16])
-    sf = 1 if spec.get("SF") == 1 else (spec["MW"] // simd if "MW" in spec else rng.randint(2, 5))
-    if spec.get("NF") == 1:  # all outputs in one beat, e.g. a 10-class classifier
-        pe, nf = spec.get("PE") or rng.choice([4, 8, 10]), 1
-    else:
-        pe, nf = spec.get("PE") or rng.choice([1, 2, 4]), rng.randint(2, 4)
-    if spec.get("SF") == 1:
-        simd = rng.choice([8, 16])
+    simd, pe, in_bits, w_bits = spec["simd"], spec["pe"], spec["i"], spec["w"]
+    sf, nf = spec["sf"], spec["nf"]
     mw, mh = simd * sf, pe * nf
-    in_bits, w_bits = spec["IN_BITS"], spec["W_BITS"]
     if w_bits == 1:
         w = nprng.choice([-1, 1], size=(mh, mw))
     else:
-        wmax = (1 << (w_bits - 1)) - 1  # narrow range
+        wmax = (1 << (w_bits - 1)) - 1  # narrow range, optionally also the two's complement minimum
         wmin = -wmax - 1 if spec.get("full_range") else -wmax
         w = nprng.integers(wmin, wmax + 1, size=(mh, mw))
         if mh >= 3:
             w[0, :] = wmax  # extreme rows reach the ends of the accumulator range
             w[-1, :] = wmin
     xmax = (1 << in_bits) - 1
-    vectors = max(12, min(150, 1500 // (nf * sf)))
+    vectors = spec.get("vec") or max(8, min(60, 600 // (nf * sf)))
     x = nprng.integers(0, xmax + 1, size=(vectors, mw))
     x[0, :] = xmax
     x[1, :] = 0
     x[2, :] = np.where(w[mh // 2] > 0, xmax, 0)  # maximises row mh/2, and...
     x[3, :] = np.where(w[mh // 2] < 0, xmax, 0)  # ...minimises it
-    use_t = bool(spec["USE_THRESHOLDS"])
-    acc_bits = contract.mvau_acc_bits(w, in_bits, use_t)
-    lo, hi = contract.acc_range(w, 0, xmax)
-    params = dict(MW=mw, MH=mh, PE=pe, SIMD=simd, IN_BITS=in_bits, W_BITS=w_bits, ACC_BITS=acc_bits,
-                  USE_THRESHOLDS=int(use_t), OUT_BITS=spec["OUT_BITS"] or 1,
-                  WEIGHT_FILE=str(weight_file), THRESH_FILE=str(thresh_file))
-    arrays = {"W": w, "X": x}
+    use_t = spec["out"] > 0
+    lo, hi = ref_acc_bounds(w.tolist(), xmax)
+    acc_bits = ref_signed_bits(lo, hi + 1 if use_t else hi) + spec.get("acc_extra", 0)
+    acc = [ref_matvec(w.tolist(), row) for row in x.tolist()]  # (vectors, MH)
     t = None
     if use_t:
-        acc = contract.matvec(w, x)
-        n = (1 << spec["OUT_BITS"]) - 1
+        n = (1 << spec["out"]) - 1
         # thresholds around the observed accumulators, with duplicates and some beyond the range
-        q = np.quantile(acc, np.sort(nprng.uniform(0, 1, size=(n,))), axis=0).T  # (MH, n)
+        q = np.quantile(np.array(acc), np.sort(nprng.uniform(0, 1, size=(n,))), axis=0).T  # (MH, n)
         t = np.round(q + nprng.integers(-1, 2, size=q.shape)).astype(np.int64)
         t[:, 0] = np.where(nprng.uniform(size=mh) < 0.2, lo - 5, t[:, 0])
         t[:, -1] = np.where(nprng.uniform(size=mh) < 0.2, hi + 5, t[:, -1])
-        t = np.sort(contract.clip_thresholds(t, lo, hi), axis=1)
-        arrays["T"] = t
+        t = np.sort(np.clip(t, lo, hi + 1), axis=1)  # in range of ACC_BITS, same outputs
+        outs = [ref_threshold(a, t.tolist()) for a in acc]
+        expected = ref_pack([v for o in outs for v in o], spec["out"], pe)
+    else:
+        expected = ref_pack([v for a in acc for v in a], acc_bits, pe)
+    beats_in = ref_pack(x.reshape(-1).tolist(), in_bits, simd)
+    weight_file, thresh_file = case_dir / "weights.memh", case_dir / "thresholds.memh"
+    # the DUT reads the ROM files written by the product code; their layout is checked field by field
+    assert contract.mvau_weight_words(w, pe, simd, w_bits) == ref_weight_words(w.tolist(), pe, simd, w_bits)
+    if use_t:
+        assert contract.mvau_threshold_words(t, pe, acc_bits) == ref_threshold_words(t.tolist(), pe, acc_bits)
     contract.write_mvau_memories(w, t, pe, simd, w_bits, acc_bits, weight_file, thresh_file if use_t else None)
     if not use_t:
         thresh_file.write_text("")
-    np.savez(data_file, **arrays)
-    cfg = {k: params[k] for k in ("MW", "MH", "PE", "SIMD", "IN_BITS", "W_BITS", "ACC_BITS", "USE_THRESHOLDS",
-                                  "OUT_BITS")}
-    cfg["data"] = str(data_file)
+    vec_file = case_dir / "vectors.json"
+    vec_file.write_text(json.dumps({"in": [f"{b:x}" for b in beats_in], "out": [f"{b:x}" for b in expected],
+                                    "count": vectors}))
+    params = dict(MW=mw, MH=mh, PE=pe, SIMD=simd, IN_BITS=in_bits, W_BITS=w_bits, ACC_BITS=acc_bits,
+                  USE_THRESHOLDS=int(use_t), OUT_BITS=spec["out"] or 1,
+                  WEIGHT_FILE=str(weight_file), THRESH_FILE=str(thresh_file))
+    cfg = {k: params[k] for k in ("MW", "MH", "PE", "SIMD")} | {"vectors": str(vec_file)}
     return params, cfg
 
 
-@pytest.mark.parametrize("case", list(MVAU_CASES))
-def test_mvau(case, build_root):
+def test_mvau_reference_selfcheck():
+    """The plain-loop reference on a case small enough to do by hand."""
+    w = [[1, -2, 3], [-1, -1, -1]]
+    x = [2, 1, 3]
+    assert ref_matvec(w, x) == [2 - 2 + 9, -6]
+    assert ref_threshold([9, -6], [[-6, 9, 10], [-6, -5, -7]]) == [2, 2]
+    assert ref_pack([1, 2, 3], 2, 2) == [0b1001, 0b11]
+    assert ref_pack([-1, 2], 4, 2) == [0x2F]
+    # bipolar: W = [[+1, -1], [-1, +1]], PE 2, SIMD 2 -> fields (p*SIMD + s) = 1, 0, 0, 1
+    assert ref_weight_words([[1, -1], [-1, 1]], 2, 2, 1) == [0b1001]
+    assert ref_threshold_words([[-1, 2]], 1, 4) == [0x2F]
+
+
+@pytest.mark.parametrize("spec", MVAU_CASES, ids=[_mvau_id(c) for c in MVAU_CASES])
+def test_mvau(spec, build_root):
+    case = _mvau_id(spec)
     d = build_root / f"dqhw_mvau-{case}"
     d.mkdir(parents=True, exist_ok=True)
-    params, cfg = mvau_case(MVAU_CASES[case], d / "data.npz", d / "weights.memh", d / "thresholds.memh")
+    params, cfg = mvau_case(spec, d)
     _run("dqhw_mvau", case, params, cfg, build_root)
 
 
@@ -171,47 +330,100 @@ def test_mvau_weight_words_layout():
 # --------------------------------------------------------------------------------------------------
 # MaxPool, LabelSelect, FIFO
 # --------------------------------------------------------------------------------------------------
-MAXPOOL_CASES = {
-    # 2x2/2 pooling, channels interleaved by PE < CHANNELS
-    "k2s2-fold": dict(K=2, S=2, BITS=2, seed=11, fold=True),
-    # 3x3/2 overlapping windows, 1-bit activations
-    "k3s2-1bit": dict(K=3, S=2, BITS=1, seed=12, fold=True),
-    # PE = CHANNELS (one beat per window element), 5-bit
-    "k2s2-full": dict(K=2, S=2, BITS=5, seed=13, fold=False),
-}
+def ref_swg_maxpool(x, k: int, s: int, pe: int) -> tuple[list[list[int]], list[list[int]]]:
+    """finn-plus' depthwise sliding-window stream of NHWC frames x and its window maxima, as loops:
+    per output pixel (oy, ox), per channel fold cf, per window element (ky, kx) one beat of channels
+    cf*PE .. cf*PE+PE-1; one output beat (the lane-wise maxima) per pixel and channel fold."""
+    stream, maxima = [], []
+    for frame in x:
+        h, w, c = len(frame), len(frame[0]), len(frame[0][0])
+        for oy in range((h - k) // s + 1):
+            for ox in range((w - k) // s + 1):
+                for cf in range(c // pe):
+                    best = None
+                    for ky in range(k):
+                        for kx in range(k):
+                            beat = [int(frame[oy * s + ky][ox * s + kx][cf * pe + p]) for p in range(pe)]
+                            stream.append(beat)
+                            best = beat if best is None else [max(a, b) for a, b in zip(best, beat)]
+                    maxima.append(best)
+    return stream, maxima
 
 
-@pytest.mark.parametrize("case", list(MAXPOOL_CASES))
-def test_maxpool(case, build_root):
-    spec = MAXPOOL_CASES[case]
-    rng = random.Random(spec["seed"])
-    pe = rng.choice([1, 2, 3, 4])
-    channels = pe * (rng.randint(2, 4) if spec["fold"] else 1)
-    h = rng.randint(spec["K"] + 2, 9)
-    params = dict(CHANNELS=channels, PE=pe, KERNEL=spec["K"] ** 2, BITS=spec["BITS"])
-    cfg = dict(CHANNELS=channels, PE=pe, BITS=spec["BITS"], K=spec["K"], S=spec["S"], H=h, W=h + 1,
-               FRAMES=3, SEED=spec["seed"])
-    _run("dqhw_maxpool", case, params, cfg, build_root)
+MAXPOOL_CASES = [
+    dict(c=4, pe=2, k=2, s=2, bits=2, h=6, w=7, seed=11),     # 2x2/2, channels interleaved by PE
+    dict(c=6, pe=3, k=3, s=2, bits=1, h=7, w=8, seed=12),     # 3x3/2 overlapping windows, 1-bit
+    dict(c=3, pe=3, k=2, s=2, bits=5, h=5, w=5, seed=13),     # PE = CHANNELS, odd size (last row/col dropped)
+    dict(c=15, pe=5, k=3, s=1, bits=8, h=5, w=6, seed=14),    # stride 1, 8-bit, PE 5
+    dict(c=7, pe=1, k=2, s=3, bits=3, h=8, w=9, seed=15),     # stride > kernel, PE 1, 7 channels
+    dict(c=64, pe=16, k=2, s=2, bits=4, h=4, w=4, seed=16),   # wide beat (64 bits)
+]
 
 
-LABEL_CASES = {
-    "10x2-acc16": dict(seed=21, NUM_LABELS=10, PE=2, ACC_BITS=16),
-    "pe1": dict(seed=22, PE=1),
-    "all-in-one-beat": dict(seed=23, one_beat=True),
-}
+@pytest.mark.parametrize("spec", MAXPOOL_CASES, ids=[
+    f"c{m['c']}-pe{m['pe']}-k{m['k']}s{m['s']}-{m['h']}x{m['w']}-b{m['bits']}" for m in MAXPOOL_CASES])
+def test_maxpool(spec, build_root):
+    case = f"c{spec['c']}-pe{spec['pe']}-k{spec['k']}s{spec['s']}-{spec['h']}x{spec['w']}-b{spec['bits']}"
+    d = build_root / f"dqhw_maxpool-{case}"
+    d.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(spec["seed"])
+    c, pe, k, s, bits = spec["c"], spec["pe"], spec["k"], spec["s"], spec["bits"]
+    x = rng.integers(0, 1 << bits, size=(3, spec["h"], spec["w"], c))
+    x[0, :k, :k, :] = (1 << bits) - 1  # extremes: an all-max window and an all-zero window
+    x[-1, -k:, -k:, :] = 0
+    stream, maxima = ref_swg_maxpool(x.tolist(), k, s, pe)
+    # the product code's stream order (checked against finn-plus below) is the one of the loops
+    assert contract.depthwise_swg_stream(x, k, s, pe).reshape(-1).tolist() == [v for b in stream for v in b]
+    beats_in = ref_pack([v for b in stream for v in b], bits, pe)
+    expected = ref_pack([v for b in maxima for v in b], bits, pe)
+    (d / "vectors.json").write_text(json.dumps({"in": [f"{b:x}" for b in beats_in],
+                                                "out": [f"{b:x}" for b in expected]}))
+    params = dict(CHANNELS=c, PE=pe, KERNEL=k * k, BITS=bits)
+    _run("dqhw_maxpool", case, params, params | {"vectors": str(d / "vectors.json")}, build_root)
 
 
-@pytest.mark.parametrize("case", list(LABEL_CASES))
-def test_label_select(case, build_root):
-    spec = LABEL_CASES[case]
-    rng = random.Random(spec["seed"])
-    pe = spec.get("PE") or rng.choice([2, 3, 5])
-    n = spec.get("NUM_LABELS") or (pe if spec.get("one_beat") else pe * rng.randint(2, 6))
-    acc_bits = spec.get("ACC_BITS") or rng.randint(3, 20)
+def ref_argmax(logits) -> int:
+    """Index of the largest value; a later one wins only when strictly larger (ties: lowest index)."""
+    best = 0
+    for i in range(1, len(logits)):
+        if logits[i] > logits[best]:
+            best = i
+    return best
+
+
+LABEL_CASES = [
+    dict(n=10, pe=2, acc=16, seed=21),
+    dict(n=7, pe=1, acc=5, seed=22),
+    dict(n=12, pe=12, acc=9, seed=23),    # all logits in one beat
+    dict(n=15, pe=5, acc=2, seed=24),     # 2-bit logits: -2..1, ties everywhere
+    dict(n=100, pe=4, acc=21, seed=25),   # 100 classes, 7-bit index
+    dict(n=43, pe=43, acc=3, seed=26),    # one beat, 43 lanes (comparison tree not a power of two)
+]
+
+
+@pytest.mark.parametrize("spec", LABEL_CASES, ids=[f"n{m['n']}-pe{m['pe']}-acc{m['acc']}" for m in LABEL_CASES])
+def test_label_select(spec, build_root):
+    n, pe, acc_bits = spec["n"], spec["pe"], spec["acc"]
+    case = f"n{n}-pe{pe}-acc{acc_bits}"
+    d = build_root / f"dqhw_label_select-{case}"
+    d.mkdir(parents=True, exist_ok=True)
+    lo, hi = -(1 << (acc_bits - 1)), (1 << (acc_bits - 1)) - 1
+    rng = np.random.default_rng(spec["seed"])
+    frames = 150
+    wide = rng.integers(lo, hi + 1, size=(frames // 2, n))
+    # narrow: few distinct values -> many ties, in different places
+    centre = rng.integers(lo, hi + 1, size=(frames - frames // 2, 1))
+    narrow = np.clip(centre + rng.integers(-1, 2, size=(frames - frames // 2, n)), lo, hi)
+    special = np.array([[lo] * n, [hi] * n, [0] * n, [lo] * (n - 1) + [hi], [hi] + [lo] * (n - 1)])
+    logits = np.concatenate([special, wide, narrow])
+    logits = logits[rng.permutation(len(logits))].tolist()
     out_bits = max(1, (n - 1).bit_length())
+    beats_in = ref_pack([v for f in logits for v in f], acc_bits, pe)
+    expected = ref_pack([ref_argmax(f) for f in logits], out_bits, 1)
+    (d / "vectors.json").write_text(json.dumps({"in": [f"{b:x}" for b in beats_in],
+                                                "out": [f"{b:x}" for b in expected]}))
     params = dict(NUM_LABELS=n, PE=pe, ACC_BITS=acc_bits)
-    cfg = dict(NUM_LABELS=n, PE=pe, ACC_BITS=acc_bits, OUT_BITS=out_bits, FRAMES=300, SEED=spec["seed"])
-    _run("dqhw_label_select", case, params, cfg, build_root)
+    _run("dqhw_label_select", case, params, params | {"vectors": str(d / "vectors.json")}, build_root)
 
 
 FIFO_CASES = {
@@ -349,3 +561,39 @@ def test_rtl_lint():
             if not r.clean:
                 problems.append(f"{f.name} {params}:\n{r.output}")
     assert not problems, "\n".join(problems)
+
+
+# --------------------------------------------------------------------------------------------------
+# illegal parameters stop elaboration
+# --------------------------------------------------------------------------------------------------
+ILLEGAL_PARAMS = {
+    "dqhw_mvau": [({"MW": 10, "SIMD": 4}, "bad folding"), ({"MH": 9, "PE": 2}, "bad folding"),
+                  ({"W_BITS": 9}, "bad element widths"), ({"IN_BITS": 0}, "bad element widths"),
+                  ({"OUT_BITS": 9}, "OUT_BITS=9")],
+    "dqhw_maxpool": [({"CHANNELS": 6, "PE": 4}, "must divide CHANNELS=6"), ({"KERNEL": 0}, "KERNEL=0")],
+    "dqhw_label_select": [({"NUM_LABELS": 10, "PE": 3}, "must divide NUM_LABELS=10"),
+                          ({"NUM_LABELS": 10, "OUT_BITS": 3}, "OUT_BITS=3 cannot hold")],
+    "dqhw_fifo": [({"DEPTH": 1}, "DEPTH=1, must be >= 2"), ({"DEPTH": 0}, "DEPTH=0, must be >= 2")],
+}
+
+
+@pytest.mark.parametrize("top,params,needle", [(top, p, n) for top, cases in ILLEGAL_PARAMS.items()
+                                               for p, n in cases],
+                         ids=[f"{top}-{'-'.join(f'{k}{v}' for k, v in p.items())}"
+                              for top, cases in ILLEGAL_PARAMS.items() for p, _ in cases])
+def test_illegal_parameters_stop_elaboration(top, params, needle):
+    """An illegal parameter combination is an elaboration-time $fatal (Verilator: %Warning-USERFATAL,
+    an error unless warnings are made non-fatal), never a silent build."""
+    r = lint([RTL / f"{top}.v"], top=top, parameters=params)
+    assert r.returncode != 0, f"{top} {params} elaborated:\n{r.output}"
+    assert any("USERFATAL" in w and needle in w for w in r.warnings), r.output
+
+
+def test_illegal_parameters_fail_the_cocotb_build(tmp_path):
+    """The same check stops a cocotb build (dqhw's builds pass -Wno-fatal, so USERFATAL has to be
+    made an error again with -Werror-USERFATAL)."""
+    result = run_cocotb(sources=[RTL / "dqhw_fifo.v"], toplevel="dqhw_fifo", test_module="test_dqhw_fifo",
+                        build_dir=tmp_path / "build", parameters={"DEPTH": 1}, build_args=["-Werror-USERFATAL"],
+                        python_path=[SIM])
+    assert not result.passed and result.message.startswith("build failed"), result.message
+    assert "DEPTH=1, must be >= 2" in Path(result.log).read_text()

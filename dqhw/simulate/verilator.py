@@ -36,7 +36,8 @@ from xml.etree import ElementTree
 from dqhw.errors import DqhwError
 
 # flags every dqhw Verilator build uses (no timing: all testbench timing comes from cocotb/clock edges)
-BUILD_ARGS = ("--no-timing", "-Wno-fatal")
+# -Werror-USERFATAL: a $fatal in an illegal parameter check stays fatal under -Wno-fatal
+BUILD_ARGS = ("--no-timing", "-Wno-fatal", "-Werror-USERFATAL")
 # X handling: `fast` (the default) gives every unassigned/uninitialised bit one fixed value; `random`
 # makes them unique and randomises them at start-up (+verilator+rand+reset+2, seeded), so a register
 # that is read before reset assigns it shows up as a mismatch instead of a lucky zero
