@@ -23,7 +23,7 @@ GOAL = 25.0
 
 
 def bench(build_dir: Path, frames: int, exec_frames: int, seed: int = 0) -> dict:
-    from dqhw.build.verify import execute_graph
+    from dqhw.flow.verify import execute_graph
     from dqhw.golden import GoldenModel
 
     g = GoldenModel.from_build(build_dir)
@@ -66,14 +66,14 @@ def main(argv=None) -> int:
         builds = [Path(b) for b in args.builds]
         if not builds:
             sys.path.insert(0, str(ROOT))
-            from dqhw.build.pipeline import BuildOptions, build
+            from dqhw.flow.pipeline import BuildOptions, build
             from tests.test_build_common import make_run
 
             tmp = Path(tmp)
             runs = [make_run(tmp / "digits", bits="2", wbits="2"),
                     make_run(tmp / "cnv", model="cnv", bits="2", wbits="2", width=0.125, in_shape=(32, 32, 3),
                              dataset="cifar10")]
-            builds = [build(BuildOptions(run=str(r), out=str(tmp / f"b_{r.name}"), verify_frames=8, exec_frames=2))
+            builds = [build(BuildOptions(model=str(r), out=str(tmp / f"b_{r.name}"), verify_frames=8, exec_frames=2))
                       for r in runs]
         results = [bench(b, args.frames, args.exec_frames) for b in builds]
     print(json.dumps(results, indent=2))

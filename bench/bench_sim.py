@@ -41,7 +41,7 @@ def ensure_rtl(build: Path) -> None:
     if (build / "rtl" / "design.json").is_file():
         return
     from dqhw.data import load_dataset
-    from dqhw.rtlgen.fifo_sizing import size_and_generate
+    from dqhw.flow.fifo_sizing import size_and_generate
 
     size_and_generate(build / "dataflow.onnx", build / "rtl", build / "sim" / "sizing",
                       load_dataset("digits").x_test[:6], "xc7z020clg400-1", 10.0)

@@ -4,8 +4,13 @@ Imported by the golden model, the dqhw node types, the RTL generator, the cocotb
 HLS checks. Nothing here is re-derived anywhere else (docs/integer-contract.md explains it in prose).
 
 - Input frames: uint8 pixels, NHWC.
-- Activations: unsigned b-bit integers 0..2^b-1 (b = 1..8). Weights: signed integers (narrow range).
-- MVAU: acc[o] = sum_i W[o, i] * x[i]; thresholding out[o] = #{t : T[o, t] <= acc[o]}, T ascending.
+- Activations: unsigned b-bit integers 0..2^b-1 (b = 1..8) or signed two's complement b-bit integers
+  -2^(b-1)..2^(b-1)-1 (b = 2..8). Weights: signed integers (narrow range) or bipolar {-1, +1}.
+- MVAU: acc[o] = sum_i W[o, i] * x[i]; or, XNOR-popcount (FINN's binaryXnorMode: 1-bit inputs whose
+  bit 1 means +1 and 0 means -1, bipolar weights), acc[o] = #{i : x[i] == bit(W[o, i])}
+  (xnor_popcount). Thresholding: out[o] = act_val + #{t : T[o, t] <= acc[o]}, T ascending
+  (multithreshold + activation_output); a negative act_val gives signed outputs, stored in
+  two's complement in the stream.
 - Memory layout (FINN's): matrix row r lives in PE r % PE; for neuron fold nf and synapse fold sf,
   weight word [pe][nf * SF + sf] holds W[nf * PE + pe, sf * SIMD : (sf + 1) * SIMD].
 - Streams: element 0 of a beat in the least significant bits; a beat carries the innermost (channel)
@@ -51,8 +56,69 @@ def multithreshold(acc: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
 
 
 def matvec(weights: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """acc[..., o] = sum_i W[o, i] * x[..., i], exact in int64."""
+    """acc[..., o] = sum_i W[o, i] * x[..., i], exact in int64 (unsigned or signed x alike)."""
     return np.asarray(x, dtype=np.int64) @ np.asarray(weights, dtype=np.int64).T
+
+
+def popcount_from_bipolar_dot(dot: np.ndarray, mw: int) -> np.ndarray:
+    """XNOR-popcount from the bipolar dot product of MW lanes: P agreeing and N = MW - P disagreeing
+    lanes give dot = P - N, so P = (dot + MW) / 2 (exact: dot + MW is even)."""
+    return (np.asarray(dot, dtype=np.int64) + int(mw)) // 2
+
+
+def xnor_popcount(weights: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The XNOR-popcount MVAU (FINN's binaryXnorMode, dqhw_mvau with XNOR = 1):
+    acc[..., o] = #{i : x[..., i] == bit(W[o, i])}, int64, 0..MW.
+
+    x holds input bits {0, 1} (bit 1 means +1, bit 0 means -1: FINN's BINARY tensors after
+    ConvertBipolarMatMulToXnorPopcount); W holds bipolar weights {-1, +1} (bit(+1) = 1, bit(-1) = 0,
+    the W_BITS = 1 ROM encoding). Equals (sum_i W[o, i] * (2 x[i] - 1) + MW) / 2.
+    """
+    w = np.asarray(weights, dtype=np.int64)
+    xb = np.asarray(x, dtype=np.int64)
+    if not np.isin(w, (-1, 1)).all():
+        raise DqhwError("xnor_popcount: weights must be bipolar {-1, +1}")
+    if not np.isin(xb, (0, 1)).all():
+        raise DqhwError("xnor_popcount: inputs must be bits {0, 1}")
+    return popcount_from_bipolar_dot(matvec(w, 2 * xb - 1), w.shape[1])
+
+
+def activation_output(count: np.ndarray, act_val: int = 0, bipolar: bool = False) -> np.ndarray:
+    """The value a thresholding layer gives from its threshold counts (FINN's MultiThreshold with
+    out_scale/out_bias as its MVAU/Thresholding execute it): act_val + count, or, for a BIPOLAR
+    output (one threshold), 2 * count - 1 in {-1, +1}. In the stream the element is
+    act_val + count in OUT_BITS bits (two's complement when negative); a BIPOLAR element is the bit
+    count itself (1 means +1), i.e. act_val = 0 in hardware (mvau_act_val)."""
+    count = np.asarray(count, dtype=np.int64)
+    return 2 * count - 1 if bipolar else count + int(act_val)
+
+
+def mvau_act_val(act_val: int, bipolar: bool) -> int:
+    """dqhw_mvau's ACT_VAL for FINN's ActVal: a BIPOLAR output is the bit count (0 -> -1, 1 -> +1),
+    whatever ActVal says (FINN sets it to 0 there and rescales in software)."""
+    return 0 if bipolar else int(act_val)
+
+
+def stream_elements(values: np.ndarray, bipolar: bool = False) -> np.ndarray:
+    """Graph values -> the integers packed into a stream: a BIPOLAR value v in {-1, +1} is the bit
+    (v + 1) / 2; anything else is itself (pack_beats stores negatives in two's complement)."""
+    v = np.asarray(values, dtype=np.int64)
+    if bipolar:
+        if not np.isin(v, (-1, 1)).all():
+            raise DqhwError("stream_elements: BIPOLAR values must be -1 or +1")
+        return (v + 1) // 2
+    return v
+
+
+def mvau_compute(weights: np.ndarray, x: np.ndarray, thresholds: np.ndarray | None = None, xnor: bool = False,
+                 act_val: int = 0) -> np.ndarray:
+    """What dqhw_mvau emits for input vectors x (..., MW) and weights (MH, MW): the accumulators
+    (thresholds None) or act_val + #{t : T[o, t] <= acc[o]} (the stream element values; pack_beats
+    stores them in OUT_BITS bits)."""
+    acc = xnor_popcount(weights, x) if xnor else matvec(weights, x)
+    if thresholds is None:
+        return acc
+    return multithreshold(acc, thresholds) + int(act_val)
 
 
 def label_select(acc: np.ndarray, k: int = 1) -> np.ndarray:
@@ -83,6 +149,24 @@ def signed_bits(lo: int, hi: int) -> int:
 
 def unsigned_bits(hi: int) -> int:
     return max(1, int(hi).bit_length())
+
+
+def input_range(in_bits: int, in_signed: bool = False) -> tuple[int, int]:
+    """Values of an IN_BITS input element: 0..2^b-1, or -2^(b-1)..2^(b-1)-1 when signed."""
+    if in_signed:
+        return -(1 << (in_bits - 1)), (1 << (in_bits - 1)) - 1
+    return 0, (1 << in_bits) - 1
+
+
+def mvau_acc_range(weights: np.ndarray, in_bits: int, in_signed: bool = False,
+                   xnor: bool = False) -> tuple[int, int]:
+    """Exact reachable accumulator range of dqhw_mvau: acc_range over the input element range, or
+    0..MW for XNOR-popcount (every count is reachable: x = bit(W[o]) gives MW, its complement 0)."""
+    w = np.asarray(weights)
+    if xnor:
+        return 0, int(w.shape[1])
+    lo, hi = input_range(in_bits, in_signed)
+    return acc_range(w, lo, hi)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -291,10 +375,11 @@ def clip_thresholds(thresholds: np.ndarray, acc_lo: int, acc_hi: int) -> np.ndar
     return np.clip(np.asarray(thresholds, dtype=np.int64), acc_lo, acc_hi + 1)
 
 
-def mvau_acc_bits(weights: np.ndarray, in_bits: int, with_thresholds: bool) -> int:
-    """ACC_BITS of dqhw_mvau for unsigned in_bits inputs: holds every reachable accumulator and,
-    with thresholds, every clipped threshold (clip_thresholds reaches acc_hi + 1)."""
-    lo, hi = acc_range(weights, 0, (1 << in_bits) - 1)
+def mvau_acc_bits(weights: np.ndarray, in_bits: int, with_thresholds: bool, in_signed: bool = False,
+                  xnor: bool = False) -> int:
+    """ACC_BITS of dqhw_mvau (mvau_acc_range): holds every reachable accumulator and, with
+    thresholds, every clipped threshold (clip_thresholds reaches acc_hi + 1)."""
+    lo, hi = mvau_acc_range(weights, in_bits, in_signed, xnor)
     return signed_bits(lo, hi + 1 if with_thresholds else hi)
 
 

@@ -155,12 +155,16 @@ class GoldenModel:
         a = inst.get_nodeattr
 
         if base in ("DqhwMVAU", "MVAU"):
-            if a("binaryXnorMode"):
-                raise DqhwError(f"golden: {node.name}: XNOR-popcount MVAUs are not supported")
             w = np.rint(m.get_initializer(node.input[1])).astype(np.int64)
             idt = m.get_tensor_datatype(node.input[0])
-            in_max = max(abs(int(idt.min())), abs(int(idt.max())))
             mw, mh = int(a("MW")), int(a("MH"))
+            # XNOR-popcount (finn's binaryXnorMode: bits {0, 1} on both sides), or BIPOLAR x BIPOLAR
+            # without it (finn executes that as the popcount of the bits (v + 1) / 2 as well)
+            xnor = bool(a("binaryXnorMode"))
+            bipolar_pair = (not xnor and a("inputDataType") == "BIPOLAR" and a("weightDataType") == "BIPOLAR")
+            if xnor:
+                w = 2 * w - 1  # bits -> bipolar
+            in_max = 1 if (xnor or bipolar_pair) else max(abs(int(idt.min())), abs(int(idt.max())))
             noact = bool(a("noActivation"))
             thr = None if noact else np.asarray(m.get_initializer(node.input[2]))
             if thr is not None:
@@ -169,10 +173,20 @@ class GoldenModel:
             bipolar_out = a("outputDataType") == "BIPOLAR"
             act_val = int(a("ActVal"))
 
-            def mvau(x, w=w, in_max=in_max, mw=mw, thr=thr):
+            def mvau(x, w=w, in_max=in_max, mw=mw, thr=thr, xnor=xnor, bipolar_pair=bipolar_pair):
+                x = x.reshape(-1, mw)
+                if xnor:
+                    x = 2 * x.astype(np.int8) - 1  # bits -> bipolar
+                if xnor or bipolar_pair:
+                    # popcount = (bipolar dot product + MW) / 2: exact integers, in int64
+                    acc = contract.popcount_from_bipolar_dot(exact_matmul(x, w, 1), mw)
+                    if thr is None:
+                        return acc
+                    cnt = contract.multithreshold(acc, thr)
+                    return contract.activation_output(cnt, act_val, bipolar_out)
                 if thr is None:
-                    return exact_matmul(x.reshape(-1, mw), w, in_max)
-                acc = exact_matmul(x.reshape(-1, mw), w, in_max, as_float=True)
+                    return exact_matmul(x, w, in_max)
+                acc = exact_matmul(x, w, in_max, as_float=True)
                 if acc.dtype.kind == "f":
                     # exact integers in float; thresholds are integers within the accumulator range
                     # (clipped), so comparing in the same float type is exact and twice as fast
@@ -180,7 +194,7 @@ class GoldenModel:
                     cnt = contract.multithreshold(acc, np.clip(thr, -lim, lim).astype(acc.dtype))
                 else:
                     cnt = contract.multithreshold(acc, thr)
-                return 2 * cnt - 1 if bipolar_out else cnt + act_val  # (vectors, MH); _shaped reshapes
+                return contract.activation_output(cnt, act_val, bipolar_out)  # (vectors, MH); _shaped reshapes
 
             return self._typed(mvau, out_dt)
         if base in ("DqhwMaxPool", "Pool"):
@@ -206,12 +220,11 @@ class GoldenModel:
             bipolar_out = a("outputDataType") == "BIPOLAR"
 
             def thresholding(x, thr=thr):
-                cnt = contract.multithreshold(x, thr)
-                return 2 * cnt - 1 if bipolar_out else cnt + act_val
+                return contract.activation_output(contract.multithreshold(x, thr), act_val, bipolar_out)
 
             return self._typed(thresholding, out_dt)
-        if base in ("StreamingDataWidthConverter", "StreamingFIFO"):
-            return lambda x: x
+        if base in ("StreamingDataWidthConverter", "StreamingFIFO", "Reshape"):
+            return lambda x: x  # element order unchanged (Reshape: _shaped gives the new shape)
         raise DqhwError(f"golden: node type {op} ({node.name}) is not supported")
 
     @staticmethod
@@ -229,8 +242,11 @@ class GoldenModel:
         x = np.asarray(images)
         if x.ndim == len(self.input_shape):
             x = x[None]
-        if tuple(x.shape[1:]) != self.input_shape:
+        from dqhw.frames import as_stream_shape
+
+        if x.ndim < 2 or as_stream_shape(x, self.input_shape) is None:
             raise DqhwError(f"golden: frames of shape {tuple(x.shape[1:])}, the graph takes {self.input_shape}")
+        x = as_stream_shape(x, self.input_shape)
         if x.dtype != np.uint8:
             if x.min(initial=0) < 0 or x.max(initial=0) > 255 or not np.array_equal(x, np.rint(x)):
                 raise DqhwError("golden: frames must hold uint8 pixel values 0..255")

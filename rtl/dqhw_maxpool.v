@@ -14,7 +14,10 @@
 //   CHANNELS  channels of the feature map (only checked: PE must divide it)
 //   PE        channels per beat (= the SWG's SIMD = the Pool node's PE)
 //   KERNEL    window elements K_H*K_W (>= 1)
-//   BITS      unsigned element width
+//   BITS      element width
+//   SIGNED    0: elements are unsigned 0..2^BITS-1 (also FINN's BINARY, and BIPOLAR: bit 1 = +1,
+//                bit 0 = -1, whose maximum is the OR of the bits, i.e. the unsigned maximum)
+//             1: elements are two's complement -2^(BITS-1)..2^(BITS-1)-1 (FINN's INTb; BITS >= 2)
 // Ports: clk, synchronous active-low rst_n, s_axis_* / m_axis_* with TDATA of PE*BITS bits
 //   padded to whole bytes (pad bits ignored on input, zero on output).
 // Timing: one input beat per cycle under full output readiness; output registered; the only
@@ -23,7 +26,8 @@ module dqhw_maxpool #(
     parameter integer CHANNELS = 4,
     parameter integer PE = 2,
     parameter integer KERNEL = 4,
-    parameter integer BITS = 4
+    parameter integer BITS = 4,
+    parameter integer SIGNED = 0
 ) (
     input  wire                              clk,
     input  wire                              rst_n,
@@ -52,6 +56,12 @@ module dqhw_maxpool #(
         if (KERNEL < 1 || BITS < 1) begin : g_bad_sizes
             $fatal(1, "dqhw_maxpool: bad parameters KERNEL=%0d, BITS=%0d (each must be >= 1)", KERNEL, BITS);
         end
+        if (SIGNED != 0 && SIGNED != 1) begin : g_bad_signed
+            $fatal(1, "dqhw_maxpool: bad parameter SIGNED=%0d (must be 0 or 1)", SIGNED);
+        end
+        if (SIGNED == 1 && BITS < 2) begin : g_bad_signed_bits
+            $fatal(1, "dqhw_maxpool: SIGNED=1 needs BITS >= 2, got BITS=%0d (BIPOLAR is SIGNED=0, BITS=1)", BITS);
+        end
     endgenerate
 `endif
 
@@ -72,7 +82,13 @@ module dqhw_maxpool #(
         for (p = 0; p < PE; p = p + 1) begin : g_lane
             wire [BITS-1:0] a = run_max[p*BITS +: BITS];
             wire [BITS-1:0] b = in_data[p*BITS +: BITS];
-            assign new_max[p*BITS +: BITS] = (win_first || b > a) ? b : a;
+            wire            b_gt_a;
+            if (SIGNED == 1) begin : g_signed
+                assign b_gt_a = $signed(b) > $signed(a);    // two's complement comparison
+            end else begin : g_unsigned
+                assign b_gt_a = b > a;
+            end
+            assign new_max[p*BITS +: BITS] = (win_first || b_gt_a) ? b : a;
         end
         if (DW > LW) begin : g_in_pad
             wire unused_in_pad = ^s_axis_tdata[DW-1:LW];  // byte padding carries no data

@@ -2,10 +2,13 @@
 
 // dqhw_mvau: LUT-based matrix-vector-activation unit with FINN's MVAU stream semantics.
 //
-// For every input vector x (MW unsigned IN_BITS elements, one output pixel of a conv layer or one
-// FC input) it computes acc[o] = sum_i W[o, i] * x[i] (o < MH, exact in ACC_BITS two's
-// complement) and emits either out[o] = #{t : T[o, t] <= acc[o]} (USE_THRESHOLDS = 1, unsigned
-// OUT_BITS) or acc[o] itself (USE_THRESHOLDS = 0, signed ACC_BITS; for the last layer).
+// For every input vector x (MW IN_BITS elements, one output pixel of a conv layer or one FC input)
+// it computes acc[o] = sum_i W[o, i] * x[i] (o < MH, exact in ACC_BITS two's complement; x unsigned
+// or, with IN_SIGNED, two's complement) or, with XNOR = 1, the XNOR-popcount
+// acc[o] = #{i : x[i] == w[o, i]} of 1-bit inputs and 1-bit (bipolar) weights (FINN's
+// binaryXnorMode), and emits either out[o] = ACT_VAL + #{t : T[o, t] <= acc[o]}, stored in
+// OUT_BITS bits (two's complement when negative) (USE_THRESHOLDS = 1), or acc[o] itself
+// (USE_THRESHOLDS = 0, signed ACC_BITS; for the last layer).
 //
 // Folding (as FINN): SF = MW/SIMD synapse folds, NF = MH/PE neuron folds.
 //   input : per vector SF beats of SIMD elements (element sf*SIMD+s at lane s, lane 0 in the LSBs)
@@ -16,11 +19,20 @@
 //
 // Parameters
 //   MW, MH, PE, SIMD  matrix width/height and folding (SIMD | MW, PE | MH)
-//   IN_BITS           input element width, unsigned, 1..8
+//   IN_BITS           input element width, 1..8 (unsigned) or 2..8 (IN_SIGNED = 1)
+//   IN_SIGNED         0: inputs are unsigned 0..2^IN_BITS-1; 1: two's complement
+//                     -2^(IN_BITS-1)..2^(IN_BITS-1)-1
 //   W_BITS            weight width: 2..8 signed (narrow range), or 1 = bipolar (bit 1 -> +1, 0 -> -1)
+//   XNOR              1: XNOR-popcount (needs IN_BITS = 1, W_BITS = 1, IN_SIGNED = 0): input bit 1
+//                     means +1 and 0 means -1, like the weight bits; lane value = (x == w) in {0, 1},
+//                     acc = number of agreeing lanes, 0..MW (= (bipolar dot product + MW) / 2)
 //   ACC_BITS          accumulator width (contract.signed_bits of contract.acc_range)
 //   USE_THRESHOLDS    1: thresholds (NUM_THRESH = 2^OUT_BITS - 1 per channel), 0: raw accumulators
 //   OUT_BITS          output element width with thresholds, 1..8
+//   NUM_THRESH        thresholds per channel, 1..2^OUT_BITS-1 (default 2^OUT_BITS-1)
+//   ACT_VAL           output offset (FINN's ActVal), only with thresholds: the output element is
+//                     ACT_VAL + #{t : T[o, t] <= acc[o]} modulo 2^OUT_BITS; ACT_VAL..ACT_VAL+NUM_THRESH
+//                     must fit OUT_BITS bits (unsigned when ACT_VAL >= 0, two's complement when < 0)
 //   WEIGHT_FILE       $readmemh file, contract.mvau_weight_words: NF*SF words of PE*SIMD*W_BITS
 //                     bits; word nf*SF+sf, bits [(p*SIMD+s)*W_BITS +: W_BITS] = W[nf*PE+p, sf*SIMD+s]
 //   THRESH_FILE       $readmemh file, contract.mvau_threshold_words: NF words of
@@ -43,10 +55,14 @@ module dqhw_mvau #(
     parameter integer PE = 2,
     parameter integer SIMD = 4,
     parameter integer IN_BITS = 2,
+    parameter integer IN_SIGNED = 0,
     parameter integer W_BITS = 2,
+    parameter integer XNOR = 0,
     parameter integer ACC_BITS = 12,
     parameter integer USE_THRESHOLDS = 1,
     parameter integer OUT_BITS = 2,
+    parameter integer NUM_THRESH = (1 << OUT_BITS) - 1,
+    parameter integer ACT_VAL = 0,
     parameter WEIGHT_FILE = "",
     parameter THRESH_FILE = "",
     parameter integer WEIGHT_ROM_BLOCK = 1,
@@ -83,13 +99,21 @@ module dqhw_mvau #(
     localparam integer IN_LW = SIMD * IN_BITS;                  // payload bits of an input beat
     localparam integer IN_DW = ((SIMD * IN_BITS + 7) / 8) * 8;
     localparam integer WW = PE * SIMD * W_BITS;                 // weight ROM word
-    localparam integer NT = (1 << OUT_BITS) - 1;                // thresholds per channel
+    localparam integer NT = NUM_THRESH;                         // thresholds per channel
     localparam integer TWORD = PE * NT * ACC_BITS;              // threshold ROM word
     localparam integer OW = (USE_THRESHOLDS != 0) ? OUT_BITS : ACC_BITS;  // output element
     localparam integer OUT_LW = PE * OW;
     localparam integer OUT_DW = ((PE * OW + 7) / 8) * 8;
-    // product of one lane: W_BITS x (IN_BITS + 1) signed, or +-x for bipolar weights
-    localparam integer PW = (W_BITS == 1) ? IN_BITS + 1 : W_BITS + IN_BITS;
+    // product of one lane: W_BITS x IN_BITS (signed x unsigned needs W_BITS + IN_BITS bits, signed x
+    // signed as well), +-x for bipolar weights (IN_BITS + 1), or the XNOR bit {0, 1} (2 bits signed)
+    localparam integer PW = (XNOR != 0) ? 2 : (W_BITS == 1) ? IN_BITS + 1 : W_BITS + IN_BITS;
+    // the output offset in OUT_BITS bits (modulo 2^OUT_BITS: two's complement when negative);
+    // OB keeps these widths small when OUT_BITS is unused (raw accumulators)
+    localparam integer OB = (USE_THRESHOLDS != 0) ? OUT_BITS : 1;
+    localparam integer ACT_VAL_I = ACT_VAL;
+    localparam [OB-1:0] AV = ACT_VAL_I[OB-1:0];
+    // largest output element: 2^OUT_BITS - 1 unsigned, 2^(OUT_BITS-1) - 1 signed (ACT_VAL < 0)
+    localparam integer OUT_MAX = (ACT_VAL < 0) ? (1 << (OB - 1)) - 1 : (1 << OB) - 1;
     localparam integer LG = (SIMD > 1) ? $clog2(SIMD) : 0;
     localparam integer P2 = 1 << LG;                             // leaves of the adder tree
     // adder-tree width: exact dot product, or ACC_BITS (sums are exact modulo 2^ACC_BITS and the
@@ -112,11 +136,27 @@ module dqhw_mvau #(
             $fatal(1, "dqhw_mvau: bad element widths IN_BITS=%0d, W_BITS=%0d (each must be 1..8)",
                    IN_BITS, W_BITS);
         end
+        if ((IN_SIGNED != 0 && IN_SIGNED != 1) || (IN_SIGNED == 1 && IN_BITS < 2)) begin : g_bad_signed
+            $fatal(1, "dqhw_mvau: IN_SIGNED=%0d with IN_BITS=%0d (0 or 1; signed inputs need IN_BITS >= 2)",
+                   IN_SIGNED, IN_BITS);
+        end
+        if ((XNOR != 0 && XNOR != 1) || (XNOR == 1 && (IN_BITS != 1 || W_BITS != 1 || IN_SIGNED != 0))) begin : g_bad_xnor
+            $fatal(1, "dqhw_mvau: XNOR=%0d with IN_BITS=%0d, W_BITS=%0d, IN_SIGNED=%0d (XNOR-popcount needs 1-bit inputs and bipolar weights)",
+                   XNOR, IN_BITS, W_BITS, IN_SIGNED);
+        end
         if (ACC_BITS < 2) begin : g_bad_acc
             $fatal(1, "dqhw_mvau: ACC_BITS=%0d, must be >= 2", ACC_BITS);
         end
         if (USE_THRESHOLDS != 0 && (OUT_BITS < 1 || OUT_BITS > 8)) begin : g_bad_out
             $fatal(1, "dqhw_mvau: OUT_BITS=%0d with thresholds, must be 1..8", OUT_BITS);
+        end else if (USE_THRESHOLDS != 0 && (NUM_THRESH < 1 || NUM_THRESH > (1 << OUT_BITS) - 1)) begin : g_bad_nt
+            $fatal(1, "dqhw_mvau: NUM_THRESH=%0d, must be 1..2^OUT_BITS-1 (OUT_BITS=%0d)", NUM_THRESH, OUT_BITS);
+        end else if (USE_THRESHOLDS != 0 && (ACT_VAL < -(1 << (OB - 1)) || ACT_VAL + NUM_THRESH > OUT_MAX)) begin : g_bad_actval
+            $fatal(1, "dqhw_mvau: outputs ACT_VAL=%0d .. ACT_VAL+NUM_THRESH=%0d do not fit OUT_BITS=%0d",
+                   ACT_VAL, ACT_VAL + NUM_THRESH, OUT_BITS);
+        end
+        if (USE_THRESHOLDS == 0 && ACT_VAL != 0) begin : g_bad_raw_actval
+            $fatal(1, "dqhw_mvau: ACT_VAL=%0d without thresholds (raw accumulators have no offset)", ACT_VAL);
         end
     endgenerate
 `endif
@@ -239,8 +279,13 @@ module dqhw_mvau #(
                     wire [IN_BITS-1:0] xs = x1[s*IN_BITS +: IN_BITS];
                     wire [W_BITS-1:0]  ws = w_q[(p*SIMD+s)*W_BITS +: W_BITS];
                     wire [PW-1:0]      prod;
-                    if (W_BITS == 1) begin : g_bipolar
-                        wire [PW-1:0] xe = {1'b0, xs};
+                    if (XNOR != 0) begin : g_xnor
+                        // XNOR-popcount lane: 1 when input bit and weight bit agree
+                        assign prod = {1'b0, ~(xs[0] ^ ws[0])};
+                    end else if (W_BITS == 1) begin : g_bipolar
+                        // sign (IN_SIGNED) or zero extension
+                        wire          xsign = (IN_SIGNED != 0) ? xs[IN_BITS-1] : 1'b0;
+                        wire [PW-1:0] xe = {xsign, xs};
                         assign prod = ws[0] ? xe : -xe;
                     end else if (IN_BITS == 1) begin : g_binary_in
                         assign prod = xs[0] ? {{(PW-W_BITS){ws[W_BITS-1]}}, ws} : {PW{1'b0}};
@@ -248,7 +293,8 @@ module dqhw_mvau #(
                         // shift-and-add over the weight bits (two's complement: the MSB weighs
                         // -2^(W_BITS-1)); written out so that no tool maps it to a DSP multiplier.
                         // Exact modulo 2^PW, and the product fits PW bits.
-                        wire [PW-1:0] xe = {{(PW-IN_BITS){1'b0}}, xs};
+                        wire          xsign = (IN_SIGNED != 0) ? xs[IN_BITS-1] : 1'b0;
+                        wire [PW-1:0] xe = {{(PW-IN_BITS){xsign}}, xs};
                         reg  [PW-1:0] sum;
                         integer k;
                         always @* begin
@@ -259,14 +305,19 @@ module dqhw_mvau #(
                         end
                         assign prod = sum;
                     end else begin : g_shift_add_x
-                        // shift-and-add over the (unsigned) input bits, no DSP multiplier
+                        // shift-and-add over the input bits, no DSP multiplier; a signed input's
+                        // MSB weighs -2^(IN_BITS-1)
                         wire [PW-1:0] we = {{(PW-W_BITS){ws[W_BITS-1]}}, ws};
                         reg  [PW-1:0] sum;
                         integer k;
                         always @* begin
                             sum = {PW{1'b0}};
-                            for (k = 0; k < IN_BITS; k = k + 1)
+                            for (k = 0; k < IN_BITS - 1; k = k + 1)
                                 if (xs[k]) sum = sum + (we << k);
+                            if (xs[IN_BITS-1]) begin
+                                if (IN_SIGNED != 0) sum = sum - (we << (IN_BITS - 1));
+                                else sum = sum + (we << (IN_BITS - 1));
+                            end
                         end
                         assign prod = sum;
                     end
@@ -350,14 +401,15 @@ module dqhw_mvau #(
                         if (v3) cmp_q[p*NT+n] <= (t <= a);
                     end
                 end
-                // out = number of thresholds passed (order-independent popcount)
+                // out = ACT_VAL + number of thresholds passed (order-independent popcount), modulo
+                // 2^OUT_BITS
                 if (OUT_BITS == 1) begin : g_one
-                    assign result[p] = cmp_q[p];
+                    assign result[p] = cmp_q[p] ^ AV[0];
                 end else begin : g_count
                     reg [OUT_BITS-1:0] cnt;
                     integer k;
                     always @* begin
-                        cnt = {OUT_BITS{1'b0}};
+                        cnt = AV;
                         for (k = 0; k < NT; k = k + 1)
                             cnt = cnt + {{(OUT_BITS-1){1'b0}}, cmp_q[p*NT+k]};
                     end

@@ -69,10 +69,10 @@ def run_dir(name: str, **kw) -> Path:
 def built(name: str, target_fps: int | None = None, verify_frames: int = 16, exec_frames: int = 4,
           **run_kw) -> Path:
     """Build the run `name` (created with run_kw) once per session; returns the build directory."""
-    from dqhw.build.pipeline import BuildOptions, build
+    from dqhw.flow.pipeline import BuildOptions, build
 
     run = run_dir(name, **run_kw)
-    return build(BuildOptions(run=str(run), out=str(ROOT / "builds" / name), target_fps=target_fps,
+    return build(BuildOptions(model=str(run), out=str(ROOT / "builds" / name), target_fps=target_fps,
                               verify_frames=verify_frames, exec_frames=exec_frames, rtl=False))
 
 

@@ -30,13 +30,18 @@ def test_unknown_board(tmp_path, capsys):
 
 
 def test_missing_run(tmp_path, capsys):
-    _build([tmp_path / "nope"], tmp_path / "b", capsys, "not a run directory")
+    _build([tmp_path / "nope"], tmp_path / "b", capsys, "no such run directory or model file")
+    (tmp_path / "empty").mkdir()
+    _build([tmp_path / "empty"], tmp_path / "b", capsys, "no checkpoint")
 
 
 def test_run_is_a_file(tmp_path, capsys):
     f = tmp_path / "model.onnx"
     f.write_bytes(b"\x08\x07garbage")
-    _build([f], tmp_path / "b", capsys, "a run directory is expected")
+    _build([f], tmp_path / "b", capsys, "not a readable ONNX model")
+    t = tmp_path / "model.txt"
+    t.write_text("x")
+    _build([t], tmp_path / "b", capsys, "expected a run directory")
 
 
 def test_corrupt_checkpoint(tmp_path, capsys):

@@ -28,8 +28,8 @@ def test_folding_config_is_finn_format_and_finn_applies_it():
     from finn.transformation.general import ApplyConfig
     from qonnx.core.modelwrapper import ModelWrapper
 
-    from dqhw.build.folding import HW_ATTRS
     from dqhw.finn_compat import quiet
+    from dqhw.flow.folding import HW_ATTRS
 
     out = built("thr_b2", **RUN)
     cfg = json.loads((out / "folding_config.json").read_text())
@@ -47,10 +47,10 @@ def test_folding_config_is_finn_format_and_finn_applies_it():
 
 
 def test_folding_round_trip_through_dqhw_build():
-    from dqhw.build.pipeline import BuildOptions, build
+    from dqhw.flow.pipeline import BuildOptions, build
 
     a = built("thr_b2", **RUN)
-    b = build(BuildOptions(run=str(run_dir("thr_b2", **RUN)), out=str(ROOT / "builds" / "thr_b2_refold"),
+    b = build(BuildOptions(model=str(run_dir("thr_b2", **RUN)), out=str(ROOT / "builds" / "thr_b2_refold"),
                            folding=str(a / "folding_config.json"), verify_frames=8, exec_frames=2, rtl=False))
     assert json.loads((b / "folding_config.json").read_text()) == json.loads((a / "folding_config.json").read_text())
     assert folding_of(load_dataflow(b)) == folding_of(load_dataflow(a))
@@ -63,7 +63,7 @@ def test_folding_round_trip_through_dqhw_build():
 def test_dqhw_node_names_map_to_finn_names():
     from qonnx.core.modelwrapper import ModelWrapper
 
-    from dqhw.build.folding import map_names
+    from dqhw.flow.folding import map_names
 
     out = built("thr_b2", **RUN)
     finn_graph = ModelWrapper(str(sorted((out / "intermediate").glob("*_specialize_layers.onnx"))[0]))
@@ -77,7 +77,7 @@ def test_dqhw_node_names_map_to_finn_names():
 def test_check_folding_rejects_non_divisors():
     from qonnx.core.modelwrapper import ModelWrapper
 
-    from dqhw.build.folding import apply_folding, check_folding
+    from dqhw.flow.folding import apply_folding, check_folding
 
     out = built("thr_b2", **RUN)
     finn_graph = ModelWrapper(str(sorted((out / "intermediate").glob("*_specialize_layers.onnx"))[0]))

@@ -8,7 +8,7 @@ import shutil
 
 import numpy as np
 
-from dqhw.build.steps import STEPS
+from dqhw.flow.steps import steps
 from tests.conftest import run_cli
 from tests.test_build_common import built, load_dataflow, make_run
 
@@ -21,16 +21,35 @@ def test_build_directory():
     out = built("thr_b2", **RUN)
     info = json.loads((out / "build.json").read_text())
     names = [s["step"] for s in info["steps"]]
-    assert names == [n for n, _ in STEPS] + ["verify", "report"]
-    for i, s in enumerate(info["steps"][:len(STEPS)]):
-        assert s["model"] == f"intermediate/{i:02d}_{s['step']}.onnx" and (out / s["model"]).is_file()
+    # the ordered step list, finn's and dqhw's, verification included (no RTL in this build: --no-rtl)
+    assert names == [n for n, _, _ in steps(rtl=False)]
+    assert names[:3] == ["load_graph", "check_graph", "qonnx_to_finn"] and names[-1] == "verify"
+    for i, (s, (_, _, saves)) in enumerate(zip(info["steps"], steps(rtl=False))):
+        if saves:  # every step that changes the graph leaves its model
+            assert s["model"] == f"intermediate/{i:02d}_{s['step']}.onnx" and (out / s["model"]).is_file()
+        else:
+            assert s["model"] is None
     for f in ("dataflow.onnx", "model.qonnx.onnx", "folding_config.json", "report/summary.json", "report/summary.md",
               "report/estimate_layer_cycles.json", "report/estimate_layer_resources.json",
-              "intermediate/dataflow_parent.onnx"):
+              "intermediate/dataflow_parent.onnx", "frames/clean.npz"):
         assert (out / f).is_file(), f
     assert info["board"]["part"] == "xc7z020clg400-1" and info["board"]["finn_board"] == "Pynq-Z2"
     assert info["outputs"]["logits_tensor"] == "logits" and info["outputs"]["output_tensor"] == "label"
-    assert info["outputs"]["logits_scale"] > 0
+    assert info["outputs"]["logits_scale"] > 0 and info["outputs"]["logits_bias"] == 0
+    assert info["source"]["kind"] == "run" and info["source"]["model"] == "tiny"
+
+
+def test_output_scale_split_from_the_graph_equals_the_quantizers():
+    """SplitOutputAffine reads the output scale off the streamlined graph; the run's quantizers give it
+    independently (weight scale x activation step of the last layer)."""
+    from dqhw.flow.export import final_scale
+    from dqhw.runs import load_run
+    from tests.test_build_common import run_dir
+
+    out = built("thr_b2", **RUN)
+    got = json.loads((out / "build.json").read_text())["outputs"]["logits_scale"]
+    want = final_scale(load_run(run_dir("thr_b2", **RUN)))
+    assert abs(got - want) <= 1e-6 * want, (got, want)
 
 
 def test_qonnx_export_is_accepted_by_qonnx():
@@ -46,7 +65,7 @@ def test_qonnx_export_is_accepted_by_qonnx():
 
     out = built("thr_b2", **RUN)
     m = ModelWrapper(str(out / "model.qonnx.onnx"))
-    assert [o.name for o in m.graph.output] == ["logits", "label"]
+    assert [o.name for o in m.graph.output] == ["logits"]
     assert m.get_tensor_datatype(m.graph.input[0].name).name == "UINT8"
     assert "BipolarQuant" not in {n.op_type for n in m.graph.node}
     m = cleanup_model(m)
@@ -57,7 +76,6 @@ def test_qonnx_export_is_accepted_by_qonnx():
         res = execute_onnx(m, {m.graph.input[0].name: x[i:i + 1].transpose(0, 3, 1, 2).astype(np.float32)})
         logits = res[m.graph.output[0].name].reshape(-1)
         assert np.abs(logits - ref[i]).max() < 1e-4
-        assert int(np.asarray(res[m.graph.output[1].name]).reshape(-1)[0]) == int(np.argmax(logits))
 
 
 def test_dataflow_nodes_and_rtl_parameters():

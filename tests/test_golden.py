@@ -32,7 +32,7 @@ def frames(shape, n=6, seed=0):
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_golden_equals_execute_onnx(name):
-    from dqhw.build.verify import compare_with_graph
+    from dqhw.flow.verify import compare_with_graph
     from dqhw.golden import GoldenModel
 
     out = built(name, **CONFIGS[name])
@@ -52,11 +52,11 @@ def test_golden_runs_finns_own_folded_graph():
     integers as execute_onnx of that graph and as the dqhw graph."""
     from qonnx.core.modelwrapper import ModelWrapper
 
-    from dqhw.build.verify import compare_with_graph
+    from dqhw.flow.verify import compare_with_graph
     from dqhw.golden import GoldenModel
 
     out = built("thr_b3", **CONFIGS["thr_b3"])
-    finn_graph = ModelWrapper(str(sorted((out / "intermediate").glob("*_generate_estimate_reports.onnx"))[0]))
+    finn_graph = ModelWrapper(str(sorted((out / "intermediate").glob("*_minimize_bit_width.onnx"))[0]))
     assert {"MVAU_hls", "Pool_hls", "LabelSelect_hls"} <= {n.op_type for n in finn_graph.graph.node}
     g_finn = GoldenModel(finn_graph)
     x = frames(g_finn.input_shape, seed=7)
@@ -232,7 +232,7 @@ def random_graph(seed: int):
 
 @pytest.mark.parametrize("seed", range(6))
 def test_golden_equals_execute_onnx_on_random_graphs(seed):
-    from dqhw.build.verify import compare_with_graph
+    from dqhw.flow.verify import compare_with_graph
     from dqhw.golden import GoldenModel
 
     m, in_bits = random_graph(seed)

@@ -102,6 +102,20 @@ def ref_matvec(w, x) -> list[int]:
     return acc
 
 
+def ref_xnor_popcount(w, x) -> list[int]:
+    """acc[o] = number of lanes i where input bit x[i] equals the weight bit of W[o][i] (+1 -> 1,
+    -1 -> 0), as two explicit loops (FINN's XNOR-popcount)."""
+    acc = []
+    for o in range(len(w)):
+        total = 0
+        for i in range(len(x)):
+            wbit = 1 if int(w[o][i]) > 0 else 0
+            if int(x[i]) == wbit:
+                total += 1
+        acc.append(total)
+    return acc
+
+
 def ref_threshold(acc: list[int], t) -> list[int]:
     """out[o] = number of thresholds T[o][k] <= acc[o]."""
     out = []
@@ -121,13 +135,15 @@ def ref_signed_bits(lo: int, hi: int) -> int:
     return bits
 
 
-def ref_acc_bounds(w, xmax: int) -> tuple[int, int]:
-    """Smallest and largest accumulator any unsigned input vector 0..xmax can produce."""
+def ref_acc_bounds(w, xmax: int, xmin: int = 0) -> tuple[int, int]:
+    """Smallest and largest accumulator (and 0) any input vector with elements xmin..xmax can produce."""
     lo = hi = 0
     for o in range(len(w)):
-        neg = sum(int(v) for v in w[o] if v < 0) * xmax
-        pos = sum(int(v) for v in w[o] if v > 0) * xmax
-        lo, hi = min(lo, neg), max(hi, pos)
+        row_lo = row_hi = 0
+        for v in w[o]:
+            row_lo += min(int(v) * xmin, int(v) * xmax)
+            row_hi += max(int(v) * xmin, int(v) * xmax)
+        lo, hi = min(lo, row_lo), max(hi, row_hi)
     return lo, hi
 
 
@@ -191,6 +207,53 @@ MVAU_CASES = [
     dict(simd=16, sf=3, pe=64, nf=2, w=1, i=1, out=1, seed=1111, vec=6),
 ]
 
+# XNOR-popcount (FINN's binaryXnorMode: 1-bit inputs, bit 1 = +1, bipolar weights; acc = number of
+# agreeing lanes), signed inputs (two's complement IN_BITS, `signed`), and signed / offset outputs
+# (`act` = ACT_VAL: out = act + count, two's complement in OUT_BITS bits; `nt` thresholds per channel
+# when not 2^OUT_BITS - 1). The bnn_pynq shapes: W1A1 = xnor, W1A2 = bipolar x INT2 -> INT2,
+# W2A2 = INT2 x INT2 -> INT2.
+MVAU_SIGNED_CASES = [
+    dict(simd=16, sf=4, pe=4, nf=2, w=1, i=1, xnor=True, out=1, seed=1201),              # W1A1 hidden layer
+    dict(simd=64, sf=1, pe=16, nf=2, w=1, i=1, xnor=True, out=1, seed=1202),             # SF = 1, SIMD 64
+    dict(simd=25, sf=3, pe=5, nf=2, w=1, i=1, xnor=True, out=0, seed=1203),              # raw popcounts, MW 75
+    dict(simd=9, sf=7, pe=3, nf=3, w=1, i=1, xnor=True, out=2, act=-2, seed=1204),       # xnor -> INT2
+    dict(simd=1, sf=5, pe=1, nf=3, w=1, i=1, xnor=True, out=2, seed=1205),               # SIMD 1, PE 1
+    dict(simd=32, sf=2, pe=8, nf=2, w=1, i=2, signed=True, out=2, act=-2, seed=1206),    # W1A2
+    dict(simd=12, sf=3, pe=4, nf=3, w=2, i=2, signed=True, out=2, act=-2, seed=1207),    # W2A2
+    dict(simd=6, sf=5, pe=3, nf=2, w=3, i=8, signed=True, out=0, seed=1208, full_range=True),  # W < IN
+    dict(simd=8, sf=3, pe=2, nf=4, w=8, i=4, signed=True, out=4, act=-8, seed=1209, full_range=True),
+    dict(simd=3, sf=9, pe=4, nf=2, w=3, i=8, out=3, act=-4, seed=1210),                  # unsigned in, INT3 out
+    dict(simd=4, sf=3, pe=2, nf=3, w=2, i=3, signed=True, out=2, act=-1, nt=2, seed=1211),  # narrow INT2 out
+    dict(simd=5, sf=3, pe=5, nf=1, w=1, i=8, signed=True, out=0, seed=1212),             # bipolar x INT8, NF 1
+    dict(simd=7, sf=2, pe=3, nf=2, w=4, i=5, out=2, act=1, nt=2, seed=1213),             # positive offset
+]
+
+
+def _mvau_signed_sweep(seed: int, n: int) -> list[dict]:
+    """n random XNOR / signed-input / signed-output configurations (SIMD*PE capped as above)."""
+    rng = random.Random(seed)
+    cases = []
+    while len(cases) < n:
+        simd = rng.choice([3, 9, 16, 18, 24, 32, 48, 64])
+        pe = rng.choice([1, 2, 3, 5, 8, 16, 32])
+        if simd * pe > 1024:
+            continue
+        sf, nf = rng.choice([1, 2, 3, 5, 7]), rng.choice([1, 2, 3])
+        out = rng.choice([0, 1, 2, 3, 4])
+        c = dict(simd=simd, sf=sf, pe=pe, nf=nf, out=out, seed=seed * 100 + len(cases))
+        if rng.random() < 0.4:
+            c.update(w=1, i=1, xnor=True)
+        else:
+            c.update(w=rng.randint(1, 8), i=rng.randint(2, 8), signed=True, full_range=rng.random() < 0.5)
+        if out >= 2 and rng.random() < 0.7:
+            c["act"] = -(1 << (out - 1))
+        cases.append(c)
+    return cases
+
+
+MVAU_SIGNED_CASES += _mvau_signed_sweep(2025, 6)
+MVAU_CASES += MVAU_SIGNED_CASES
+
 
 def _mvau_sweep(seed: int, n: int) -> list[dict]:
     """n random configurations: SIMD up to 64, PE up to 64, odd synapse folds, W/IN bits 1..8,
@@ -216,8 +279,13 @@ MVAU_CASES += _mvau_sweep(2024, 8)
 
 def _mvau_id(c: dict) -> str:
     out = f"t{c['out']}" if c["out"] else "raw"
+    if c.get("act"):
+        out += f"a{c['act']}"
+    if c.get("nt"):
+        out += f"n{c['nt']}"
     w = "bip" if c["w"] == 1 else f"w{c['w']}"
-    return f"simd{c['simd']}-pe{c['pe']}-mw{c['simd'] * c['sf']}-mh{c['pe'] * c['nf']}-{w}-in{c['i']}-{out}"
+    i = "xnor" if c.get("xnor") else f"{'s' if c.get('signed') else ''}in{c['i']}"
+    return f"simd{c['simd']}-pe{c['pe']}-mw{c['simd'] * c['sf']}-mh{c['pe'] * c['nf']}-{w}-{i}-{out}"
 
 
 def mvau_case(spec: dict, case_dir: Path) -> tuple[dict, dict]:
@@ -236,20 +304,28 @@ def mvau_case(spec: dict, case_dir: Path) -> tuple[dict, dict]:
         if mh >= 3:
             w[0, :] = wmax  # extreme rows reach the ends of the accumulator range
             w[-1, :] = wmin
-    xmax = (1 << in_bits) - 1
+    xnor, signed, act = bool(spec.get("xnor")), bool(spec.get("signed")), int(spec.get("act", 0))
+    if signed:  # two's complement inputs
+        xmin, xmax = -(1 << (in_bits - 1)), (1 << (in_bits - 1)) - 1
+    else:       # unsigned inputs; XNOR: bits, 1 = +1
+        xmin, xmax = 0, (1 << in_bits) - 1
     vectors = spec.get("vec") or max(8, min(60, 600 // (nf * sf)))
-    x = nprng.integers(0, xmax + 1, size=(vectors, mw))
+    x = nprng.integers(xmin, xmax + 1, size=(vectors, mw))
     x[0, :] = xmax
-    x[1, :] = 0
-    x[2, :] = np.where(w[mh // 2] > 0, xmax, 0)  # maximises row mh/2, and...
-    x[3, :] = np.where(w[mh // 2] < 0, xmax, 0)  # ...minimises it
+    x[1, :] = xmin
+    x[2, :] = np.where(w[mh // 2] > 0, xmax, xmin)  # maximises row mh/2, and...
+    x[3, :] = np.where(w[mh // 2] < 0, xmax, xmin)  # ...minimises it
     use_t = spec["out"] > 0
-    lo, hi = ref_acc_bounds(w.tolist(), xmax)
+    if xnor:
+        lo, hi = 0, mw
+        acc = [ref_xnor_popcount(w.tolist(), row) for row in x.tolist()]  # (vectors, MH)
+    else:
+        lo, hi = ref_acc_bounds(w.tolist(), xmax, xmin)
+        acc = [ref_matvec(w.tolist(), row) for row in x.tolist()]
     acc_bits = ref_signed_bits(lo, hi + 1 if use_t else hi) + spec.get("acc_extra", 0)
-    acc = [ref_matvec(w.tolist(), row) for row in x.tolist()]  # (vectors, MH)
     t = None
     if use_t:
-        n = (1 << spec["out"]) - 1
+        n = spec.get("nt") or (1 << spec["out"]) - 1
         # thresholds around the observed accumulators, with duplicates and some beyond the range
         q = np.quantile(np.array(acc), np.sort(nprng.uniform(0, 1, size=(n,))), axis=0).T  # (MH, n)
         t = np.round(q + nprng.integers(-1, 2, size=q.shape)).astype(np.int64)
@@ -257,7 +333,7 @@ def mvau_case(spec: dict, case_dir: Path) -> tuple[dict, dict]:
         t[:, -1] = np.where(nprng.uniform(size=mh) < 0.2, hi + 5, t[:, -1])
         t = np.sort(np.clip(t, lo, hi + 1), axis=1)  # in range of ACC_BITS, same outputs
         outs = [ref_threshold(a, t.tolist()) for a in acc]
-        expected = ref_pack([v for o in outs for v in o], spec["out"], pe)
+        expected = ref_pack([act + v for o in outs for v in o], spec["out"], pe)
     else:
         expected = ref_pack([v for a in acc for v in a], acc_bits, pe)
     beats_in = ref_pack(x.reshape(-1).tolist(), in_bits, simd)
@@ -275,6 +351,10 @@ def mvau_case(spec: dict, case_dir: Path) -> tuple[dict, dict]:
     params = dict(MW=mw, MH=mh, PE=pe, SIMD=simd, IN_BITS=in_bits, W_BITS=w_bits, ACC_BITS=acc_bits,
                   USE_THRESHOLDS=int(use_t), OUT_BITS=spec["out"] or 1,
                   WEIGHT_FILE=str(weight_file), THRESH_FILE=str(thresh_file))
+    if signed or xnor or act or spec.get("nt"):  # the original cases keep the original parameter sets
+        params.update(IN_SIGNED=int(signed), XNOR=int(xnor), ACT_VAL=act)
+        if use_t:
+            params["NUM_THRESH"] = t.shape[1]
     cfg = {k: params[k] for k in ("MW", "MH", "PE", "SIMD")} | {"vectors": str(vec_file)}
     return params, cfg
 
@@ -290,6 +370,10 @@ def test_mvau_reference_selfcheck():
     # bipolar: W = [[+1, -1], [-1, +1]], PE 2, SIMD 2 -> fields (p*SIMD + s) = 1, 0, 0, 1
     assert ref_weight_words([[1, -1], [-1, 1]], 2, 2, 1) == [0b1001]
     assert ref_threshold_words([[-1, 2]], 1, 4) == [0x2F]
+    # XNOR: W = [[+1, -1, -1]] against bits [1, 1, 0]: lanes 0 and 2 agree
+    assert ref_xnor_popcount([[1, -1, -1], [-1, -1, -1]], [1, 1, 0]) == [2, 1]
+    assert ref_acc_bounds([[1, -2], [3, 0]], 1, -2) == (-6, 5)  # signed 2-bit inputs -2..1: rows -4..5, -6..3
+    assert ref_pack([-2, 1, -1], 2, 3) == [0b11_01_10]  # INT2 outputs, two's complement: 10, 01, 11
 
 
 @pytest.mark.parametrize("spec", MVAU_CASES, ids=[_mvau_id(c) for c in MVAU_CASES])
@@ -299,6 +383,61 @@ def test_mvau(spec, build_root):
     d.mkdir(parents=True, exist_ok=True)
     params, cfg = mvau_case(spec, d)
     _run("dqhw_mvau", case, params, cfg, build_root)
+
+
+# finn's own MVAU execution -> dqhw_mvau under Verilator: the node as ReplaceWithDqhwNodes builds it
+# (rtl_params, ROM files from weights()/thresholds()), expected beats = finn's outputs packed by loops
+MVAU_FINN_CASES = {
+    "xnor-bipolar-out": dict(mw=48, mh=12, pe=4, simd=16, vecs=[1, 3, 3], xnor=1, idt="BINARY", wdt="BINARY",
+                             odt="BIPOLAR"),
+    "xnor-int2-out": dict(mw=27, mh=6, pe=3, simd=9, vecs=[7], xnor=1, idt="BINARY", wdt="BINARY", odt="INT2"),
+    "xnor-raw": dict(mw=64, mh=10, pe=5, simd=32, vecs=[6], xnor=1, idt="BINARY", wdt="BINARY", odt=None),
+    "w1a2": dict(mw=64, mh=16, pe=8, simd=16, vecs=[1, 2, 2], idt="INT2", wdt="BIPOLAR", odt="INT2"),
+    "w2a2": dict(mw=36, mh=8, pe=4, simd=12, vecs=[1, 3, 3], idt="INT2", wdt="INT2", odt="INT2"),
+    "w2a2-raw": dict(mw=24, mh=10, pe=10, simd=8, vecs=[5], idt="INT2", wdt="INT2", odt=None),
+}
+
+
+@pytest.mark.parametrize("case", list(MVAU_FINN_CASES))
+def test_mvau_rtl_equals_finn(case, build_root, monkeypatch):
+    monkeypatch.setenv("FINN_BUILD_DIR", str(build_root))
+    import copy
+
+    from dqhw import finn_compat
+
+    finn_compat.prepare()
+    from finn.core.onnx_exec import execute_onnx
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.custom_op.registry import getCustomOp
+
+    from dqhw.flow.replace import ReplaceWithDqhwNodes
+    from tests.test_mvau_semantics import _finn_model
+
+    spec = MVAU_FINN_CASES[case]
+    m_finn, x = _finn_model(spec, np.random.default_rng(len(case)))
+    y = execute_onnx(m_finn, {"x": x})["y"]
+    m = ModelWrapper(copy.deepcopy(m_finn.model)).transform(ReplaceWithDqhwNodes())
+    inst = getCustomOp(m.graph.node[0])
+    p = inst.rtl_params()
+    d = build_root / f"dqhw_mvau-finn-{case}"
+    d.mkdir(parents=True, exist_ok=True)
+    weight_file, thresh_file = d / "weights.memh", d / "thresholds.memh"
+    t = inst.thresholds(m)
+    contract.write_mvau_memories(inst.weights(m), t, p["PE"], p["SIMD"], p["W_BITS"], p["ACC_BITS"], weight_file,
+                                 thresh_file if t is not None else None)
+    if t is None:
+        thresh_file.write_text("")
+    # stream elements by plain rules: a BIPOLAR value v is the bit (v + 1) / 2, anything else itself
+    x_el = [(1 if v > 0 else 0) if spec["idt"] == "BIPOLAR" else int(v) for v in x.reshape(-1).tolist()]
+    y_el = [(1 if v > 0 else 0) if spec["odt"] == "BIPOLAR" else int(v) for v in y.reshape(-1).tolist()]
+    out_bits = p["OUT_BITS"] if p["USE_THRESHOLDS"] else p["ACC_BITS"]
+    vec_file = d / "vectors.json"
+    vec_file.write_text(json.dumps({"in": [f"{b:x}" for b in ref_pack(x_el, p["IN_BITS"], p["SIMD"])],
+                                    "out": [f"{b:x}" for b in ref_pack(y_el, out_bits, p["PE"])],
+                                    "count": len(x_el) // p["MW"]}))
+    params = dict(p, WEIGHT_FILE=str(weight_file), THRESH_FILE=str(thresh_file))
+    cfg = {k: p[k] for k in ("MW", "MH", "PE", "SIMD")} | {"vectors": str(vec_file)}
+    _run("dqhw_mvau", f"finn-{case}", params, cfg, build_root)
 
 
 def test_mvau_weight_words_layout():
@@ -443,9 +582,10 @@ def test_fifo(case, build_root):
 # --------------------------------------------------------------------------------------------------
 # the depthwise SWG stream order, against finn-plus itself
 # --------------------------------------------------------------------------------------------------
-def _finn_maxpool_model(channels: int, h: int, w: int, k: int, s: int, pe: int, bits: int):
+def _finn_maxpool_model(channels: int, h: int, w: int, k: int, s: int, pe: int, bits: int, dt: str = ""):
     """A MaxPool2d graph lowered the way finn-plus does it: InferPool (Im2Col + Pool) and InferConvInpGen
-    (depthwise ConvolutionInputGenerator), folded with SWG SIMD = Pool PE = pe."""
+    (depthwise ConvolutionInputGenerator), folded with SWG SIMD = Pool PE = pe. The input is
+    UINT<bits> unless `dt` names another qonnx DataType (INT2, BIPOLAR, ...)."""
     from finn.transformation.fpgadataflow.convert_to_hw.conv_inp_gen import InferConvInpGen
     from finn.transformation.fpgadataflow.convert_to_hw.pool import InferPool
     from onnx import TensorProto, helper
@@ -461,7 +601,7 @@ def _finn_maxpool_model(channels: int, h: int, w: int, k: int, s: int, pe: int, 
     out = helper.make_tensor_value_info("outp", TensorProto.FLOAT, [1, channels, oh, ow])
     node = helper.make_node("MaxPool", ["inp"], ["outp"], kernel_shape=[k, k], strides=[s, s], pads=[0] * 4)
     model = ModelWrapper(qonnx_make_model(helper.make_graph([node], "maxpool", [inp], [out])))
-    model.set_tensor_datatype("inp", DataType[f"UINT{bits}"])
+    model.set_tensor_datatype("inp", DataType[dt or f"UINT{bits}"])
     model = model.transform(InferShapes()).transform(InferDataTypes())
     model = model.transform(InferPool()).transform(InferConvInpGen())
     ops = [n.op_type for n in model.graph.node]
@@ -543,7 +683,14 @@ def test_maxpool_after_finn_swg(monkeypatch, build_root):
 LINT_PARAMS = {
     "dqhw_mvau": [{}, {"USE_THRESHOLDS": 0}, {"W_BITS": 1, "IN_BITS": 1, "SIMD": 1, "PE": 1, "MW": 3, "MH": 1},
                   {"IN_BITS": 8, "W_BITS": 8, "OUT_BITS": 1, "ACC_BITS": 20, "WEIGHT_ROM_BLOCK": 0,
-                   "THRESH_ROM_BLOCK": 1}],
+                   "THRESH_ROM_BLOCK": 1},
+                  {"XNOR": 1, "IN_BITS": 1, "W_BITS": 1, "OUT_BITS": 1},
+                  {"XNOR": 1, "IN_BITS": 1, "W_BITS": 1, "USE_THRESHOLDS": 0},
+                  {"XNOR": 1, "IN_BITS": 1, "W_BITS": 1, "OUT_BITS": 2, "ACT_VAL": -2, "SIMD": 1, "PE": 1},
+                  {"IN_SIGNED": 1, "IN_BITS": 2, "W_BITS": 1, "OUT_BITS": 2, "ACT_VAL": -2},
+                  {"IN_SIGNED": 1, "IN_BITS": 8, "W_BITS": 3, "USE_THRESHOLDS": 0},
+                  {"IN_SIGNED": 1, "IN_BITS": 3, "W_BITS": 5, "OUT_BITS": 3, "ACT_VAL": -4, "NUM_THRESH": 6},
+                  {"OUT_BITS": 1, "ACT_VAL": -1}],
     "dqhw_maxpool": [{}, {"PE": 1, "KERNEL": 1, "BITS": 8}],
     "dqhw_label_select": [{}, {"PE": 1}, {"NUM_LABELS": 12, "PE": 3, "ACC_BITS": 7}],
     "dqhw_fifo": [{}, {"DEPTH": 2}, {"DEPTH": 300}, {"DEPTH": 5, "BRAM_MIN_DEPTH": 4}],
@@ -569,7 +716,11 @@ def test_rtl_lint():
 ILLEGAL_PARAMS = {
     "dqhw_mvau": [({"MW": 10, "SIMD": 4}, "bad folding"), ({"MH": 9, "PE": 2}, "bad folding"),
                   ({"W_BITS": 9}, "bad element widths"), ({"IN_BITS": 0}, "bad element widths"),
-                  ({"OUT_BITS": 9}, "OUT_BITS=9")],
+                  ({"OUT_BITS": 9}, "OUT_BITS=9"),
+                  ({"XNOR": 1}, "XNOR-popcount needs"), ({"XNOR": 1, "IN_BITS": 1, "W_BITS": 2}, "XNOR-popcount needs"),
+                  ({"IN_SIGNED": 1, "IN_BITS": 1}, "signed inputs need IN_BITS >= 2"),
+                  ({"ACT_VAL": -3}, "do not fit OUT_BITS=2"), ({"ACT_VAL": 1}, "do not fit OUT_BITS=2"),
+                  ({"NUM_THRESH": 4}, "NUM_THRESH=4"), ({"USE_THRESHOLDS": 0, "ACT_VAL": -1}, "without thresholds")],
     "dqhw_maxpool": [({"CHANNELS": 6, "PE": 4}, "must divide CHANNELS=6"), ({"KERNEL": 0}, "KERNEL=0")],
     "dqhw_label_select": [({"NUM_LABELS": 10, "PE": 3}, "must divide NUM_LABELS=10"),
                           ({"NUM_LABELS": 10, "OUT_BITS": 3}, "OUT_BITS=3 cannot hold")],

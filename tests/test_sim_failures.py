@@ -49,7 +49,7 @@ def sized_build(tmp_path_factory) -> Path:
     assert code == 0, "dqhw build failed"
     if not (build / "rtl" / "design.json").is_file():
         from dqhw.data import load_dataset
-        from dqhw.rtlgen.fifo_sizing import size_and_generate
+        from dqhw.flow.fifo_sizing import size_and_generate
 
         frames = load_dataset("digits").x_test[:6]
         size_and_generate(build / "dataflow.onnx", build / "rtl", build / "sim" / "sizing", frames,

@@ -34,12 +34,12 @@ LIMIT = 16
 @pytest.fixture(scope="module")
 def thr_build(tmp_path_factory) -> Path:
     """tiny, 2-bit, 4-bit input quantizer -> dqhw build with RTL (sized, sealed, proven)."""
-    from dqhw.build.pipeline import BuildOptions, build
+    from dqhw.flow.pipeline import BuildOptions, build
     from tests.test_build_common import make_run
 
     root = tmp_path_factory.mktemp("verif")
     run = make_run(root / "run", bits="2", wbits="2", seed=5, input_bits="4")
-    return build(BuildOptions(run=str(run), out=str(root / "build")))
+    return build(BuildOptions(model=str(run), out=str(root / "build")))
 
 
 def _copy_build(build: Path, dest: Path) -> Path:
@@ -162,8 +162,8 @@ def test_generation_refuses_rtl_that_references_a_missing_memory_file(thr_build,
 def _build_with_fault(tmp_path: Path, monkeypatch, fault) -> Path:
     """dqhw build of a fresh run, with `fault(rtl_dir)` applied right after the FIFO sizing sealed
     the RTL (before the build's proof)."""
-    from dqhw.build.pipeline import BuildOptions, build
-    from dqhw.rtlgen import fifo_sizing
+    from dqhw.flow import fifo_sizing
+    from dqhw.flow.pipeline import BuildOptions, build
     from tests.test_build_common import make_run
 
     real = fifo_sizing.size_and_generate
@@ -177,7 +177,7 @@ def _build_with_fault(tmp_path: Path, monkeypatch, fault) -> Path:
     run = make_run(tmp_path / "run", bits="2", wbits="2", seed=5, input_bits="4")
     out = tmp_path / "build"
     with pytest.raises(MismatchError) as e:
-        build(BuildOptions(run=str(run), out=str(out)))
+        build(BuildOptions(model=str(run), out=str(out)))
     assert not out.exists(), "a failed build must not leave a build directory that looks complete"
     return str(e.value)
 
@@ -285,7 +285,7 @@ def test_bulk_run_matches_golden_from_a_random_initial_state(thr_build, tmp_path
 # the oracles' rule, and a build that an oracle contradicts
 # --------------------------------------------------------------------------------------------------
 def test_float_oracle_rule():
-    from dqhw.build.verify import judge_float_logits
+    from dqhw.flow.verify import judge_float_logits
 
     g = np.array([[3, 7, 7, -1], [5, 0, 1, 2]])
     labels = np.array([1, 0])  # the hardware's argmax: lowest index among ties
@@ -312,9 +312,9 @@ def test_float_oracle_rule():
 
 def test_build_fails_when_an_oracle_disagrees(tmp_path, monkeypatch):
     """Brevitas' logits moved by one integer step on one frame: the build stops before any RTL."""
-    from dqhw.build import verify
-    from dqhw.build.export import final_scale
-    from dqhw.build.pipeline import BuildOptions, build
+    from dqhw.flow import verify
+    from dqhw.flow.export import final_scale
+    from dqhw.flow.pipeline import BuildOptions, build
     from tests.test_build_common import make_run
 
     real = verify.brevitas_logits
@@ -328,13 +328,13 @@ def test_build_fails_when_an_oracle_disagrees(tmp_path, monkeypatch):
     monkeypatch.setattr(verify, "brevitas_logits", off_by_one_step)
     run = make_run(tmp_path / "run", bits="2", wbits="2", seed=9)
     with pytest.raises(MismatchError, match="brevitas vs golden on clean: 1 of 16 frames with different logits"):
-        build(BuildOptions(run=str(run), out=str(tmp_path / "build"), verify_frames=16, exec_frames=2))
+        build(BuildOptions(model=str(run), out=str(tmp_path / "build"), verify_frames=16, exec_frames=2))
     assert not (tmp_path / "build").exists()
 
 
 def test_report_prints_unknown_not_zero():
     """A figure finn cannot estimate is None in summary.json and "unknown" in summary.md."""
-    from dqhw.build.report import _figure, _total, markdown
+    from dqhw.flow.report import _figure, _total, markdown
 
     def broken(*_):
         raise TypeError("no estimate")
@@ -342,7 +342,7 @@ def test_report_prints_unknown_not_zero():
     assert _figure(broken, "xc7z020clg400-1") is None and _total([3, None]) is None and _total([3, 4]) == 7
     row = {"name": "X_0", "type": "StreamingFIFO_rtl", "in_dtype": "UINT2", "out_dtype": "UINT2", "cycles": None,
            "resources": {"LUT": None, "BRAM18": 0, "DSP": 0}}
-    summary = {"run": "r", "board": "pynq-z2", "part": "p", "clock_ns": 10.0, "clock_mhz": 100.0, "bottleneck": None,
+    summary = {"source": "r", "board": "pynq-z2", "part": "p", "clock_ns": 10.0, "clock_mhz": 100.0, "bottleneck": None,
                "estimated_fps": None, "layers": [row],
                "resources": {"estimated": {"LUT": None, "BRAM18": 0, "DSP": 0},
                              "available": {"LUT": 1, "BRAM18": 1, "DSP": 1},

@@ -1,5 +1,6 @@
-"""`dqhw build RUN --board pynq-z2`: QONNX export -> finn-plus steps -> dqhw nodes -> folded dataflow graph,
-reports and verification (see dqhw.build.pipeline and docs/build.md)."""
+"""`dqhw build (RUN | MODEL.onnx) --board pynq-z2`: the graph (a dqhw run, Brevitas-exported, or any
+QONNX/FINN-ONNX file) -> finn-plus steps -> dqhw nodes -> folded dataflow graph, verification against
+independent oracles, RTL, FIFO sizing, the RTL proof, board package (see dqhw.flow and docs/build.md)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import sys
 def add_arguments(p: argparse.ArgumentParser) -> None:
     from dqhw.boards import BOARDS
 
-    p.add_argument("run", help="run directory (dqhw train --out RUN)")
+    p.add_argument("model", metavar="RUN|MODEL.onnx",
+                   help="a run directory (dqhw train --out RUN) or a QONNX / FINN-ONNX file (docs/qonnx.md)")
     p.add_argument("--board", default="pynq-z2", help=f"target board: {', '.join(sorted(BOARDS))} (default pynq-z2)")
     fold = p.add_mutually_exclusive_group()
     fold.add_argument("--target-fps", type=int, default=None,
@@ -21,6 +23,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--verify-frames", type=int, default=64, help="clean test frames to verify on (default 64)")
     p.add_argument("--exec-frames", type=int, default=8,
                    help="frames per set also run through execute_onnx (slow; default 8)")
+    p.add_argument("--frames", default=None, metavar="FRAMES.npz",
+                   help="model file only: clean frames to verify and prove on (npz: `images` uint8 NHWC, `labels` "
+                        "optional; default: seeded random frames)")
+    p.add_argument("--input-scale", type=float, default=1.0,
+                   help="model file only: the graph's input = uint8 pixel * SCALE + OFFSET (default 1: raw pixels "
+                        "0..255; e.g. 0.00392156862745098 for inputs in [0, 1])")
+    p.add_argument("--input-offset", type=float, default=0.0, help="model file only: see --input-scale (default 0)")
     p.add_argument("--prove-frames", type=int, default=16,
                    help="clean frames the build simulates through its finished RTL and compares with the golden "
                         "model, plus up to 8 of each adversarial set (at least 16; default 16)")
@@ -32,12 +41,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dqhw.build.pipeline import BuildOptions, build
+    from dqhw.flow.pipeline import BuildOptions, build
 
-    opts = BuildOptions(run=args.run, board=args.board, clock_ns=args.clock_ns, target_fps=args.target_fps,
+    opts = BuildOptions(model=args.model, board=args.board, clock_ns=args.clock_ns, target_fps=args.target_fps,
                         folding=args.folding, out=args.out, verify_frames=args.verify_frames,
                         exec_frames=args.exec_frames, mvau_wwidth_max=args.mvau_wwidth_max,
-                        rtl=not args.no_rtl, prove_frames=args.prove_frames)
+                        rtl=not args.no_rtl, prove_frames=args.prove_frames, frames=args.frames,
+                        input_scale=args.input_scale, input_offset=args.input_offset)
 
     def progress(msg: str) -> None:
         if not args.quiet:
@@ -61,7 +71,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"rtl {out}/rtl: proven on {p['frames']} frames in Verilator, {p['mismatches']} mismatches with the "
               f"golden model; {rtl['cycles_per_frame_measured']} cycles/frame measured "
               f"(estimate {rtl['cycles_per_frame_estimated']}), {rtl['fps_measured_at_clock']} FPS; "
-              f"`make sim BUILD={out}` runs the test split and adversarial sets")
+              f"`make sim BUILD={out}` runs "
+              + ("the test split and adversarial sets" if s.get("source_kind", "run") == "run"
+                 else "the frames the build was verified on (or --frames FILE)"))
         print(rtl["bitstream"])
     for w in s["warnings"]:
         print(f"warning: {w}", file=sys.stderr)

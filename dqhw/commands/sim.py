@@ -12,6 +12,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split", default="test", help="clean split to run (default: test, all of it)")
     p.add_argument("--limit", type=int, default=None, help="at most N frames per set")
     p.add_argument("--sets", nargs="*", default=None, help="adversarial set files (default: RUN/adv/*.npz)")
+    p.add_argument("--frames", default=None, metavar="FRAMES.npz",
+                   help="run only this frame file (`images` uint8 NHWC, `labels` optional); default: the test "
+                        "split and adversarial sets of the run, or the frames a model-file build was verified on")
     p.add_argument("--shard", default=os.environ.get("SHARD") or None,
                    help="i/n: run the i-th of n slices of every set (default: $SHARD or all)")
     p.add_argument("--waves", action="store_true", default=os.environ.get("WAVES") == "1",
@@ -27,7 +30,7 @@ def run(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 1:
         raise DqhwError(f"--limit must be >= 1, got {args.limit}")
     report = run_sim(build, split=args.split, limit=args.limit, shard=args.shard, waves=args.waves,
-                     set_paths=args.sets, progress=not args.quiet)
+                     set_paths=args.sets, progress=not args.quiet, frames=args.frames)
     print(f"sim {build}: {report['total_frames']} frames, {report['total_mismatches']} mismatches, "
           f"report in {build}/sim/report.md")
     return 0

@@ -4,15 +4,24 @@ Replaces finn's MVAU / MVAU_hls / MVAU_rtl. Same inputs as finn's MVAU: (activat
 with weights stored FINN's way as an (MW, MH) initializer (acc = x @ W, so W_contract = W.T) and
 thresholds as an (MH, 2^OUT_BITS - 1) initializer of integers, clipped to the reachable accumulator
 range (contract.clip_thresholds) so they fit ACC_BITS. Folded/normal shapes, stream widths and cycles
-are FINN's MVAU's (inherited); execution is the exact integer contract:
+are FINN's MVAU's (inherited); execution is the exact integer contract, equal to finn's MVAU
+execute_node (tests/test_mvau_semantics.py checks it against finn):
 
-    acc[..., o] = sum_i x[..., i] * W[i, o]               (int64, contract.matvec)
-    out = contract.multithreshold(acc, T)                  (USE_THRESHOLDS = 1, noActivation = 0)
+    acc[..., o] = sum_i x[..., i] * W[i, o]               (int64, contract.matvec; x unsigned or signed)
+    acc[..., o] = #{i : x[..., i] == W[i, o]}              (binaryXnorMode = 1: x and W hold bits {0, 1},
+                                                           FINN's BINARY; contract.xnor_popcount)
+    out = ActVal + contract.multithreshold(acc, T)         (USE_THRESHOLDS = 1, noActivation = 0;
+                                                           BIPOLAR output: 2 * count - 1)
     out = acc                                              (USE_THRESHOLDS = 0, noActivation = 1)
 
-Extra attributes (the parameters of dqhw_mvau, set by `finalize()`): IN_BITS, W_BITS (1 = bipolar),
-ACC_BITS, USE_THRESHOLDS, OUT_BITS, WEIGHT_ROM_BLOCK, THRESH_ROM_BLOCK, plus finn_name (the finn node
-it replaced) and ACC_MIN / ACC_MAX (the exact reachable accumulator range).
+An MVAU with BIPOLAR inputs and BIPOLAR weights but binaryXnorMode = 0 is executed as finn executes
+it (the popcount of (x + 1) / 2 against (W + 1) / 2) and is built as XNOR = 1 as well (a BIPOLAR
+stream element is the bit (v + 1) / 2).
+
+Extra attributes (the parameters of dqhw_mvau, set by `finalize()`): IN_BITS, IN_SIGNED, W_BITS
+(1 = bipolar), XNOR, ACC_BITS, USE_THRESHOLDS, OUT_BITS, NUM_THRESH, ACT_VAL (the output offset in
+the stream: FINN's ActVal, 0 for BIPOLAR outputs), WEIGHT_ROM_BLOCK, THRESH_ROM_BLOCK, plus finn_name
+(the finn node it replaced) and ACC_MIN / ACC_MAX (the exact reachable accumulator range).
 """
 
 from __future__ import annotations
@@ -40,10 +49,14 @@ class DqhwMVAU(MVAU):
         attrs.update({
             "finn_name": ("s", False, ""),
             "IN_BITS": ("i", False, 0),
+            "IN_SIGNED": ("i", False, 0, {0, 1}),
             "W_BITS": ("i", False, 0),
+            "XNOR": ("i", False, 0, {0, 1}),
             "ACC_BITS": ("i", False, 0),
             "USE_THRESHOLDS": ("i", False, 1, {0, 1}),
             "OUT_BITS": ("i", False, 0),
+            "NUM_THRESH": ("i", False, 0),
+            "ACT_VAL": ("i", False, 0),
             "WEIGHT_ROM_BLOCK": ("i", False, 1, {0, 1}),
             "THRESH_ROM_BLOCK": ("i", False, 0, {0, 1}),
             "ACC_MIN": ("i", False, 0),
@@ -59,26 +72,34 @@ class DqhwMVAU(MVAU):
         mw, mh = self.get_nodeattr("MW"), self.get_nodeattr("MH")
         x = np.asarray(context[node.input[0]])
         lead = x.shape[:-1] if x.shape[-1] == mw else tuple(self.get_normal_input_shape()[:-1])
-        x = x.reshape(-1, mw)
-        w = context[node.input[1]]
+        x = np.rint(x.reshape(-1, mw)).astype(np.int64)
+        w = np.rint(np.asarray(context[node.input[1]])).astype(np.int64)
         if self.get_nodeattr("binaryXnorMode"):
-            raise DqhwError(f"{node.name}: binaryXnorMode (XNOR-popcount) is not supported by dqhw")
-        acc = contract.matvec(np.asarray(w).T, np.rint(x))
+            # bits {0, 1} on both sides (FINN's BINARY); bit 1 means +1
+            acc = contract.xnor_popcount(2 * w.T - 1, x)
+        elif self._bipolar_pair():
+            # finn executes BIPOLAR x BIPOLAR as the XNOR-popcount of the bits (v + 1) / 2
+            acc = contract.xnor_popcount(w.T, contract.stream_elements(x, bipolar=True))
+        else:
+            acc = contract.matvec(w.T, x)
         if self.get_nodeattr("noActivation"):
             out = acc
         else:
-            t = context[node.input[2]]
-            count = contract.multithreshold(acc, np.asarray(t).reshape(-1, np.asarray(t).shape[-1]))
-            if self.get_nodeattr("outputDataType") == "BIPOLAR":
-                out = 2 * count - 1
-            else:
-                out = count + int(self.get_nodeattr("ActVal"))
+            t = np.asarray(context[node.input[2]])
+            count = contract.multithreshold(acc, t.reshape(-1, t.shape[-1]))
+            out = contract.activation_output(count, int(self.get_nodeattr("ActVal")),
+                                             self.get_nodeattr("outputDataType") == "BIPOLAR")
         dtype = np.float32 if np.abs(out).max(initial=0) < (1 << 24) else np.float64
         out = out.astype(dtype).reshape(*lead, mh)
         prev = context.get(node.output[0])
         if prev is not None and np.size(prev) == out.size:
             out = out.reshape(np.shape(prev))  # the graph's output shape, as finn's MVAU does
         context[node.output[0]] = out
+
+    def _bipolar_pair(self) -> bool:
+        """BIPOLAR inputs and BIPOLAR weights without binaryXnorMode (finn: a popcount as well)."""
+        return (not self.get_nodeattr("binaryXnorMode") and self.get_nodeattr("inputDataType") == "BIPOLAR"
+                and self.get_nodeattr("weightDataType") == "BIPOLAR")
 
     # ----------------------------------------------------------------------------------------------
     # dqhw_mvau parameters
@@ -90,13 +111,6 @@ class DqhwMVAU(MVAU):
         name = self.get_nodeattr("finn_name") or node.name
         contract.MvauFolding(self.get_nodeattr("MH"), self.get_nodeattr("MW"), self.get_nodeattr("PE"),
                              self.get_nodeattr("SIMD")).check(name)
-        idt = model.get_tensor_datatype(node.input[0])
-        if idt.signed() or not idt.is_integer() or element_bits(idt) > contract.MAX_ACT_BITS:
-            raise DqhwError(f"{name}: input {idt.name} is not an unsigned integer of 1..8 bits "
-                            "(dqhw_mvau takes unsigned activations)")
-        if self.get_nodeattr("binaryXnorMode"):
-            raise DqhwError(f"{name}: XNOR-popcount (bipolar x bipolar) layers are not supported by dqhw")
-        self.set_nodeattr("inputDataType", idt.name)
         w = model.get_initializer(node.input[1])
         if w is None:
             raise DqhwError(f"{name}: weights are not a constant initializer")
@@ -104,37 +118,73 @@ class DqhwMVAU(MVAU):
         if not np.array_equal(w, np.rint(w)):
             raise DqhwError(f"{name}: weights are not integers after streamlining")
         wi = np.rint(w).astype(np.int64)
-        if np.isin(wi, (-1, 1)).all() and model.get_tensor_datatype(node.input[1]).name == "BIPOLAR":
-            wdt, w_bits = DataType["BIPOLAR"], 1
+        idt = model.get_tensor_datatype(node.input[0])
+        xnor = bool(self.get_nodeattr("binaryXnorMode"))
+        w_tensor_dt = model.get_tensor_datatype(node.input[1]).name
+        if xnor:
+            # FINN's XNOR-popcount MVAU (ConvertBipolarMatMulToXnorPopcount + InferBinaryMVAU): inputs
+            # and weights are bits (BINARY), bit 1 meaning +1
+            if idt.name != "BINARY":
+                raise DqhwError(f"{name}: binaryXnorMode with a {idt.name} input (expected BINARY bits)")
+            if not np.isin(wi, (0, 1)).all():
+                raise DqhwError(f"{name}: binaryXnorMode with weights other than bits {{0, 1}}")
+            wdt, w_bits, in_signed = DataType["BINARY"], 1, False
+            wpm = 2 * wi - 1  # the bipolar weights, contract orientation after .T
+        elif idt.name == "BIPOLAR":
+            if not (np.isin(wi, (-1, 1)).all() and w_tensor_dt == "BIPOLAR"):
+                raise DqhwError(f"{name}: BIPOLAR inputs with {w_tensor_dt} weights are not supported by dqhw "
+                                "(only BIPOLAR x BIPOLAR, as XNOR-popcount)")
+            wdt, w_bits, in_signed, xnor = DataType["BIPOLAR"], 1, False, True
+            wpm = wi
         else:
-            w_bits = max(2, contract.signed_bits(int(wi.min()), int(wi.max())))
-            wdt = DataType[f"INT{w_bits}"]
+            if not idt.is_integer() or element_bits(idt) > contract.MAX_ACT_BITS or (
+                    idt.signed() and element_bits(idt) < 2):
+                raise DqhwError(f"{name}: input {idt.name} is not an unsigned integer of 1..8 bits or a signed "
+                                "integer of 2..8 bits (what dqhw_mvau takes)")
+            in_signed = bool(idt.signed())
+            if np.isin(wi, (-1, 1)).all() and w_tensor_dt == "BIPOLAR":
+                wdt, w_bits = DataType["BIPOLAR"], 1
+            else:
+                w_bits = max(2, contract.signed_bits(int(wi.min()), int(wi.max())))
+                wdt = DataType[f"INT{w_bits}"]
+            wpm = wi
         if w_bits > 8:
             raise DqhwError(f"{name}: {w_bits}-bit weights; dqhw_mvau takes 1 (bipolar) to 8 bits")
+        self.set_nodeattr("inputDataType", idt.name)
         self.set_nodeattr("weightDataType", wdt.name)
         model.set_tensor_datatype(node.input[1], wdt)
-        lo, hi = contract.acc_range(wi.T, int(idt.min()), int(idt.max()))
+        in_bits = element_bits(idt)
+        lo, hi = contract.mvau_acc_range(wpm.T, in_bits, in_signed, xnor)
         self.set_nodeattr("ACC_MIN", lo)
         self.set_nodeattr("ACC_MAX", hi)
         use_thr = 0 if self.get_nodeattr("noActivation") else 1
+        n_thr, act_val = 1, 0
         if use_thr:
             odt = DataType[self.get_nodeattr("outputDataType")]
-            if odt.signed() or int(self.get_nodeattr("ActVal")) != 0:
-                raise DqhwError(f"{name}: output {odt.name} (ActVal {self.get_nodeattr('ActVal')}) is not an "
-                                "unsigned count; dqhw_mvau's thresholds give 0..2^b-1")
+            bipolar_out = odt.name == "BIPOLAR"
+            finn_act = int(self.get_nodeattr("ActVal"))
+            act_val = contract.mvau_act_val(finn_act, bipolar_out)
             t = np.asarray(model.get_initializer(node.input[2]))
             if not np.array_equal(t, np.rint(t)):
                 raise DqhwError(f"{name}: thresholds are not integers (run minimize_bit_width first)")
             mh = self.get_nodeattr("MH")
             t = np.broadcast_to(np.rint(t).astype(np.int64), (mh, t.shape[-1]))
-            if t.shape[1] != (1 << element_bits(odt)) - 1:
-                raise DqhwError(f"{name}: {t.shape[1]} thresholds per channel for a {element_bits(odt)}-bit output")
+            n_thr = int(t.shape[1])
+            out_bits = element_bits(odt)
+            if not odt.is_integer() or out_bits > contract.MAX_ACT_BITS:
+                raise DqhwError(f"{name}: output {odt.name} is not an integer of 1..8 bits")
+            if bipolar_out:
+                fits = n_thr == 1
+            else:
+                fits = 1 <= n_thr and odt.allowed(act_val) and odt.allowed(act_val + n_thr)
+            if not fits:
+                raise DqhwError(f"{name}: {n_thr} thresholds per channel with ActVal {finn_act} give outputs "
+                                f"{act_val}..{act_val + n_thr}, beyond {odt.name}")
             t = contract.clip_thresholds(t, lo, hi)
             acc_bits = contract.signed_bits(lo, hi + 1)
             # float32 holds every integer below 2^24 exactly; wider accumulators need float64
             model.set_initializer(node.input[2], t.astype(np.float32 if acc_bits <= 24 else np.float64))
             model.set_tensor_datatype(node.input[2], DataType[f"INT{acc_bits}"])
-            out_bits = element_bits(odt)
         else:
             acc_bits = contract.signed_bits(lo, hi)
             odt = DataType[f"INT{acc_bits}"]
@@ -142,11 +192,15 @@ class DqhwMVAU(MVAU):
             model.set_tensor_datatype(node.output[0], odt)
             out_bits = acc_bits
         self.set_nodeattr("accDataType", f"INT{acc_bits}")
-        self.set_nodeattr("IN_BITS", element_bits(idt))
+        self.set_nodeattr("IN_BITS", in_bits)
+        self.set_nodeattr("IN_SIGNED", int(in_signed))
         self.set_nodeattr("W_BITS", w_bits)
+        self.set_nodeattr("XNOR", int(xnor))
         self.set_nodeattr("ACC_BITS", acc_bits)
         self.set_nodeattr("USE_THRESHOLDS", use_thr)
         self.set_nodeattr("OUT_BITS", out_bits)
+        self.set_nodeattr("NUM_THRESH", n_thr)
+        self.set_nodeattr("ACT_VAL", act_val)
         self.set_nodeattr("WEIGHT_ROM_BLOCK", 1 if self._rom_block(self.get_nodeattr("ram_style"),
                                                                     self.calc_wmem()) else 0)
         self.set_nodeattr("THRESH_ROM_BLOCK", 1 if use_thr and self.get_nodeattr("ram_style_thresholds") == "block"
@@ -162,14 +216,19 @@ class DqhwMVAU(MVAU):
 
     def rtl_params(self) -> dict:
         """Parameters of rtl/dqhw_mvau.v (WEIGHT_FILE / THRESH_FILE are the RTL generator's)."""
-        p = {k: int(self.get_nodeattr(k)) for k in ("MW", "MH", "PE", "SIMD", "IN_BITS", "W_BITS", "ACC_BITS",
-                                                      "USE_THRESHOLDS", "OUT_BITS", "WEIGHT_ROM_BLOCK",
+        p = {k: int(self.get_nodeattr(k)) for k in ("MW", "MH", "PE", "SIMD", "IN_BITS", "IN_SIGNED", "W_BITS",
+                                                      "XNOR", "ACC_BITS", "USE_THRESHOLDS", "OUT_BITS",
+                                                      "NUM_THRESH", "ACT_VAL", "WEIGHT_ROM_BLOCK",
                                                       "THRESH_ROM_BLOCK")}
+        if not p["USE_THRESHOLDS"]:
+            p["NUM_THRESH"] = 1  # unused without thresholds; keeps the Verilog default's 2^OUT_BITS away
         return p
 
     def weights(self, model) -> np.ndarray:
-        """Integer weights in the contract's orientation, (MH, MW)."""
-        return np.rint(np.asarray(model.get_initializer(self.onnx_node.input[1]))).astype(np.int64).T
+        """Integer weights in the contract's orientation, (MH, MW); bipolar {-1, +1} for W_BITS = 1
+        (binaryXnorMode stores them as bits {0, 1}: converted here)."""
+        w = np.rint(np.asarray(model.get_initializer(self.onnx_node.input[1]))).astype(np.int64).T
+        return 2 * w - 1 if self.get_nodeattr("binaryXnorMode") else w
 
     def thresholds(self, model) -> np.ndarray | None:
         if self.get_nodeattr("noActivation"):

@@ -34,7 +34,7 @@ from dqhw.errors import DqhwError
 from dqhw.resources import hw_dir
 
 FINN_RTL_NODES = ("ConvolutionInputGenerator_rtl", "FMPadding_rtl", "StreamingDataWidthConverter_rtl",
-                  "Thresholding_rtl")
+                  "Thresholding_rtl", "Reshape_rtl")
 DQHW_NODES = {"DqhwMVAU": "dqhw_mvau", "DqhwMaxPool": "dqhw_maxpool", "DqhwLabelSelect": "dqhw_label_select"}
 DEFAULT_FIFO_DEPTH = 2
 HDL_SUFFIXES = (".v", ".sv", ".vh", ".svh")
@@ -93,7 +93,7 @@ class Design:
         return cls(**d)
 
 
-def _finn_nodes():
+def custom_op_getter():
     from qonnx.custom_op.registry import getCustomOp
 
     from dqhw import customop  # noqa: F401  (registers the dqhw domain, prepares finn)
@@ -101,7 +101,7 @@ def _finn_nodes():
     return getCustomOp
 
 
-def _stream_nodes(model) -> list:
+def stream_nodes(model) -> list:
     """The dataflow nodes in stream order; refuses anything but a single chain."""
     nodes = list(model.graph.node)
     if not nodes:
@@ -123,7 +123,7 @@ def generate_rtl(dataflow_path: str | Path, out_dir: str | Path, fpga_part: str 
     """Write the stitched accelerator for `dataflow_path` into `out_dir` (created/replaced)."""
     from qonnx.core.modelwrapper import ModelWrapper
 
-    get_custom_op = _finn_nodes()
+    get_custom_op = custom_op_getter()
     dataflow_path = Path(dataflow_path)
     try:
         model = ModelWrapper(str(dataflow_path))
@@ -140,7 +140,7 @@ def generate_rtl(dataflow_path: str | Path, out_dir: str | Path, fpga_part: str 
     data_files: list[Path] = []
     mvaus = []
     fifo_index = 0
-    for node in _stream_nodes(model):
+    for node in stream_nodes(model):
         inst = get_custom_op(node)
         op = node.op_type
         in_w = int(inst.get_instream_width_padded(0))
@@ -266,10 +266,10 @@ def fifo_frame_beats(dataflow_path: str | Path) -> dict[str, int]:
     """{fifo instance name: beats per frame of its stream}, in the names generate_rtl uses."""
     from qonnx.core.modelwrapper import ModelWrapper
 
-    get_custom_op = _finn_nodes()
+    get_custom_op = custom_op_getter()
     model = ModelWrapper(str(dataflow_path))
     out, k = {}, 0
-    for node in _stream_nodes(model):
+    for node in stream_nodes(model):
         if node.op_type == "StreamingFIFO_rtl":
             out[f"fifo_{k}"] = _frame_beats(get_custom_op(node))
             k += 1
@@ -280,8 +280,6 @@ def _write_mvau_roms(inst, model, name: str, out: Path) -> dict:
     p = inst.rtl_params()
     weights = inst.weights(model)
     thresholds = inst.thresholds(model)
-    if int(inst.get_nodeattr("ActVal")) != 0:
-        raise DqhwError(f"{name}: output offset ActVal={inst.get_nodeattr('ActVal')} is not supported by dqhw_mvau")
     wfile = out / f"{name}_weights.memh"
     tfile = out / f"{name}_thresholds.memh"
     if thresholds is not None:

@@ -28,9 +28,11 @@ TB_TOP = "tb_dqhw_accel"
 
 def input_beats(design: Design, images: np.ndarray) -> list[int]:
     """uint8 NHWC frames -> s_axis beats (contract packing: NHWC order, `in_elems_per_beat` per beat)."""
-    x = np.asarray(images, dtype=np.uint8)
-    if tuple(x.shape[1:]) != tuple(design.in_shape):
-        raise ValueError(f"frames of shape {x.shape[1:]}, the accelerator takes {design.in_shape}")
+    from dqhw.frames import as_stream_shape
+
+    x = as_stream_shape(np.asarray(images, dtype=np.uint8), design.in_shape)
+    if x is None:
+        raise ValueError(f"frames of shape {np.asarray(images).shape[1:]}, the accelerator takes {design.in_shape}")
     return contract.pack_beats(x.reshape(-1), design.in_elem_bits, design.in_elems_per_beat)
 
 

@@ -96,7 +96,9 @@ def summarize(ctx, model, verification: dict) -> dict:
     fits = None if any(v is None for v in totals.values()) else all(totals[k] <= avail[k] for k in totals)
     path_cycles = None if unknown_cycles else int(sum(r["cycles"] for r in rows))
     return {
-        "run": str(ctx.run.path),
+        "source": str(ctx.source.path),
+        "source_kind": ctx.source.kind,
+        "num_classes": int(ctx.qonnx.get_tensor_shape("logits")[-1]),
         "board": board.name,
         "part": board.part,
         "clock_ns": ctx.clock_ns,
@@ -129,6 +131,7 @@ def outputs_info(ctx, model) -> dict:
     return {
         "dataflow": "dataflow.onnx",
         "qonnx": "model.qonnx.onnx",
+        "frames": "frames/clean.npz",
         "folding_config": "folding_config.json",
         "summary": "report/summary.json",
         "input_tensor": g.input_name,
@@ -136,8 +139,9 @@ def outputs_info(ctx, model) -> dict:
         "input_layout": "NHWC uint8 pixels (the host transposes NCHW -> NHWC, see intermediate/dataflow_parent.onnx)",
         "output_tensor": g.output_name,
         "logits_tensor": g.logits_tensor,
-        "logits_scale": ctx.exported.final_scale,
-        "logits_note": "float logits = integer accumulators (logits_tensor) * logits_scale",
+        "logits_scale": ctx.output_scale,
+        "logits_bias": ctx.output_bias,
+        "logits_note": "float logits = integer accumulators (logits_tensor) * logits_scale + logits_bias",
     }
 
 
@@ -151,7 +155,7 @@ def _num(v) -> str:
 
 
 def markdown(summary: dict) -> str:
-    lines = [f"# dqhw build: {summary['run']}", "",
+    lines = [f"# dqhw build: {summary['source']}", "",
              f"Board {summary['board']} ({summary['part']}), clock {summary['clock_ns']} ns "
              f"({summary['clock_mhz']} MHz).", ""]
     b = summary["bottleneck"]
@@ -186,6 +190,19 @@ def markdown(summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _judged(r: dict | None) -> str:
+    if r is None:
+        return "-"
+    return (f"{r['logit_mismatch_frames']} / {r['class_disagreements']} ({r['class_disagreements_at_ties']}) "
+            f"in {r['frames']}")
+
+
+def _acc(a: dict | None) -> str:
+    if not a:
+        return ""
+    return " / ".join(f"{a[k]:.4f}" for k in ("golden", "brevitas") if k in a)
+
+
 def verification_markdown(v: dict) -> list[str]:
     lines = ["", "## Verification", "",
              "| oracle | independent of dqhw's code | frames | result |", "|---|---|---:|---|"]
@@ -195,21 +212,14 @@ def verification_markdown(v: dict) -> list[str]:
                      f"{o['frames']} | {result} |")
     lines += ["", "Float oracles: logits / output scale must equal the integer logits; a class may differ only "
                   "at an exact integer tie (the hardware takes the lowest index).", "",
-              "| set | frames | Brevitas: logit-mismatch frames / class disagreements (at ties) | qonnx | "
+              "| set | frames | Brevitas: logit-mismatch frames / class disagreements (at ties) | qonnx (same) | "
               "finn graph | dqhw self-check | accuracy golden / Brevitas |",
               "|---|---:|---|---|---|---|---|"]
     for s in v["sets"]:
-        b = s["brevitas"]
-        q = s.get("qonnx")
-        q_s = (f"{q['logit_mismatch_frames']} / {q['class_disagreements']} ({q['class_disagreements_at_ties']}) "
-               f"in {q['frames']}") if q else "-"
-        f, d = s["finn_graph"], s["dqhw_graph"]
-        acc = s.get("accuracy")
-        acc_s = f"{acc['golden']:.4f} / {acc['brevitas']:.4f}" if acc else ""
-        lines.append(f"| {s['set']} | {s['frames']} | {b['logit_mismatch_frames']} / {b['class_disagreements']} "
-                     f"({b['class_disagreements_at_ties']}) | {q_s} | "
-                     f"{f['label_mismatches'] + f['logits_mismatches']} mismatches in {f['frames']} | "
-                     f"{'exact' if d['exact'] else 'DIFFERS'} in {d['frames']} | {acc_s} |")
+        lines.append(f"| {s['set']} | {s['frames']} | {_judged(s.get('brevitas'))} | {_judged(s.get('qonnx'))} | "
+                     f"{s['finn_graph']['label_mismatches'] + s['finn_graph']['logits_mismatches']} mismatches in "
+                     f"{s['finn_graph']['frames']} | {'exact' if s['dqhw_graph']['exact'] else 'DIFFERS'} in "
+                     f"{s['dqhw_graph']['frames']} | {_acc(s.get('accuracy'))} |")
     return lines
 
 

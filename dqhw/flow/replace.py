@@ -3,6 +3,9 @@
 The n-th finn node of a kind becomes `<DqhwType>_<n>` (finn_name keeps the original name); every
 attribute the dqhw class knows is copied, then the node's `finalize(model)` checks that dqhw's RTL
 can build it and fills in the Verilog parameters (exact accumulator width, clipped thresholds, ...).
+finn's MVAU attributes binaryXnorMode, ActVal, inputDataType (UINTk, INTk, BINARY, BIPOLAR) and
+outputDataType are copied as they are and mapped by DqhwMVAU.finalize to XNOR, IN_SIGNED, ACT_VAL,
+NUM_THRESH (what dqhw_mvau cannot build is refused there, in one line naming the node).
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 1. Generate the accelerator with generous FIFOs (each can hold a whole frame of its stream, capped).
 2. Run a few frames; every dqhw_fifo records its peak occupancy.
-3. Regenerate with depth = max(2, peak) and run the same frames again: the interval between frames
-   must not grow (a FIFO whose peak reached its cap is doubled and the loop repeats), and the run
-   must finish without the watchdog firing (no deadlock).
+3. Write depth = max(2, peak) into the graph's StreamingFIFO nodes (DATAFLOW is rewritten: it then
+   describes the hardware), regenerate from the graph alone and run the same frames again: the
+   interval between frames must not grow (a FIFO whose peak reached its cap is doubled and the loop
+   repeats), and the run must finish without the watchdog firing (no deadlock).
 Every run's outputs (each logit and class) are compared with the golden model when `expected` is
 given: a sizing run that computes wrong results fails at once. The record (peaks, depths, cycles per
 frame before/after) goes to DIR/rtl/fifo_sizing.json, and the final folder is sealed
@@ -24,6 +25,24 @@ from dqhw.simulate.runner import bulk_run, compare
 
 GENEROUS_CAP = 4096
 TOLERANCE = 0.02  # the sized design may be at most 2 % slower than the generous one
+
+
+def write_fifo_depths(dataflow: Path, depths: dict[str, int]) -> None:
+    """Write depths (keyed by dqhw_accel's instance names fifo_0, fifo_1, ... in stream order) into the
+    StreamingFIFO nodes of the graph file `dataflow`."""
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.custom_op.registry import getCustomOp
+
+    from dqhw.rtlgen.generate import custom_op_getter, stream_nodes
+
+    custom_op_getter()  # registers dqhw's node types
+    model = ModelWrapper(str(dataflow))
+    fifos = [n for n in stream_nodes(model) if n.op_type.startswith("StreamingFIFO")]
+    if len(fifos) != len(depths):
+        raise DqhwError(f"FIFO sizing has {len(depths)} depths for {len(fifos)} FIFOs")
+    for i, node in enumerate(fifos):
+        getCustomOp(node).set_nodeattr("depth", int(depths[f"fifo_{i}"]))
+    model.save(str(dataflow))
 
 
 def size_and_generate(dataflow: Path, rtl_dir: Path, work_dir: Path, frames: np.ndarray,
@@ -54,7 +73,8 @@ def size_and_generate(dataflow: Path, rtl_dir: Path, work_dir: Path, frames: np.
     depths = {k: max(2, int(ref.peaks.get(k, 2))) for k in generous}
     rounds = []
     for r in range(max_rounds):
-        generate_rtl(dataflow, rtl_dir, fpga_part, clock_ns, depths)
+        write_fifo_depths(dataflow, depths)
+        generate_rtl(dataflow, rtl_dir, fpga_part, clock_ns)
         res = bulk_run(rtl_dir, work_dir / "sized", frames)
         check(res, f"round {r + 1}")
         ii = res.interval()
@@ -84,5 +104,5 @@ def size_and_generate(dataflow: Path, rtl_dir: Path, work_dir: Path, frames: np.
         "expected_cycles_per_frame": Design.load(rtl_dir).expected_cycles_per_frame,
     }
     (rtl_dir / "fifo_sizing.json").write_text(json.dumps(record, indent=2) + "\n")
-    write_manifest(rtl_dir)
+    write_manifest(rtl_dir)  # the seal: exactly the files the last round measured
     return record

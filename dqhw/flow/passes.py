@@ -12,7 +12,9 @@
 - SplitBipolarOutScale (FINN level, after qonnx_to_finn): the same repair for a graph that already
   went through qonnx_to_finn unfixed: a MultiThreshold with out_dtype BIPOLAR whose thresholds
   count {0, 1} (out_bias 0) and out_scale s != 1 becomes MultiThreshold(out_dtype UINT1) + Mul(s).
-- RejectUnsupported: residual adds and other graph shapes dqhw's back end does not build.
+- SplitOutputAffine (after streamlining): the output scale/bias split off the integer logits (kept for
+  the host and the oracles), TopK appended (-> LabelSelect).
+- check_supported_qonnx: residual adds and other graph shapes dqhw's back end does not build.
 - AlignWindowAndMvauSimd (after SetFolding): integer width ratios between window generator and MVAU.
 """
 
@@ -94,6 +96,78 @@ class SplitBipolarOutScale(Transformation):
         return model, changed
 
 
+class SplitOutputAffine(Transformation):
+    """After streamlining: the graph ends in an integer MatMul followed by constant Mul/Add nodes (the
+    output scale and bias). They are removed from the graph and recorded in `self.scale` and
+    `self.bias` (float logits = integer logits * scale + bias, per class), and TopK(k=1) -> `label` is
+    appended on the integer logits, which finn turns into LabelSelect. Only an affine that keeps the
+    argmax (one positive scale, one bias for every class) can be left to the host this way; anything
+    else is refused in one line."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale: np.ndarray | None = None
+        self.bias: np.ndarray | None = None
+
+    def apply(self, model: ModelWrapper):
+        out = model.graph.output[0].name
+        producer = model.find_producer(out)
+        if producer is not None and producer.op_type == "TopK":
+            return model, False  # already split (qonnx re-applies a transformation that reports a change)
+        tail, tensor = [], out
+        while True:
+            node = model.find_producer(tensor)
+            if node is None or node.op_type not in ("Mul", "Add"):
+                break
+            consts = [model.get_initializer(i) for i in node.input]
+            if sum(c is not None for c in consts) != 1:
+                break
+            dyn = next(i for i, c in zip(node.input, consts) if c is None)
+            tail.append((node, dyn, next(c for c in consts if c is not None)))
+            tensor = dyn
+        n_cls = int(np.prod(model.get_tensor_shape(out)))
+        scale, bias = np.ones(n_cls), np.zeros(n_cls)
+        for node, _, c in reversed(tail):  # applied in graph order
+            c = np.broadcast_to(np.asarray(c, dtype=np.float64).reshape(-1), (n_cls,)) if np.size(c) in (1, n_cls) \
+                else None
+            if c is None:
+                raise DqhwError(f"{node.name} ({node.op_type}) after the last layer has a constant that is neither "
+                                "per-tensor nor per-class; dqhw cannot split it off the logits")
+            if node.op_type == "Mul":
+                scale, bias = scale * c, bias * c
+            else:
+                bias = bias + c
+        producer = model.find_producer(tensor)
+        dt = model.get_tensor_datatype(tensor)
+        if producer is None or not dt.is_integer():
+            where = f"{producer.name} ({producer.op_type})" if producer is not None else "the graph input"
+            raise DqhwError(f"after streamlining, the logits come from {where} as {dt.name}, not integers: the last "
+                            "layer must be a quantized linear/conv layer whose float scale and bias finn can move to "
+                            "its output")
+        if not (np.all(scale == scale[0]) and scale[0] > 0 and np.all(bias == bias[0])):
+            raise DqhwError("the last layer's output scale/bias differ per class (per-channel scale or bias): "
+                            "argmax(integer logits) would not be the model's class; dqhw supports one positive scale "
+                            "and one bias for all classes on the last layer")
+        for node, _, _ in tail:
+            model.graph.node.remove(node)
+        if tensor != out:
+            model.graph.value_info.append(model.graph.output[0])
+            old = model.graph.output[0]
+            model.graph.output.remove(old)
+            model.graph.output.append(helper.make_tensor_value_info(tensor, TensorProto.FLOAT,
+                                                                    model.get_tensor_shape(tensor)))
+        k = model.make_new_valueinfo_name()
+        model.set_initializer(k, np.asarray([1], dtype=np.int64))
+        vals, label = model.make_new_valueinfo_name(), "label"
+        model.graph.node.append(helper.make_node("TopK", [tensor, k], [vals, label], axis=-1, name="TopK_label"))
+        model.graph.value_info.append(helper.make_tensor_value_info(vals, TensorProto.FLOAT, [1, 1]))
+        model.graph.output.remove(model.graph.output[0])
+        model.graph.output.append(helper.make_tensor_value_info(label, TensorProto.INT64, [1, 1]))
+        model.set_tensor_datatype(label, DataType["UINT32"])
+        self.scale, self.bias = scale, bias
+        return model, True
+
+
 RESIDUAL_MESSAGE = "residual adds are not supported by dqhw build yet"
 
 
@@ -124,6 +198,7 @@ class AlignWindowAndMvauSimd(Transformation):
 
         bottleneck = max(int(getCustomOp(n).get_exp_cycles()) for n in model.graph.node
                          if hasattr(getCustomOp(n), "get_exp_cycles"))
+        changed = False
         for swg_node in model.graph.node:
             if not swg_node.op_type.startswith("ConvolutionInputGenerator"):
                 continue
@@ -150,4 +225,5 @@ class AlignWindowAndMvauSimd(Transformation):
             new = min(fits) if fits else min((s for s in ok if s >= s_mvau), default=max(ok))
             mvau.set_nodeattr("SIMD", new)
             swg.set_nodeattr("SIMD", min(new, c))
-        return model, False
+            changed = True
+        return model, changed

@@ -1,10 +1,10 @@
 """Verification inside `dqhw build`: the golden model (dqhw's batched integer executor of the folded
 dataflow graph) is held to oracles that dqhw's own code does not compute (ORACLES):
 
-- Brevitas (the trained model, float64 fake-quant): every frame of the clean set and of every
-  adversarial set of the run (RUN/adv/*.npz);
-- qonnx execute_onnx of the QONNX file exactly as Brevitas exported it: the clean frames (>= 64 by
-  default);
+- Brevitas (the trained model, float64 fake-quant; builds of a dqhw run only): every frame of the
+  clean set and of every adversarial set of the run (RUN/adv/*.npz);
+- qonnx execute_onnx of the original graph (the file given to `dqhw build`, or Brevitas' export of
+  the run), with the input convention applied to the frames: the clean frames (>= 64 by default);
 - finn-plus execute_onnx of finn's own folded graph (finn's Python MVAU/Pool/LabelSelect): the clean
   frames and a subset of each adversarial set; integer logits and labels must be equal.
 For the two float oracles the rule is: logits / output scale equal the integer logits, and a class
@@ -75,10 +75,13 @@ def brevitas_logits(run, images: np.ndarray, batch: int = 256) -> np.ndarray:
 def execute_graph(model, images: np.ndarray) -> list[dict[str, np.ndarray]]:
     """finn's execute_onnx frame by frame on a dataflow graph (generic copies of finn RTL/HLS nodes);
     returns the full execution context of every frame."""
+    from dqhw.frames import as_stream_shape
+
     m = finn_compat.generic_copy(model)
     name = m.graph.input[0].name
-    return [finn_compat.execute(m, {name: images[i:i + 1].astype(np.float32)}, full_context=True)
-            for i in range(len(images))]
+    x = as_stream_shape(images, m.get_tensor_shape(name)[1:])
+    return [finn_compat.execute(m, {name: x[i:i + 1].astype(np.float32)}, full_context=True)
+            for i in range(len(x))]
 
 
 def compare_with_graph(golden, model, images: np.ndarray, all_tensors: bool) -> dict:
@@ -116,7 +119,8 @@ def compare_with_graph(golden, model, images: np.ndarray, all_tensors: bool) -> 
 # the oracles, in the words the report uses; `independent`: no dqhw code computes the reference side
 ORACLES = {
     "brevitas": ("Brevitas: the trained PyTorch model, fake-quant in float64", True),
-    "qonnx": ("qonnx execute_onnx of the file Brevitas exported (shapes annotated, no other transformation)", True),
+    "qonnx": ("qonnx execute_onnx of the original graph (the given file or Brevitas' export; shapes annotated, "
+              "input convention applied to the frames, no other transformation)", True),
     "finn_graph": ("finn-plus execute_onnx of finn's own folded graph (MVAU_hls/Pool_hls/LabelSelect_hls)", True),
     "dqhw_graph": ("execute_onnx of dqhw's dataflow graph: dqhw's node code on both sides, a self-consistency "
                    "check, not an oracle", False),
@@ -127,15 +131,15 @@ FLOAT_TOLERANCE = 1e-3
 
 
 def judge_float_logits(float_logits: np.ndarray, scale: float, golden_logits: np.ndarray,
-                       golden_labels: np.ndarray) -> dict:
-    """The rule for a float oracle: every logit / scale equals the integer logit (within
+                       golden_labels: np.ndarray, bias: float = 0.0) -> dict:
+    """The rule for a float oracle: every (logit - bias) / scale equals the integer logit (within
     FLOAT_TOLERANCE, relative above 1), and the float argmax differs from the golden class only where
     the integer logits tie at the maximum and the float argmax is one of the tied classes."""
     n = len(golden_logits)
     if n == 0:
         return {"frames": 0, "logit_mismatch_frames": 0, "class_disagreements": 0,
                 "class_disagreements_at_ties": 0, "logits_max_abs_diff": 0.0, "passed": True}
-    q = np.asarray(float_logits, dtype=np.float64) / scale
+    q = (np.asarray(float_logits, dtype=np.float64) - bias) / scale
     g = np.asarray(golden_logits, dtype=np.float64)
     diff = np.abs(q - g)
     bad_logits = (diff > FLOAT_TOLERANCE * np.maximum(1.0, np.abs(g))).any(axis=1)
@@ -158,28 +162,33 @@ def judge_float_logits(float_logits: np.ndarray, scale: float, golden_logits: np
     }
 
 
-def _set_report(run, golden, scale: float, images, labels, name: str, exec_n: int, oracle_n: int, dataflow,
-                finn_graph, qonnx_raw=None) -> dict:
+def _set_report(ctx, golden, fs, exec_n: int, oracle_n: int, dataflow, with_qonnx: bool) -> dict:
+    """Every oracle on one frame set (dqhw.flow.source.FrameSet)."""
+    src, scale, bias = ctx.source, ctx.output_scale, ctx.output_bias
+    images, labels = fs.images, fs.labels
     res = golden.run(images)
-    b = brevitas_logits(run, images)
-    d: dict = {"set": name, "frames": int(len(images))}
-    d["brevitas"] = judge_float_logits(b, scale, res.logits, res.labels)
+    d: dict = {"set": fs.name, "frames": int(len(images)), "source": fs.source}
     if labels is not None:
-        d["accuracy"] = {"golden": float((res.labels == labels).mean()),
-                         "brevitas": float((b.argmax(1) == labels).mean())}
+        d["accuracy"] = {"golden": float((res.labels == labels).mean())}
+    if src.run is not None:
+        b = brevitas_logits(src.run, images)
+        d["brevitas"] = judge_float_logits(b, scale, res.logits, res.labels, bias)
+        if labels is not None:
+            d["accuracy"]["brevitas"] = float((b.argmax(1) == labels).mean())
     sub = images[:oracle_n]
     ref = golden.run(sub)
-    if qonnx_raw is not None:
-        from dqhw.build.export import qonnx_execute
+    if with_qonnx:
+        from dqhw.flow.export import qonnx_execute
 
-        d["qonnx"] = judge_float_logits(qonnx_execute(qonnx_raw, sub), scale, ref.logits, ref.labels)
+        q = qonnx_execute(src.raw, src.graph_input(sub))
+        d["qonnx"] = judge_float_logits(q, scale, ref.logits, ref.labels, bias)
     # finn's own folded graph (finn's Python semantics for MVAU/Pool/LabelSelect) vs golden
-    contexts = execute_graph(finn_graph, sub)
-    fl_name = _label_select_input(finn_graph)
-    out_name = finn_graph.graph.output[0].name
+    contexts = execute_graph(ctx.finn_folded, sub)
+    fl_name = _label_select_input(ctx.finn_folded)
+    out_name = ctx.finn_folded.graph.output[0].name
     lab_mm = sum(int(np.asarray(c[out_name]).reshape(-1)[0]) != int(ref.labels[i]) for i, c in enumerate(contexts))
     log_mm = sum(not np.array_equal(np.asarray(c[fl_name]).reshape(-1), ref.logits[i]) for i, c in enumerate(contexts))
-    float32_ok = finn_float32_exact(finn_graph)
+    float32_ok = finn_float32_exact(ctx.finn_folded)
     d["finn_graph"] = {"frames": len(sub), "label_mismatches": lab_mm, "logits_mismatches": log_mm,
                        # finn's MVAU executes in float32: exact only while |acc| < 2^24
                        "finn_float32_exact_guaranteed": float32_ok,
@@ -209,25 +218,24 @@ def _label_select_input(model) -> str:
     raise DqhwError("the dataflow graph has no LabelSelect")
 
 
-def verify_build(ctx, dataflow, n_frames: int, exec_frames: int, seed: int = 0) -> dict:
-    """Every oracle on the clean frames and each adversarial set; see ORACLES. Frames: Brevitas on all
-    of them; qonnx on the first `n_frames` clean frames; finn's graph on `n_frames` clean frames and
-    `exec_frames` of each adversarial set; dqhw's graph on `exec_frames` of each set."""
+def verify_build(ctx, dataflow) -> dict:
+    """Every oracle on the clean frames and each adversarial set; see ORACLES. Frames: Brevitas (runs
+    only) on all of them; qonnx on the first --verify-frames clean frames; finn's graph on those and
+    --exec-frames of each adversarial set; dqhw's graph on --exec-frames of each set."""
     from dqhw.golden import GoldenModel
 
+    opts = ctx.opts
     golden = GoldenModel(dataflow)
-    scale = ctx.exported.final_scale
-    x, y, source = clean_frames(ctx.run, n_frames, seed)
-    sets = [_set_report(ctx.run, golden, scale, x, y, "clean", exec_frames, n_frames, dataflow, ctx.finn_folded,
-                        ctx.exported.raw)]
-    sets[0]["source"] = source
-    for name, images, labels in adversarial_sets(ctx.run):
-        sets.append(_set_report(ctx.run, golden, scale, images, labels, f"adv/{name}", exec_frames, exec_frames,
-                                dataflow, ctx.finn_folded))
+    sets = []
+    for i, fs in enumerate(ctx.source.frame_sets):
+        fs_used = fs if i else type(fs)(fs.name, fs.images[:opts.verify_frames],
+                                        None if fs.labels is None else fs.labels[:opts.verify_frames], fs.source)
+        sets.append(_set_report(ctx, golden, fs_used, opts.exec_frames,
+                                opts.verify_frames if i == 0 else opts.exec_frames, dataflow, with_qonnx=i == 0))
     oracles = []
     for key, (what, independent) in ORACLES.items():
-        if key == "qonnx" and ctx.exported.raw_note:
-            what = f"{what}; repaired: {ctx.exported.raw_note}"
+        if key == "qonnx" and ctx.source.raw_note:
+            what = f"{what}; repaired: {ctx.source.raw_note}"
         parts = [s[key] for s in sets if key in s]
         if not parts:
             continue
@@ -236,7 +244,8 @@ def verify_build(ctx, dataflow, n_frames: int, exec_frames: int, seed: int = 0) 
                         "passed": all(p["passed"] for p in parts),
                         "failing_sets": [s["set"] for s in sets if key in s and not s[key]["passed"]]})
     return {
-        "final_scale": scale,
+        "output_scale": ctx.output_scale,
+        "output_bias": ctx.output_bias,
         "oracles": oracles,
         "passed": all(o["passed"] for o in oracles),
         "sets": sets,

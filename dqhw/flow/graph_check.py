@@ -1,0 +1,129 @@
+"""The build's check_graph step: refuse, before any of finn's steps, what dqhw cannot build yet, in
+one line that names the node, its op, its data types and why. (Without it such graphs fail later
+with a downstream symptom: "layer TopK_0 could not be mapped", or an empty AssertionError from finn's
+minimize_bit_width.)
+
+Runs on the prepared QONNX graph (dqhw.flow.export.prepare_qonnx): input annotated UINT8, output
+`logits`. What it refuses, and why:
+- ops outside SUPPORTED_OPS (finn would leave them in software or fail);
+- activation quantizers wider than 8 bits (dqhw_mvau and the thresholds take 1..8-bit activations,
+  unsigned, signed INT2..INT8 and bipolar);
+- residual adds (two dynamic inputs) and average pooling;
+- a per-class scale or bias on the last layer (per-channel weight scale of the last MatMul/Gemm/Conv,
+  a Gemm bias, or per-class Mul/Add constants after it): the hardware's argmax over integer logits
+  would not be the model's class.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dqhw.errors import DqhwError
+
+SUPPORTED_OPS = {
+    "Quant", "BipolarQuant", "Trunc", "Conv", "MatMul", "Gemm", "Mul", "Add", "Sub", "Div", "Relu",
+    "BatchNormalization", "MaxPool", "Flatten", "Reshape", "Transpose", "Identity", "MultiThreshold",
+    "Squeeze", "Unsqueeze", "Pad", "Clip", "TopK",
+}
+WEIGHT_OPS = ("Conv", "MatMul", "Gemm")
+
+
+def _dtypes(model, node) -> str:
+    parts = []
+    for t in list(node.input) + list(node.output):
+        if not t:
+            continue
+        if model.get_initializer(t) is not None:
+            continue
+        try:
+            parts.append(f"{t}:{model.get_tensor_datatype(t).name}")
+        except Exception:  # noqa: BLE001
+            parts.append(f"{t}:?")
+    return ", ".join(parts)
+
+
+def _refuse(model, node, why: str) -> None:
+    raise DqhwError(f"node {node.name or '?'} ({node.op_type}; {_dtypes(model, node)}): {why}")
+
+
+def _is_const(model, tensor: str) -> bool:
+    if model.get_initializer(tensor) is not None:
+        return True
+    producer = model.find_producer(tensor)
+    # a quantizer of a constant (weights) is itself constant
+    return producer is not None and producer.op_type in ("Quant", "BipolarQuant", "Trunc") and \
+        model.get_initializer(producer.input[0]) is not None
+
+
+def check_graph(model) -> None:
+    from dqhw.flow.passes import RESIDUAL_MESSAGE
+
+    for node in model.graph.node:
+        op = node.op_type
+        if op not in SUPPORTED_OPS:
+            _refuse(model, node, f"op {op} is not supported by dqhw build (supported: conv/linear layers, "
+                                 "BatchNorm, quantized ReLU/identity, max pooling, flatten/reshape)")
+        if op == "Quant" and not _is_const(model, node.input[0]):
+            bits = model.get_initializer(node.input[3])
+            b = int(np.asarray(bits).reshape(-1)[0]) if bits is not None else None
+            if b is None or b > 8:
+                _refuse(model, node, f"activation quantizer of {b if b is not None else 'non-constant'} bits: dqhw "
+                                     "builds 1..8-bit activations")
+        if op in ("Add", "Sub"):
+            dynamic = [i for i in node.input if i and not _is_const(model, i)]
+            if len(dynamic) >= 2:
+                _refuse(model, node, RESIDUAL_MESSAGE)
+    _check_last_layer(model)
+
+
+def _attr(node, name: str, default):
+    for a in node.attribute:
+        if a.name == name:
+            from onnx import helper
+
+            return helper.get_attribute_value(a)
+    return default
+
+
+def _check_last_layer(model) -> None:
+    """The last weight layer and what follows it up to the output: one scale and one bias for all classes."""
+    last = None
+    for node in model.graph.node:
+        if node.op_type in WEIGHT_OPS:
+            last = node
+    if last is None:
+        raise DqhwError("the graph has no conv/linear layer (Conv, MatMul or Gemm): nothing to build")
+    n_cls = int(np.prod(model.get_tensor_shape(model.graph.output[0].name) or [1]))
+    w = last.input[1]
+    q = model.find_producer(w)
+    if q is not None and q.op_type in ("Quant", "BipolarQuant"):
+        scale = model.get_initializer(q.input[1])
+        if scale is not None and np.size(scale) > 1 and not np.all(np.asarray(scale) == np.asarray(scale).flat[0]):
+            _refuse(model, last, f"the last layer's weights have a per-channel scale ({np.size(scale)} values): "
+                                 "the class (argmax of integer logits) would differ from the model's; dqhw supports "
+                                 "one weight scale on the last layer")
+    if last.op_type == "Gemm" and len(last.input) > 2 and last.input[2]:
+        b = model.get_initializer(last.input[2])
+        if b is None or not np.all(np.asarray(b) == np.asarray(b).flat[0]):
+            _refuse(model, last, "the last layer has a per-class bias: the class (argmax of integer logits) would "
+                                 "differ from the model's; dqhw supports a last layer without bias")
+    # what follows the last layer: only per-tensor constants
+    tensor = last.output[0]
+    while True:
+        consumers = model.find_consumers(tensor)
+        if not consumers or len(consumers) != 1:
+            break
+        node = consumers[0]
+        if node.op_type in ("Mul", "Add", "Sub", "Div"):
+            consts = [model.get_initializer(i) for i in node.input if model.get_initializer(i) is not None]
+            for c in consts:
+                c = np.asarray(c)
+                if c.size > 1 and not np.all(c == c.flat[0]):
+                    _refuse(model, node, f"a per-class {node.op_type} ({c.size} values) after the last layer: the "
+                                         "class (argmax of integer logits) would differ from the model's")
+                if node.op_type in ("Mul", "Div") and c.size and c.flat[0] <= 0:
+                    _refuse(model, node, "a non-positive output scale after the last layer flips the argmax")
+        elif node.op_type not in ("Quant", "Identity", "Reshape", "Flatten", "Transpose", "Squeeze"):
+            break
+        tensor = node.output[0]
+    del n_cls

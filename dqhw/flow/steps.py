@@ -1,0 +1,304 @@
+"""The build steps, finn style: each step is (model, ctx) -> model and the pipeline saves its model
+as DIR/intermediate/<nn>_<step>.onnx. finn-plus' step functions are called one by one (through
+dqhw.finn_compat) with a DataflowBuildConfig; dqhw's own passes are qonnx Transformations.
+"""
+
+from __future__ import annotations
+
+import copy
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dqhw import finn_compat
+from dqhw.errors import DqhwError
+
+
+@dataclass
+class BuildContext:
+    source: object  # dqhw.flow.source.GraphSource: the graph, its input convention, frames, the run (if any)
+    board: object  # dqhw.boards.Board
+    out: Path  # the (temporary) build directory
+    clock_ns: float
+    target_fps: int | None
+    folding_file: Path | None
+    opts: object  # dqhw.flow.pipeline.BuildOptions
+    mvau_wwidth_max: int = 36
+    cfg: object = None  # finn DataflowBuildConfig
+    qonnx: object = None  # the prepared QONNX graph (DIR/model.qonnx.onnx)
+    output_scale: float = 1.0  # float logits = integer logits * output_scale + output_bias
+    output_bias: float = 0.0
+    finn_folded: object = None  # the folded finn graph (finn's MVAU_hls/Pool_hls/LabelSelect_hls)
+    folding: dict = field(default_factory=dict)
+    verification: dict = field(default_factory=dict)
+    rtl: dict = field(default_factory=dict)  # what build.json records about DIR/rtl and DIR/board
+    warnings: list[str] = field(default_factory=list)
+    notes: dict = field(default_factory=dict)
+
+    @property
+    def run(self):
+        return self.source.run
+
+    @property
+    def log_path(self) -> Path:
+        return self.out / "build.log"
+
+
+def _finn(step_name: str) -> Callable:
+    def step(model, ctx: BuildContext):
+        fn = getattr(finn_compat.steps(), step_name)
+        try:
+            with finn_compat.quiet(ctx.log_path):
+                return fn(model, ctx.cfg)
+        except DqhwError:
+            raise
+        except Exception as e:  # noqa: BLE001  (finn raises many exception types)
+            msg = " ".join(str(e).split())[:160]
+            raise DqhwError(f"finn {step_name} failed: {type(e).__name__}: {msg}") from None
+
+    step.__doc__ = f"finn-plus' {step_name}"
+    return step
+
+
+# --------------------------------------------------------------------------------------------------
+def step_load_graph(model, ctx: BuildContext):
+    """The source's graph (Brevitas export of a run, or the given file) prepared for finn
+    (dqhw.flow.export.prepare_qonnx): cleanup, 1-bit fix, input convention, UINT8 input, `logits`."""
+    from dqhw.flow.export import prepare_qonnx
+
+    src = ctx.source
+    ctx.qonnx = prepare_qonnx(src.raw, src.input_scale, src.input_offset)
+    ctx.qonnx.save(str(ctx.out / "model.qonnx.onnx"))
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    return ModelWrapper(copy.deepcopy(ctx.qonnx.model))
+
+
+def step_check_graph(model, ctx: BuildContext):
+    """Refuse, in one line naming the node, its op, data types and why, what dqhw cannot build yet."""
+    from dqhw.flow.graph_check import check_graph
+
+    check_graph(model)
+    return model
+
+
+def step_split_output_affine(model, ctx: BuildContext):
+    """The output scale/bias off the integer logits (kept for the host and the oracles), TopK appended."""
+    from dqhw.flow.passes import SplitOutputAffine
+
+    split = SplitOutputAffine()
+    model = model.transform(split)
+    ctx.output_scale, ctx.output_bias = float(split.scale[0]), float(split.bias[0])
+    return model
+
+
+def step_fix_binary_acts(model, ctx: BuildContext):
+    """Safety net for graphs exported without FixUnsignedBinaryActQuant (see dqhw.flow.passes)."""
+    from dqhw.flow.passes import SplitBipolarOutScale
+
+    return model.transform(SplitBipolarOutScale())
+
+
+def step_create_dataflow_partition(model, ctx: BuildContext):
+    """finn's partition; then the host side (the parent graph) must hand the accelerator frames in an
+    order dqhw's uint8 NHWC frames have: after an NCHW->NHWC transpose, or unchanged when the input has
+    one channel (both orders coincide)."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    model = _finn("step_create_dataflow_partition")(model, ctx)
+    parent_path = ctx.out / "intermediate_models" / "dataflow_parent.onnx"
+    if parent_path.is_file():
+        parent = ModelWrapper(str(parent_path))
+        host = [n for n in parent.graph.node if n.op_type != "StreamingDataflowPartition"]
+        shape = parent.get_tensor_shape(parent.graph.input[0].name)
+        nhwc = any(n.op_type == "Transpose" and list(n.attribute[0].ints) == [0, 2, 3, 1] for n in host)
+        if not nhwc and len(shape) == 4 and shape[1] != 1:
+            raise DqhwError(f"the accelerator would take its {shape[1]}-channel input in NCHW order (finn put no "
+                            "NCHW->NHWC transpose in front of it); dqhw sends NHWC frames")
+        other = [n.op_type for n in host if n.op_type != "Transpose"]
+        if other:
+            raise DqhwError(f"finn left {', '.join(other)} on the host side of the accelerator's input; dqhw sends "
+                            "the frames to the accelerator as they are")
+    return model
+
+
+def step_check_hw(model, ctx: BuildContext):
+    """After convert_to_hw: everything but the input layout transpose must be a hardware layer."""
+    for node in model.graph.node:
+        if node.domain.startswith("finn.custom_op.fpgadataflow"):
+            continue
+        if node.op_type == "Transpose" and node.input[0] == model.graph.input[0].name:
+            continue  # NCHW -> NHWC of the input frame, done by the host (frames are sent NHWC)
+        raise DqhwError(f"layer {node.name or node.op_type} ({node.op_type}) could not be mapped to a hardware "
+                        "layer by finn; dqhw build supports conv/linear + BatchNorm + quantized ReLU + max pooling")
+    return model
+
+
+def step_folding(model, ctx: BuildContext):
+    """finn's step_target_fps_parallelization (SetFolding) or finn's step_apply_folding_config with the
+    --folding file (dqhw node names mapped to finn's), then dqhw's divisibility checks."""
+    from dqhw.flow import folding
+
+    if ctx.folding_file is not None:
+        import json
+
+        cfg = folding.map_names(folding.load_folding(ctx.folding_file), model)
+        mapped = ctx.out / "intermediate" / "folding_input.json"  # the file with finn's node names
+        mapped.write_text(json.dumps(cfg, indent=2) + "\n")
+        ctx.cfg.folding_config_file = mapped
+        try:
+            with finn_compat.quiet(ctx.log_path):
+                model = finn_compat.steps().step_apply_folding_config(model, ctx.cfg)
+        except (AttributeError, KeyError, AssertionError, ValueError, TypeError) as e:
+            raise DqhwError(f"--folding: cannot apply ({type(e).__name__}: {' '.join(str(e).split())[:100]})") from None
+    else:
+        from dqhw.flow.passes import AlignWindowAndMvauSimd
+
+        model = _finn("step_target_fps_parallelization")(model, ctx)
+        model = model.transform(AlignWindowAndMvauSimd())
+    folding.check_folding(model)
+    return model
+
+
+def step_dqhw_nodes(model, ctx: BuildContext):
+    """Replace finn's MVAU / Pool(MaxPool) / LabelSelect by dqhw's node types."""
+    from dqhw.flow.folding import write_folding_config
+    from dqhw.flow.replace import ReplaceWithDqhwNodes
+
+    ctx.finn_folded = model
+    with finn_compat.quiet(ctx.log_path):
+        ctx.folding = write_folding_config(model, ctx.out / "folding_config.json")
+    return model.transform(ReplaceWithDqhwNodes())
+
+
+def step_insert_dwc_fifo(model, ctx: BuildContext):
+    """finn's InsertDWC + InsertFIFO(create_shallow_fifos) + SpecializeLayers: a complete stream graph."""
+    from finn.transformation.fpgadataflow.insert_dwc import InsertDWC
+    from finn.transformation.fpgadataflow.insert_fifo import InsertFIFO
+    from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
+    from qonnx.transformation.general import GiveUniqueNodeNames
+    from qonnx.transformation.infer_datatypes import InferDataTypes
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    part = ctx.board.part
+    with finn_compat.quiet(ctx.log_path):
+        model = model.transform(InsertDWC())
+        model = model.transform(SpecializeLayers(part))
+        model = model.transform(InsertFIFO(create_shallow_fifos=True))
+        model = model.transform(SpecializeLayers(part))
+        model = model.transform(GiveUniqueNodeNames())
+        model = model.transform(InferShapes())
+        model = model.transform(InferDataTypes())
+    _name_outputs(model)
+    for node in model.graph.node:
+        if node.domain == "finn.custom_op.fpgadataflow.hls":
+            ctx.warnings.append(f"{node.name}: finn chose an HLS implementation (e.g. a non-integer width "
+                                "ratio); dqhw's RTL back end cannot build it - change the folding")
+    return model
+
+
+LOGITS_TENSOR = "logits"
+LABEL_TENSOR = "label"
+
+
+def _name_outputs(model) -> None:
+    """Name the last MVAU's output (the integer logits) `logits` and the graph output `label`."""
+    from dqhw.golden import logits_producer
+
+    mvau = logits_producer(model)
+    if mvau is not None and mvau.output[0] != LOGITS_TENSOR:
+        model.rename_tensor(mvau.output[0], LOGITS_TENSOR)
+    out = model.graph.output[0].name
+    if out != LABEL_TENSOR:
+        model.rename_tensor(out, LABEL_TENSOR)
+
+
+def step_verify(model, ctx: BuildContext):
+    """The golden model against every oracle (dqhw.flow.verify); a failure stops the build here."""
+    from dqhw.flow import verify
+
+    model.save(str(ctx.out / "dataflow.onnx"))
+    ctx.verification = verify.verify_build(ctx, model)
+    verify.raise_on_mismatch(ctx.verification)  # no RTL from a golden model that an oracle contradicts
+    return model
+
+
+def step_size_fifos(model, ctx: BuildContext):
+    """DIR/rtl with FIFOs sized by simulation (every run compared with the golden model); the depths
+    written into the graph's StreamingFIFO nodes and the RTL generated from that graph alone, sealed
+    (dqhw.flow.fifo_sizing)."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from dqhw.flow.fifo_sizing import size_and_generate
+    from dqhw.golden import GoldenModel
+
+    frames = ctx.source.frame_sets[0].images[:ctx.opts.sizing_frames]
+    dataflow = ctx.out / "dataflow.onnx"
+    model.save(str(dataflow))
+    record = size_and_generate(dataflow, ctx.out / "rtl", ctx.out / "rtl-sizing", frames, ctx.board.part,
+                               ctx.clock_ns, expected=GoldenModel(model).run(frames))
+    ctx.rtl.update({
+        "dir": "rtl", "top": "dqhw_accel", "cycles_per_frame_measured": record["interval_sized"],
+        "cycles_per_frame_estimated": record["expected_cycles_per_frame"],
+        "latency_cycles": record["latency_cycles"], "fifo_depths": record["depths"],
+        "fps_measured_at_clock": round(1e9 / ctx.clock_ns / record["interval_sized"], 2),
+    })
+    import dqhw.customop  # noqa: F401  (dqhw's node types, to load the graph)
+
+    return ModelWrapper(str(dataflow))  # with the sized depths
+
+
+def step_prove_rtl(model, ctx: BuildContext):
+    """The sealed RTL in Verilator on real frames, every logit and class vs the golden model."""
+    from dqhw.golden import GoldenModel
+    from dqhw.simulate.prove import prove_rtl
+
+    sets = ctx.source.frame_sets
+    chosen = [("clean", sets[0].images[:ctx.opts.prove_frames])] + [(s.name, s.images[:8]) for s in sets[1:]]
+    try:
+        ctx.rtl["proof"] = prove_rtl(ctx.out, ctx.out / "rtl-sizing" / "sized", chosen, GoldenModel(model))
+    finally:
+        shutil.rmtree(ctx.out / "rtl-sizing", ignore_errors=True)
+    return model
+
+
+def step_board_package(model, ctx: BuildContext):
+    """DIR/board: Vivado project script + PYNQ driver, written only for proven RTL."""
+    from dqhw.board_package import write_board_package
+
+    _, status = write_board_package(ctx.out, ctx.board)
+    ctx.rtl.update(board_package="board", bitstream=status)
+    return model
+
+
+# (name, function, whether the step changes the graph: its model is saved as intermediate/NN_name.onnx)
+FRONT: list[tuple[str, Callable, bool]] = [
+    ("load_graph", step_load_graph, True),
+    ("check_graph", step_check_graph, False),
+    ("qonnx_to_finn", _finn("step_qonnx_to_finn"), True),
+    ("tidy_up", _finn("step_tidy_up"), True),
+    ("fix_binary_acts", step_fix_binary_acts, True),
+    ("streamline", _finn("step_streamline"), True),
+    ("split_output_affine", step_split_output_affine, True),
+    ("convert_to_hw", _finn("step_convert_to_hw"), True),
+    ("check_hw", step_check_hw, False),
+    ("minimize_bit_width_initial", _finn("step_minimize_bit_width_initial"), True),
+    ("create_dataflow_partition", step_create_dataflow_partition, True),
+    ("specialize_layers", _finn("step_specialize_layers"), True),
+    ("folding", step_folding, True),
+    ("minimize_bit_width", _finn("step_minimize_bit_width"), True),
+    ("generate_estimate_reports", _finn("step_generate_estimate_reports"), False),
+    ("dqhw_nodes", step_dqhw_nodes, True),
+    ("insert_dwc_fifo", step_insert_dwc_fifo, True),
+    ("verify", step_verify, False),
+]
+RTL: list[tuple[str, Callable, bool]] = [
+    ("size_fifos", step_size_fifos, True),
+    ("prove_rtl", step_prove_rtl, False),
+    ("board_package", step_board_package, False),
+]
+
+
+def steps(rtl: bool = True) -> list[tuple[str, Callable, bool]]:
+    return FRONT + (RTL if rtl else [])

@@ -1,0 +1,200 @@
+"""`dqhw build MODEL.onnx`: a QONNX file written by someone else (here: an independently written
+Brevitas net exported with `export_qonnx`, not a dqhw model), built, proven and simulated with no dqhw
+run behind it; the RTL's logits held to qonnx's execution of the original file. Plus the graph
+check's one-line refusals of what dqhw cannot build yet.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import assert_one_line_error, run_cli
+
+INPUT_SCALE = 1.0 / 255.0
+N_FRAMES = 100
+
+
+def _relu_net(per_channel_last: bool = False):
+    """Learned-scale 8-bit input quantizer, per-channel 3- and 2-bit conv weights, BatchNorm with
+    random affine parameters, learned-scale QuantReLU (3 and 2 bits), max pooling, a 2-bit linear
+    classifier: nothing in it comes from dqhw.quant or dqhw.models."""
+    import torch
+    import torch.nn as nn
+    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear, QuantReLU
+    from brevitas.quant import Int8WeightPerChannelFloat, Int8WeightPerTensorFloat, Uint8ActPerTensorFloat
+
+    last_quant = Int8WeightPerChannelFloat if per_channel_last else Int8WeightPerTensorFloat
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.q0 = QuantIdentity(act_quant=Uint8ActPerTensorFloat, bit_width=8, return_quant_tensor=False)
+            self.c1 = QuantConv2d(1, 8, 3, padding=1, bias=False, weight_quant=Int8WeightPerChannelFloat,
+                                  weight_bit_width=3)
+            self.b1, self.r1 = nn.BatchNorm2d(8), QuantReLU(bit_width=3)
+            self.pool = nn.MaxPool2d(2)
+            self.c2 = QuantConv2d(8, 16, 3, bias=False, weight_quant=Int8WeightPerChannelFloat, weight_bit_width=2)
+            self.b2, self.r2 = nn.BatchNorm2d(16), QuantReLU(bit_width=2)
+            self.fc = QuantLinear(64, 10, bias=False, weight_quant=last_quant, weight_bit_width=2)
+
+        def forward(self, x):
+            x = self.pool(self.r1(self.b1(self.c1(self.q0(x)))))
+            return self.fc(self.r2(self.b2(self.c2(x))).flatten(1))
+
+    torch.manual_seed(0)
+    return Net()
+
+
+def _digits(n: int):
+    from dqhw.data import load_dataset
+
+    d = load_dataset("digits")
+    return d.x_test[:n], d.y_test[:n]
+
+
+@pytest.fixture(scope="module")
+def relu_onnx(tmp_path_factory) -> tuple[Path, Path]:
+    import torch
+    from brevitas.export import export_qonnx
+
+    root = tmp_path_factory.mktemp("qonnx")
+    net = _relu_net()
+    x, y = _digits(N_FRAMES)
+    net.train()
+    with torch.no_grad():  # calibrate BatchNorm and the learned activation scales on real frames
+        for _ in range(3):
+            net(torch.as_tensor(x.transpose(0, 3, 1, 2) * INPUT_SCALE, dtype=torch.float32))
+    rng = np.random.default_rng(1)
+    for bn in (net.b1, net.b2):
+        bn.weight.data = torch.as_tensor(rng.normal(1.0, 0.5, bn.num_features), dtype=torch.float32)
+        bn.bias.data = torch.as_tensor(rng.normal(0.3, 0.5, bn.num_features), dtype=torch.float32)
+    net.eval()
+    path = root / "relunet.onnx"
+    export_qonnx(net, input_t=torch.zeros(1, 1, 8, 8), export_path=str(path), dynamo=False)
+    frames = root / "frames.npz"
+    np.savez(frames, images=x, labels=y)
+    return path, frames
+
+
+@pytest.fixture(scope="module")
+def relu_build(relu_onnx, tmp_path_factory) -> Path:
+    from dqhw.cli import main
+
+    path, frames = relu_onnx
+    out = tmp_path_factory.mktemp("qb") / "build"
+    code = main(["build", str(path), "--input-scale", repr(INPUT_SCALE), "--frames", str(frames), "--out",
+                 str(out), "--quiet"])
+    assert code == 0
+    return out
+
+
+@pytest.mark.rtl
+def test_foreign_qonnx_builds_proves_and_simulates(relu_build, capsys):
+    info = json.loads((relu_build / "build.json").read_text())
+    assert info["source"]["kind"] == "onnx" and info["source"]["input_scale"] == pytest.approx(INPUT_SCALE)
+    assert info["rtl"]["proof"]["mismatches"] == 0 and info["rtl"]["proof"]["frames"] >= 16
+    v = json.loads((relu_build / "report" / "summary.json").read_text())["verification"]
+    oracles = {o["oracle"]: o for o in v["oracles"]}
+    assert "brevitas" not in oracles  # no run: no trained model to ask
+    assert oracles["qonnx"]["passed"] and oracles["qonnx"]["frames"] == 64
+    assert oracles["finn_graph"]["passed"] and oracles["finn_graph"]["frames"] == 64
+    stages = json.loads((relu_build / "rtl" / "design.json").read_text())["stages"]
+    first = next(s for s in stages if s["op_type"] != "StreamingFIFO_rtl")
+    assert first["op_type"] == "Thresholding_rtl"  # the learned-scale input quantizer
+    # dqhw sim with no run: the frames the build was verified on, through `python -m dqhw`
+    code, _, err = run_cli(["sim", relu_build, "--quiet"], capsys)
+    assert code == 0, err
+    report = json.loads((relu_build / "sim" / "report.json").read_text())
+    assert report["total_mismatches"] == 0 and report["total_frames"] == N_FRAMES
+    assert report["sets"][0]["rtl_accuracy"] is not None  # the frame file had labels
+
+
+@pytest.mark.rtl
+def test_rtl_logits_equal_qonnx_on_the_original_file(relu_onnx, relu_build, tmp_path):
+    """RTL (Verilator) vs qonnx execute_onnx of the file as exported, on 100 frames: every logit up to
+    the output scale, and the class, except at exact integer ties."""
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.core.onnx_exec import execute_onnx
+    from qonnx.transformation.general import RemoveStaticGraphInputs
+    from qonnx.transformation.infer_shapes import InferShapes
+
+    from dqhw.simulate.runner import bulk_run
+
+    path, _ = relu_onnx
+    x, _ = _digits(N_FRAMES)
+    rtl = bulk_run(relu_build / "rtl", tmp_path / "work", x)
+    assert len(rtl.logits) == N_FRAMES and not rtl.deadlock
+    m = ModelWrapper(str(path)).transform(RemoveStaticGraphInputs()).transform(InferShapes())
+    name, out = m.graph.input[0].name, m.graph.output[0].name
+    scale = json.loads((relu_build / "build.json").read_text())["outputs"]["logits_scale"]
+    ties = 0
+    for i in range(N_FRAMES):
+        inp = (x[i:i + 1].transpose(0, 3, 1, 2) * np.float64(INPUT_SCALE)).astype(np.float32)
+        q = np.asarray(execute_onnx(m, {name: inp})[out], dtype=np.float64).reshape(-1)
+        g = rtl.logits[i]
+        assert np.abs(q / scale - g).max() < 1e-3 * max(1, np.abs(g).max()), (i, q / scale, g)
+        if int(rtl.labels[i]) != int(np.argmax(q)):
+            assert (g == g.max()).sum() > 1 and g[int(np.argmax(q))] == g.max(), (i, g, q)
+            ties += 1
+    assert ties <= N_FRAMES // 10
+
+
+# --------------------------------------------------------------------------------------------------
+# refusals: one line, before finn's steps, naming the node
+# --------------------------------------------------------------------------------------------------
+def _export(net, shape, path: Path) -> Path:
+    import torch
+    from brevitas.export import export_qonnx
+
+    net.eval()
+    export_qonnx(net, input_t=torch.zeros(*shape), export_path=str(path), dynamo=False)
+    return path
+
+
+@pytest.mark.parametrize("name, needle", [
+    ("tfc_1w1a", "bipolar activations"),
+    ("tfc_2w2a", "signed 2-bit activations (INT2)"),
+])
+def test_reference_networks_not_yet_supported_are_refused_in_one_line(tmp_path, capsys, name, needle):
+    from brevitas_examples.bnn_pynq.models import model_with_cfg
+
+    net, _ = model_with_cfg(name, pretrained=False)
+    path = _export(net, (1, 1, 28, 28), tmp_path / f"{name}.onnx")
+    code, _, err = run_cli(["build", path, "--out", tmp_path / "b", "--no-rtl", "--quiet"], capsys)
+    assert_one_line_error(code, err, needle)
+    assert "node " in err and "(" in err  # names the node and its op
+    assert not (tmp_path / "b").exists()
+
+
+def test_per_class_scale_on_the_last_layer_is_refused_in_one_line(tmp_path, capsys):
+    path = _export(_relu_net(per_channel_last=True), (1, 1, 8, 8), tmp_path / "pc.onnx")
+    code, _, err = run_cli(["build", path, "--out", tmp_path / "b", "--no-rtl", "--quiet"], capsys)
+    assert_one_line_error(code, err, "per-channel scale")
+
+
+def test_bad_model_inputs_are_one_line_errors(relu_onnx, tmp_path, capsys):
+    path, _ = relu_onnx
+    bad = tmp_path / "not.onnx"
+    bad.write_text("not a model")
+    code, _, err = run_cli(["build", bad, "--out", tmp_path / "b", "--quiet"], capsys)
+    assert_one_line_error(code, err, "not a readable ONNX model")
+    code, _, err = run_cli(["build", tmp_path / "missing.onnx", "--out", tmp_path / "b", "--quiet"], capsys)
+    assert_one_line_error(code, err, "no such model file")
+    frames = tmp_path / "f.npz"
+    np.savez(frames, images=np.zeros((4, 9, 9, 1), np.uint8))
+    code, _, err = run_cli(["build", path, "--frames", frames, "--out", tmp_path / "b", "--quiet"], capsys)
+    assert_one_line_error(code, err, "(8, 8, 1)")
+    code, _, err = run_cli(["build", path, "--input-scale", "0", "--out", tmp_path / "b", "--quiet"], capsys)
+    assert_one_line_error(code, err, "--input-scale")
+
+
+def test_python_m_dqhw_runs_the_cli():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "dqhw", "--version"], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.startswith("dqhw ")
