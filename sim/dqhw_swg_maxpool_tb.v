@@ -1,12 +1,14 @@
 // Test harness: finn-plus' generated depthwise sliding-window generator (ConvolutionInputGenerator_rtl,
 // module ConvolutionInputGenerator_rtl_0 written by its generate_hdl) feeding dqhw_maxpool, i.e. the
 // hardware version of FINN's MaxPool2d lowering. The SWG output (swg_*) is a wire of this top so the
-// cocotb test can observe its element order.
+// cocotb test can observe its element order. SIGNED is dqhw_maxpool's (1: INTb elements; the SWG
+// only moves bits, whatever their type).
 module dqhw_swg_maxpool_tb #(
     parameter integer CHANNELS = 4,
     parameter integer PE = 2,
     parameter integer KERNEL = 4,
-    parameter integer BITS = 4
+    parameter integer BITS = 4,
+    parameter integer SIGNED = 0
 ) (
     input  wire                          clk,
     input  wire                          rst_n,
@@ -27,7 +29,7 @@ module dqhw_swg_maxpool_tb #(
         .out0_V_TDATA(swg_tdata), .out0_V_TVALID(swg_tvalid), .out0_V_TREADY(swg_tready)
     );
 
-    dqhw_maxpool #(.CHANNELS(CHANNELS), .PE(PE), .KERNEL(KERNEL), .BITS(BITS)) u_pool (
+    dqhw_maxpool #(.CHANNELS(CHANNELS), .PE(PE), .KERNEL(KERNEL), .BITS(BITS), .SIGNED(SIGNED)) u_pool (
         .clk(clk), .rst_n(rst_n),
         .s_axis_tdata(swg_tdata), .s_axis_tvalid(swg_tvalid), .s_axis_tready(swg_tready),
         .m_axis_tdata(m_axis_tdata), .m_axis_tvalid(m_axis_tvalid), .m_axis_tready(m_axis_tready)

@@ -2,7 +2,8 @@
 
 DQHW_TB_CFG = JSON with CHANNELS, PE, KERNEL (module parameters) and "vectors": a JSON file
 {"in": [hex beats], "out": [hex beats]} written by tests/test_rtl_modules.py, whose plain-loop
-reference builds the window stream and the maxima (not dqhw.contract, the code under test).
+reference builds the window stream and the maxima (not dqhw.contract, the code under test) for
+unsigned, signed (two's complement, SIGNED = 1) and BIPOLAR (bits, 1 = +1) elements.
 """
 
 from __future__ import annotations

@@ -498,27 +498,122 @@ MAXPOOL_CASES = [
     dict(c=64, pe=16, k=2, s=2, bits=4, h=4, w=4, seed=16),   # wide beat (64 bits)
 ]
 
+# Signed activations (FINN's INTb, two's complement in the stream, SIGNED = 1: bnn_pynq CNV W1A2 /
+# W2A2 pool INT2) and BIPOLAR ones (one bit per element, 1 = +1, 0 = -1; BITS = 1, SIGNED = 0: the
+# maximum of {-1, +1} values is the OR of the bits). `dt` names the qonnx DataType.
+MAXPOOL_SIGNED_CASES = [
+    dict(c=4, pe=2, k=2, s=2, dt="INT2", h=6, w=7, seed=31),      # CNV's 2x2/2 on INT2
+    dict(c=64, pe=16, k=2, s=2, dt="INT2", h=6, w=6, seed=32),    # CNV-like width: 32-bit beats
+    dict(c=6, pe=3, k=3, s=2, dt="INT4", h=7, w=8, seed=33),      # overlapping windows
+    dict(c=15, pe=5, k=3, s=1, dt="INT8", h=5, w=6, seed=34),     # stride 1, -128..127
+    dict(c=7, pe=1, k=2, s=3, dt="INT3", h=8, w=9, seed=35),      # PE 1, stride > kernel
+    dict(c=6, pe=3, k=2, s=2, dt="BIPOLAR", h=6, w=7, seed=36),   # CNV W1A1's activations
+    dict(c=32, pe=32, k=3, s=2, dt="BIPOLAR", h=5, w=5, seed=37),  # one beat per window element
+]
 
-@pytest.mark.parametrize("spec", MAXPOOL_CASES, ids=[
-    f"c{m['c']}-pe{m['pe']}-k{m['k']}s{m['s']}-{m['h']}x{m['w']}-b{m['bits']}" for m in MAXPOOL_CASES])
+
+def _maxpool_signed_sweep(seed: int, n: int) -> list[dict]:
+    """n random signed (INT2..INT8) / BIPOLAR configurations: PE 1..16, kernels 1..3, strides 1..3."""
+    rng = random.Random(seed)
+    cases = []
+    while len(cases) < n:
+        pe = rng.choice([1, 2, 3, 4, 8, 16])
+        c = pe * rng.choice([1, 2, 3])
+        k, s = rng.choice([1, 2, 2, 3, 3]), rng.choice([1, 2, 3])
+        h, w = rng.randint(k, 8), rng.randint(k, 8)
+        dt = rng.choice(["BIPOLAR", "BIPOLAR", *(f"INT{b}" for b in range(2, 9))])
+        cases.append(dict(c=c, pe=pe, k=k, s=s, dt=dt, h=h, w=w, seed=seed * 100 + len(cases)))
+    return cases
+
+
+MAXPOOL_SIGNED_CASES += _maxpool_signed_sweep(2029, 6)
+MAXPOOL_CASES += MAXPOOL_SIGNED_CASES
+
+
+def _maxpool_id(m: dict) -> str:
+    dt = m.get("dt")
+    kind = f"b{m['bits']}" if dt is None else ("bip" if dt == "BIPOLAR" else dt.lower())
+    return f"c{m['c']}-pe{m['pe']}-k{m['k']}s{m['s']}-{m['h']}x{m['w']}-{kind}"
+
+
+def _maxpool_frames(spec: dict, rng) -> tuple[np.ndarray, int, int]:
+    """Three NHWC frames of the case's element type -> (values, lo, hi). Frame 0 starts with an
+    all-maximum window, the last window of the last frame is all-minimum (for signed types: every element
+    negative), and frame 1 holds only values around the sign boundary (signed: -1, 0 and the two
+    extremes; bipolar: mostly -1) - ties in almost every window, and windows where a two's complement
+    pattern read as unsigned would win wrongly."""
+    dt, k = spec.get("dt"), spec["k"]
+    shape = (3, spec["h"], spec["w"], spec["c"])
+    if dt is None:
+        lo, hi = 0, (1 << spec["bits"]) - 1
+        x = rng.integers(lo, hi + 1, size=shape)
+    elif dt == "BIPOLAR":
+        lo, hi = -1, 1
+        x = rng.choice([-1, 1], size=shape)
+        x[1] = rng.choice([-1, 1], size=shape[1:], p=[0.85, 0.15])
+    else:
+        b = int(dt[3:])
+        lo, hi = -(1 << (b - 1)), (1 << (b - 1)) - 1
+        x = rng.integers(lo, hi + 1, size=shape)
+        x[1] = rng.choice([-1, -1, 0, lo, hi], size=shape[1:])
+    x[0, :k, :k, :] = hi
+    oy, ox = (spec["h"] - k) // spec["s"] * spec["s"], (spec["w"] - k) // spec["s"] * spec["s"]  # last window
+    x[-1, oy:oy + k, ox:ox + k, :] = lo
+    return x, lo, hi
+
+
+@pytest.mark.parametrize("spec", MAXPOOL_CASES, ids=[_maxpool_id(m) for m in MAXPOOL_CASES])
 def test_maxpool(spec, build_root):
-    case = f"c{spec['c']}-pe{spec['pe']}-k{spec['k']}s{spec['s']}-{spec['h']}x{spec['w']}-b{spec['bits']}"
+    case = _maxpool_id(spec)
     d = build_root / f"dqhw_maxpool-{case}"
     d.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(spec["seed"])
-    c, pe, k, s, bits = spec["c"], spec["pe"], spec["k"], spec["s"], spec["bits"]
-    x = rng.integers(0, 1 << bits, size=(3, spec["h"], spec["w"], c))
-    x[0, :k, :k, :] = (1 << bits) - 1  # extremes: an all-max window and an all-zero window
-    x[-1, -k:, -k:, :] = 0
-    stream, maxima = ref_swg_maxpool(x.tolist(), k, s, pe)
+    c, pe, k, s, dt = spec["c"], spec["pe"], spec["k"], spec["s"], spec.get("dt")
+    x, lo, hi = _maxpool_frames(spec, rng)
+    stream, maxima = ref_swg_maxpool(x.tolist(), k, s, pe)  # Python ints: a signed max
     # the product code's stream order (checked against finn-plus below) is the one of the loops
     assert contract.depthwise_swg_stream(x, k, s, pe).reshape(-1).tolist() == [v for b in stream for v in b]
-    beats_in = ref_pack([v for b in stream for v in b], bits, pe)
-    expected = ref_pack([v for b in maxima for v in b], bits, pe)
+
+    def element(v: int) -> int:
+        """Stream element of a value by the plain rule: BIPOLAR +1 -> bit 1, -1 -> bit 0; else itself."""
+        return (1 if v == 1 else 0) if dt == "BIPOLAR" else v
+
+    flat_in = [element(v) for b in stream for v in b]
+    flat_out = [element(v) for b in maxima for v in b]
+    if dt == "BIPOLAR":
+        bits, signed = 1, 0
+    elif dt is not None:
+        bits, signed = int(dt[3:]), 1
+        assert min(v for b in stream for v in b) == lo and max(v for b in stream for v in b) == hi
+    else:
+        bits, signed = spec["bits"], 0
+    beats_in = ref_pack(flat_in, bits, pe)
+    expected = ref_pack(flat_out, bits, pe)
+    if dt is not None:
+        # the product side's element mapping and packing agree with the loops
+        got = contract.pack_beats(contract.stream_elements(x, dt == "BIPOLAR").reshape(-1), bits, c)
+        assert got == ref_pack([element(v) for v in x.reshape(-1).tolist()], bits, c)
     (d / "vectors.json").write_text(json.dumps({"in": [f"{b:x}" for b in beats_in],
                                                 "out": [f"{b:x}" for b in expected]}))
     params = dict(CHANNELS=c, PE=pe, KERNEL=k * k, BITS=bits)
+    if dt is not None:
+        params["SIGNED"] = signed
     _run("dqhw_maxpool", case, params, params | {"vectors": str(d / "vectors.json")}, build_root)
+
+
+def test_maxpool_reference_selfcheck():
+    """The plain-loop reference on hand-made windows: signed maxima (a two's complement pattern read
+    as unsigned would pick -1 over 0 and -2 over 1), ties, and bipolar windows (OR of the bits)."""
+    frame = [[[-1], [0]], [[-2], [1]]]  # one 2x2 INT2 window
+    assert ref_swg_maxpool([frame], 2, 2, 1) == ([[-1], [0], [-2], [1]], [[1]])
+    frame = [[[-1], [-2]], [[-2], [-1]]]  # all negative, tie of the maximum -1
+    assert ref_swg_maxpool([frame], 2, 2, 1)[1] == [[-1]]
+    assert ref_pack([-1, 0, -2, 1], 2, 4) == [0b01_10_00_11]
+    for window, out in (([-1, -1, -1, -1], -1), ([-1, 1, -1, -1], 1), ([1, 1, 1, 1], 1)):
+        frame = [[[window[0]], [window[1]]], [[window[2]], [window[3]]]]
+        assert ref_swg_maxpool([frame], 2, 2, 1)[1] == [[out]]
+        bits = [1 if v == 1 else 0 for v in window]
+        assert (1 if out == 1 else 0) == (bits[0] | bits[1] | bits[2] | bits[3])
 
 
 def ref_argmax(logits) -> int:
@@ -635,21 +730,27 @@ def test_depthwise_swg_order_matches_finn_python(monkeypatch, tmp_path):
         assert np.array_equal(got, contract.depthwise_swg_stream(x[0], k, s, pe).reshape(-1))
 
 
-def test_maxpool_after_finn_swg(monkeypatch, build_root):
+@pytest.mark.parametrize("dt", ["UINT4", "INT2"])
+def test_maxpool_after_finn_swg(dt, monkeypatch, build_root):
     """finn-plus' generated SWG Verilog -> dqhw_maxpool under Verilator: the SWG's stream equals
-    contract.depthwise_swg_stream beat for beat, and the pooled frames equal finn-plus' execute_onnx."""
+    contract.depthwise_swg_stream beat for beat, and the pooled frames equal finn-plus' execute_onnx.
+    INT2 (bnn_pynq CNV W1A2 / W2A2): finn's SWG moves the two's complement bits unchanged (it only
+    uses the bit width), dqhw_maxpool compares them signed (SIGNED = 1)."""
     monkeypatch.setenv("FINN_BUILD_DIR", str(build_root))
     from finn.core.onnx_exec import execute_onnx
     from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
     from qonnx.custom_op.registry import getCustomOp
 
-    channels, h, w, k, s, pe, bits = 6, 7, 6, 3, 2, 3, 4  # channel folding and overlapping windows
-    case_dir = build_root / "swg-maxpool"
+    channels, h, w, k, s, pe = 6, 7, 6, 3, 2, 3  # channel folding and overlapping windows
+    signed = dt.startswith("INT")
+    bits = int(dt[3:] if signed else dt[4:])
+    lo = -(1 << (bits - 1)) if signed else 0
+    case_dir = build_root / ("swg-maxpool" if dt == "UINT4" else f"swg-maxpool-{dt.lower()}")
     hdl_dir = case_dir / "finn_hdl"
     hdl_dir.mkdir(parents=True, exist_ok=True)
-    model = _finn_maxpool_model(channels, h, w, k, s, pe, bits)
+    model = _finn_maxpool_model(channels, h, w, k, s, pe, bits, dt)
     rng = np.random.default_rng(5)
-    frames = rng.integers(0, 1 << bits, size=(3, h, w, channels))
+    frames = rng.integers(lo, lo + (1 << bits), size=(3, h, w, channels))
     finn_out = []
     for f in frames:
         nchw = f.transpose(2, 0, 1)[None].astype(np.float32)
@@ -669,12 +770,89 @@ def test_maxpool_after_finn_swg(monkeypatch, build_root):
         test_module="test_swg_maxpool",
         build_dir=case_dir / "build",
         test_dir=case_dir / "run",
-        parameters=dict(CHANNELS=channels, PE=pe, KERNEL=k * k, BITS=bits),
+        parameters=dict(CHANNELS=channels, PE=pe, KERNEL=k * k, BITS=bits, SIGNED=int(signed)),
         extra_env={"DQHW_TB_CFG": json.dumps(dict(CHANNELS=channels, PE=pe, BITS=bits, K=k, S=s,
                                                   data=str(case_dir / "data.npz")))},
         python_path=[SIM],
     )
     assert result.passed, result.message
+
+
+def _nhwc_core(model):
+    """The SWG + Pool part of a _finn_maxpool_model graph, without its NCHW <-> NHWC Transposes
+    (what the golden model runs: NHWC frames in, NHWC maxima out)."""
+    from onnx import TensorProto, helper
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.util.basic import qonnx_make_model
+
+    nodes = [n for n in model.graph.node if n.op_type != "Transpose"]
+    names = [nodes[0].input[0], nodes[0].output[0], nodes[-1].output[0]]
+    vi = {t: helper.make_tensor_value_info(t, TensorProto.FLOAT, model.get_tensor_shape(t)) for t in names}
+    core = ModelWrapper(qonnx_make_model(helper.make_graph(nodes, "core", [vi[names[0]]], [vi[names[2]]],
+                                                           value_info=[vi[names[1]]])))
+    for t in names:
+        core.set_tensor_datatype(t, model.get_tensor_datatype(t))
+    return core
+
+
+# element type -> (dqhw_maxpool BITS, SIGNED), spelled out
+MAXPOOL_FINN_TYPES = {"INT2": (2, 1), "INT3": (3, 1), "INT8": (8, 1), "BIPOLAR": (1, 0), "UINT2": (2, 0)}
+
+
+@pytest.mark.parametrize("dt", list(MAXPOOL_FINN_TYPES))
+def test_maxpool_execute_equals_finn(dt, monkeypatch, tmp_path):
+    """DqhwMaxPool.execute_node and the golden model's pool equal finn's own Pool(MaxPool) Python
+    execution (finn's execute_node, independent of dqhw) and the plain-loop maxima, for signed
+    (INTb, negative values) and BIPOLAR (-1/+1 values) activations on graphs lowered by finn's
+    InferPool + InferConvInpGen; ReplaceWithDqhwNodes accepts them with the right BITS / SIGNED."""
+    monkeypatch.setenv("FINN_BUILD_DIR", str(tmp_path))
+    import copy
+
+    from dqhw import finn_compat
+
+    finn_compat.prepare()
+    from finn.core.onnx_exec import execute_onnx
+    from qonnx.core.datatype import DataType
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.custom_op.registry import getCustomOp
+
+    from dqhw.flow.replace import ReplaceWithDqhwNodes
+    from dqhw.golden import GoldenModel
+
+    channels, h, w, k, s, pe = 8, 7, 6, 3, 2, 4
+    lo, hi = int(DataType[dt].min()), int(DataType[dt].max())
+    rng = np.random.default_rng(len(dt) * 7 + hi)
+    values = [-1, 1] if dt == "BIPOLAR" else list(range(lo, hi + 1))
+    x = rng.choice(values, size=(4, h, w, channels))
+    x[1] = rng.choice([lo, lo, hi] if dt == "BIPOLAR" else [-1, 0, lo] if lo < 0 else [0, 1, hi],
+                      size=(h, w, channels))  # mostly ties
+    x[2, :k, :k] = lo  # an all-minimum window (all negative for signed types)
+    x[3, :k, :k] = hi
+
+    m_finn = _finn_maxpool_model(channels, h, w, k, s, pe, 0, dt)
+    assert m_finn.get_tensor_datatype(m_finn.graph.node[2].input[0]).name == dt
+    m_dqhw = ModelWrapper(copy.deepcopy(m_finn.model)).transform(ReplaceWithDqhwNodes())
+    assert [n.op_type for n in m_dqhw.graph.node] == ["Transpose", "ConvolutionInputGenerator", "DqhwMaxPool",
+                                                       "Transpose"]
+    p = getCustomOp(m_dqhw.graph.node[2]).rtl_params()
+    assert (p["BITS"], p["SIGNED"]) == MAXPOOL_FINN_TYPES[dt]
+    assert (p["CHANNELS"], p["PE"], p["KERNEL"]) == (channels, pe, k * k)
+
+    ref = np.array(ref_swg_maxpool(x.tolist(), k, s, channels)[1])  # (frames * OH * OW, C), plain loops
+    finn_out, dqhw_out = [], []
+    for f in x:
+        nchw = f.transpose(2, 0, 1)[None].astype(np.float32)
+        finn_out.append(execute_onnx(m_finn, {"inp": nchw})["outp"][0].transpose(1, 2, 0))
+        dqhw_out.append(execute_onnx(m_dqhw, {"inp": nchw})["outp"][0].transpose(1, 2, 0))
+    finn_out, dqhw_out = np.array(finn_out), np.array(dqhw_out)
+    assert np.array_equal(finn_out.reshape(-1, channels), ref)
+    assert np.array_equal(dqhw_out, finn_out)
+    for m in (m_finn, m_dqhw):
+        y = x
+        for _, _, _, fn in GoldenModel(_nhwc_core(m)).steps:
+            y = fn(y)
+        assert np.array_equal(y, finn_out)
+    assert np.array_equal(contract.maxpool_nhwc(x, k, s), finn_out)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -691,7 +869,8 @@ LINT_PARAMS = {
                   {"IN_SIGNED": 1, "IN_BITS": 8, "W_BITS": 3, "USE_THRESHOLDS": 0},
                   {"IN_SIGNED": 1, "IN_BITS": 3, "W_BITS": 5, "OUT_BITS": 3, "ACT_VAL": -4, "NUM_THRESH": 6},
                   {"OUT_BITS": 1, "ACT_VAL": -1}],
-    "dqhw_maxpool": [{}, {"PE": 1, "KERNEL": 1, "BITS": 8}],
+    "dqhw_maxpool": [{}, {"PE": 1, "KERNEL": 1, "BITS": 8}, {"SIGNED": 1, "BITS": 2},
+                     {"SIGNED": 1, "BITS": 8, "PE": 1, "KERNEL": 9}, {"SIGNED": 0, "BITS": 1, "PE": 4}],
     "dqhw_label_select": [{}, {"PE": 1}, {"NUM_LABELS": 12, "PE": 3, "ACC_BITS": 7}],
     "dqhw_fifo": [{}, {"DEPTH": 2}, {"DEPTH": 300}, {"DEPTH": 5, "BRAM_MIN_DEPTH": 4}],
 }
@@ -721,7 +900,8 @@ ILLEGAL_PARAMS = {
                   ({"IN_SIGNED": 1, "IN_BITS": 1}, "signed inputs need IN_BITS >= 2"),
                   ({"ACT_VAL": -3}, "do not fit OUT_BITS=2"), ({"ACT_VAL": 1}, "do not fit OUT_BITS=2"),
                   ({"NUM_THRESH": 4}, "NUM_THRESH=4"), ({"USE_THRESHOLDS": 0, "ACT_VAL": -1}, "without thresholds")],
-    "dqhw_maxpool": [({"CHANNELS": 6, "PE": 4}, "must divide CHANNELS=6"), ({"KERNEL": 0}, "KERNEL=0")],
+    "dqhw_maxpool": [({"CHANNELS": 6, "PE": 4}, "must divide CHANNELS=6"), ({"KERNEL": 0}, "KERNEL=0"),
+                     ({"SIGNED": 1, "BITS": 1}, "SIGNED=1 needs BITS >= 2"), ({"SIGNED": 2}, "SIGNED=2")],
     "dqhw_label_select": [({"NUM_LABELS": 10, "PE": 3}, "must divide NUM_LABELS=10"),
                           ({"NUM_LABELS": 10, "OUT_BITS": 3}, "OUT_BITS=3 cannot hold")],
     "dqhw_fifo": [({"DEPTH": 1}, "DEPTH=1, must be >= 2"), ({"DEPTH": 0}, "DEPTH=0, must be >= 2")],
