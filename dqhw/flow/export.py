@@ -1,8 +1,7 @@
 """The graph a build starts from: Brevitas' QONNX export of a dqhw run, and the preparation every
 source (run or file) goes through before finn's steps.
 
-`prepare_qonnx` (step load_graph): qonnx `cleanup_model`, dqhw's one-line refusals of graphs it
-cannot build (`check_supported_qonnx`), the 1-bit activation fix (FixUnsignedBinaryActQuant), the
+`prepare_qonnx` (step load_graph): qonnx `cleanup_model`, the 1-bit activation fix (FixUnsignedBinaryActQuant), the
 input convention (`pixel * input_scale + input_offset` as Mul/Add in front of the graph; the new
 input is annotated UINT8: raw pixels NCHW, what the FPGA receives) and the output renamed `logits`.
 The argmax (TopK -> finn's LabelSelect) is appended after streamlining, once the output affine has
@@ -112,12 +111,11 @@ def prepare_qonnx(raw, input_scale: float = 1.0, input_offset: float = 0.0):
     from qonnx.transformation.infer_shapes import InferShapes
     from qonnx.util.cleanup import cleanup_model
 
-    from dqhw.flow.passes import FixUnsignedBinaryActQuant, check_supported_qonnx
+    from dqhw.flow.passes import FixUnsignedBinaryActQuant
 
     m = ModelWrapper(copy.deepcopy(raw.model))
     with finn_compat.quiet():
         m = cleanup_model(m)
-    check_supported_qonnx(m)
     m = m.transform(FixUnsignedBinaryActQuant())
     old_in = m.graph.input[0]
     name = old_in.name

@@ -14,7 +14,6 @@
   count {0, 1} (out_bias 0) and out_scale s != 1 becomes MultiThreshold(out_dtype UINT1) + Mul(s).
 - SplitOutputAffine (after streamlining): the output scale/bias split off the integer logits (kept for
   the host and the oracles), TopK appended (-> LabelSelect).
-- check_supported_qonnx: residual adds and other graph shapes dqhw's back end does not build.
 - AlignWindowAndMvauSimd (after SetFolding): integer width ratios between window generator and MVAU.
 """
 
@@ -169,18 +168,6 @@ class SplitOutputAffine(Transformation):
 
 
 RESIDUAL_MESSAGE = "residual adds are not supported by dqhw build yet"
-
-
-def check_supported_qonnx(model: ModelWrapper) -> None:
-    """Raise a one-line DqhwError for graph shapes that dqhw build does not handle."""
-    init = {i.name for i in model.graph.initializer}
-    for node in model.graph.node:
-        if node.op_type in ("Add", "Sum", "Sub"):
-            dynamic = [i for i in node.input if i and i not in init and model.get_initializer(i) is None]
-            if len(dynamic) >= 2:
-                raise DqhwError(RESIDUAL_MESSAGE)
-        if node.op_type in ("GlobalAveragePool", "AveragePool", "ReduceMean"):
-            raise DqhwError(f"average pooling ({node.op_type}) is not supported by dqhw build yet")
 
 
 class AlignWindowAndMvauSimd(Transformation):

@@ -55,4 +55,4 @@ class ReplaceWithDqhwNodes(Transformation):
                 raise
             except Exception as e:  # noqa: BLE001
                 raise DqhwError(f"{new.name}: cannot map to dqhw's RTL ({type(e).__name__}: {str(e)[:100]})") from None
-        return model, False
+        return model, bool(new_nodes)  # a second application finds nothing left to replace

@@ -252,6 +252,35 @@ def verify_build(ctx, dataflow) -> dict:
     }
 
 
+def rtl_vs_original(build_dir: str | Path, images: np.ndarray, work: str | Path) -> dict:
+    """The RTL (Verilator) against qonnx execute_onnx of the build's original graph file (a model-file
+    build; the input convention from build.json applied to the frames): every logit up to the output
+    scale and bias, every class except at exact integer ties (judge_float_logits)."""
+    import json
+
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from dqhw.flow.export import qonnx_execute, repair_for_oracle
+    from dqhw.simulate.runner import bulk_run
+
+    build_dir = Path(build_dir)
+    info = json.loads((build_dir / "build.json").read_text())
+    src = info["source"]
+    if src["kind"] != "onnx":
+        raise DqhwError(f"{build_dir}: not a build of a model file")
+    rtl = bulk_run(build_dir / "rtl", work, images)
+    raw, _ = repair_for_oracle(ModelWrapper(src["path"]))
+    x = np.asarray(images).astype(np.float64).transpose(0, 3, 1, 2) * src["input_scale"] + src["input_offset"]
+    q = qonnx_execute(raw, x.astype(np.float32))
+    n = min(len(rtl.logits), len(images))
+    out = info["outputs"]
+    r = judge_float_logits(q[:n], out["logits_scale"], rtl.logits[:n], rtl.labels[:n], out["logits_bias"])
+    r["rtl_frames_out"] = int(len(rtl.logits))
+    r["deadlock"] = bool(rtl.deadlock)
+    r["passed"] = r["passed"] and n == len(images) and not rtl.deadlock
+    return r
+
+
 def raise_on_mismatch(verification: dict) -> None:
     """One line naming the first failing oracle, its set, frame and counts."""
     if verification["passed"]:

@@ -44,6 +44,7 @@ class StreamSpec:
     bits: int  # element bits
     elems_per_beat: int
     order: tuple | None  # None: NHWC; ("depthwise", kh, kw, channels, simd)
+    bipolar: bool = False  # BIPOLAR elements: -1/+1 travel as the bits 0/1
 
     @property
     def mask(self) -> int:
@@ -59,7 +60,8 @@ class StreamSpec:
         return x.reshape(oh, ow, kh, kw, ch // simd, simd).transpose(0, 1, 4, 2, 3, 5).reshape(-1)
 
     def golden_beats(self, tensor: np.ndarray) -> list[int]:
-        return contract.pack_beats(self.golden_elements(tensor), self.bits, self.elems_per_beat)
+        elements = contract.stream_elements(self.golden_elements(tensor), bipolar=self.bipolar)
+        return contract.pack_beats(elements, self.bits, self.elems_per_beat)
 
 
 def stream_specs(build_dir: str | Path, design: Design | None = None) -> list[StreamSpec]:
@@ -91,9 +93,9 @@ def stream_specs(build_dir: str | Path, design: Design | None = None) -> list[St
                 order = None
         elif not base.startswith(PASS_THROUGH):
             order = None
-        specs.append(StreamSpec(i + 1, stage.name, node.op_type, node.output[0],
-                                int(inst.get_output_datatype(0).bitwidth()),
-                                int(inst.get_folded_output_shape(0)[-1]), order))
+        out_dt = inst.get_output_datatype(0)
+        specs.append(StreamSpec(i + 1, stage.name, node.op_type, node.output[0], int(out_dt.bitwidth()),
+                                int(inst.get_folded_output_shape(0)[-1]), order, out_dt.name == "BIPOLAR"))
     return specs
 
 
