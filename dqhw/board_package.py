@@ -7,10 +7,13 @@ needs Vivado, and `dqhw build` says so in one line.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 from pathlib import Path
+
+import numpy as np
 
 from dqhw.boards import Board
 from dqhw.errors import DqhwError
@@ -29,10 +32,38 @@ def _dma_width(bits: int) -> int:
     return w
 
 
-def write_board_package(build_dir: Path, board: Board) -> tuple[Path, str]:
-    """Render the templates for `board`; returns (board dir, one-line status for the user)."""
+def _host_affine(build_dir: Path, design: Design, class_affine) -> tuple[list[float], list[float]]:
+    """Per-class (scale, bias) the driver applies: from the build (class_affine, or build.json's
+    outputs when class_on is "host"); a design with a class output needs none (ones, zeros)."""
+    n = design.num_classes
+    if design.label_width > 0:
+        return [1.0] * n, [0.0] * n
+    if class_affine is None:
+        info = build_dir / "build.json"
+        try:
+            out = json.loads(info.read_text())["outputs"]
+            if out.get("class_on") == "host":
+                class_affine = (out["logits_scale"], out["logits_bias"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+    if class_affine is None:
+        raise DqhwError(f"{build_dir}: the accelerator has no class output and no per-class scale/bias is known "
+                        "(build.json outputs: class_on \"host\", logits_scale, logits_bias); cannot write the "
+                        "driver's host class")
+    scale = [float(v) for v in np.broadcast_to(np.asarray(class_affine[0], dtype=np.float64), (n,))]
+    bias = [float(v) for v in np.broadcast_to(np.asarray(class_affine[1], dtype=np.float64), (n,))]
+    return scale, bias
+
+
+def write_board_package(build_dir: Path, board: Board, class_affine=None) -> tuple[Path, str]:
+    """Render the templates for `board`; returns (board dir, one-line status for the user).
+    A design without a class output (label_width 0) gets a Vivado script without the class DMA
+    channel and a driver that takes the class on the host with `class_affine` ((scale, bias) per
+    class; default: build.json's)."""
     build_dir = Path(build_dir)
     design = Design.load(build_dir / "rtl")
+    scale, bias = _host_affine(build_dir, design, class_affine)
+    has_class = design.label_width > 0
     out = build_dir / "board"
     if out.exists():
         shutil.rmtree(out)
@@ -51,6 +82,8 @@ def write_board_package(build_dir: Path, board: Board) -> tuple[Path, str]:
         "LOGIT_BEATS": str(design.logits_beats_per_frame), "LOGITS_PER_BEAT": str(design.logits_per_beat),
         "LOGIT_BITS": str(design.logits_elem_bits), "LOGIT_BYTES": str(_dma_width(design.logits_width) // 8),
         "NUM_CLASSES": str(design.num_classes),
+        "HAS_CLASS": "1" if has_class else "0", "HAS_CLASS_PY": str(has_class),
+        "LOGITS_SCALE": repr(scale), "LOGITS_BIAS": repr(bias),
     }
     for template, name in (("build_bitstream.tcl.in", "build_bitstream.tcl"), ("driver.py.in", "driver.py")):
         text = (hw_dir("flows") / "zynq" / template).read_text()
@@ -68,6 +101,8 @@ def write_board_package(build_dir: Path, board: Board) -> tuple[Path, str]:
         f"# Board package for {board.name} ({board.part})\n\n"
         f"- `build_bitstream.tcl`: Vivado project, Zynq PS7 + two AXI DMAs + `dqhw_accel` at {clock_mhz:g} MHz; "
         "writes dqhw.bit, dqhw.hwh, utilization.rpt, timing.rpt.\n"
-        "- `driver.py`: PYNQ driver (copy dqhw.bit, dqhw.hwh and driver.py to the board).\n\n"
+        "- `driver.py`: PYNQ driver (copy dqhw.bit, dqhw.hwh and driver.py to the board)"
+        + ("." if has_class else "; the accelerator outputs integer logits only, the driver takes the class on the "
+           "host: argmax(logits * scale + bias) per class in float64, ties to the lowest index.") + "\n\n"
         f"{status}\n")
     return out, status

@@ -16,6 +16,8 @@ HLS checks. Nothing here is re-derived anywhere else (docs/integer-contract.md e
 - Streams: element 0 of a beat in the least significant bits; a beat carries the innermost (channel)
   elements in order; beats are padded to a whole number of bytes.
 - LabelSelect/argmax: the highest accumulator wins; ties go to the lowest index.
+- Host class (a last layer with a per-class output scale/bias, no LabelSelect in the accelerator):
+  class = argmax_c (acc_c * scale_c + bias_c) in float64, ties to the lowest index (host_class).
 - MaxPool: finn-plus' depthwise sliding-window stream, per output pixel (C/SIMD, K_H, K_W, SIMD)
   (depthwise_swg_stream); dqhw_maxpool reduces every K_H*K_W consecutive beats (maxpool_window_stream).
 - dqhw_mvau ROM files: mvau_weight_words / mvau_threshold_words (word layouts), write_mvau_memories.
@@ -127,6 +129,24 @@ def label_select(acc: np.ndarray, k: int = 1) -> np.ndarray:
     # stable sort of the negated values keeps the lowest index first among equals
     order = np.argsort(-acc.astype(np.float64), axis=-1, kind="stable")
     return order[..., :k]
+
+
+def class_values(acc: np.ndarray, scale, bias) -> np.ndarray:
+    """The model's float logits from integer accumulators: acc * scale + bias per class, in float64.
+    acc * scale is exact (|acc| < 2^29 and scales of float32 precision: 29 + 24 <= 53 bits); the sum
+    rounds once, IEEE round-to-nearest-even, so every IEEE-754 host gets the same values."""
+    acc = np.asarray(acc)
+    if acc.size and np.abs(acc).max() >= (1 << 29):
+        raise DqhwError("host class: an accumulator of 2^29 or more; acc * scale would not be exact in float64")
+    return (acc.astype(np.float64) * np.asarray(scale, dtype=np.float64)
+            + np.asarray(bias, dtype=np.float64))
+
+
+def host_class(acc: np.ndarray, scale, bias) -> np.ndarray:
+    """The class the host computes from the accelerator's integer logits when the last layer has a
+    per-class scale/bias: argmax_c (acc_c * scale_c + bias_c) in float64 (class_values), ties to the
+    lowest index (np.argmax returns the first maximum). acc (..., C); scale and bias scalars or (C,)."""
+    return np.argmax(class_values(acc, scale, bias), axis=-1).astype(np.int64)
 
 
 def acc_range(weights: np.ndarray, in_min: int, in_max: int) -> tuple[int, int]:

@@ -84,22 +84,34 @@ def im2col(x: np.ndarray, kernel, stride, dilation) -> np.ndarray:
 PASS_THROUGH = ("StreamingFIFO", "StreamingDataWidthConverter")
 
 
+def has_label_select(model) -> bool:
+    return any(n.op_type.startswith(("DqhwLabelSelect", "LabelSelect")) for n in model.graph.node)
+
+
 def logits_producer(model):
-    """The node whose output holds the logits: the producer of the LabelSelect's input, looking
-    through FIFOs and width converters (the last MVAU)."""
-    for node in model.graph.node:
-        if node.op_type.startswith(("DqhwLabelSelect", "LabelSelect")):
-            prod = model.find_producer(node.input[0])
-            while prod is not None and prod.op_type.startswith(PASS_THROUGH):
-                prod = model.find_producer(prod.input[0])
-            return prod
-    return None
+    """The node whose output holds the logits: the producer of the LabelSelect's input (a graph
+    without LabelSelect, whose class the host takes: of the graph output), looking through FIFOs and
+    width converters (the last MVAU)."""
+    tensor = next((n.input[0] for n in model.graph.node if n.op_type.startswith(("DqhwLabelSelect", "LabelSelect"))),
+                  None)
+    label_select = tensor is not None
+    if not label_select:
+        tensor = model.graph.output[0].name
+    prod = model.find_producer(tensor)
+    while prod is not None and prod.op_type.startswith(PASS_THROUGH):
+        prod = model.find_producer(prod.input[0])
+    if not label_select and (prod is None or not prod.op_type.startswith(("DqhwMVAU", "MVAU"))):
+        return None
+    return prod
 
 
 class GoldenModel:
-    """Batched integer executor of a dataflow graph (ModelWrapper or path)."""
+    """Batched integer executor of a dataflow graph (ModelWrapper or path). A graph without
+    LabelSelect ends in the integer logits and the host takes the class: labels are then
+    contract.host_class of the logits with `class_affine` (scale, bias per class; None: plain argmax,
+    ties to the lowest index)."""
 
-    def __init__(self, model, logits_tensor: str | None = None):
+    def __init__(self, model, logits_tensor: str | None = None, class_affine=None):
         from dqhw import finn_compat
 
         finn_compat.prepare()
@@ -123,7 +135,20 @@ class GoldenModel:
         for node in g.node:
             shape = tuple(int(d) for d in model.get_tensor_shape(node.output[0])[1:])
             self.steps.append((node.name, node.input[0], node.output[0], self._shaped(self._compile(node), shape)))
+        self.has_label_select = has_label_select(model)
         self.logits_tensor = logits_tensor or self._find_logits()
+        if not self.has_label_select and self.logits_tensor is None:
+            self.logits_tensor = self.output_name
+        self.class_affine = None if class_affine is None else (
+            np.asarray(class_affine[0], dtype=np.float64), np.asarray(class_affine[1], dtype=np.float64))
+
+    def class_of(self, logits: np.ndarray) -> np.ndarray:
+        """The class of integer logits (N, C) as the host takes it (graphs without LabelSelect)."""
+        scale, bias = self.class_affine if self.class_affine is not None else (1.0, 0.0)
+        logits = np.asarray(logits)
+        if len(logits) == 0:
+            return np.zeros(0, dtype=np.int64)
+        return contract.host_class(logits.reshape(len(logits), -1), scale, bias)
 
     @classmethod
     def from_build(cls, build_dir: str | Path) -> GoldenModel:
@@ -131,13 +156,16 @@ class GoldenModel:
         path = build_dir / DATAFLOW
         if not path.is_file():
             raise DqhwError(f"{build_dir}: no {DATAFLOW} (run dqhw build first)")
-        logits = None
+        logits = affine = None
         if (build_dir / BUILD_JSON).is_file():
             try:
-                logits = json.loads((build_dir / BUILD_JSON).read_text())["outputs"].get("logits_tensor")
+                out = json.loads((build_dir / BUILD_JSON).read_text())["outputs"]
+                logits = out.get("logits_tensor")
+                if out.get("class_on") == "host":
+                    affine = (out["logits_scale"], out["logits_bias"])
             except (ValueError, KeyError, TypeError, AttributeError):
-                logits = None
-        return cls(path, logits)
+                logits = affine = None
+        return cls(path, logits, affine)
 
     def _find_logits(self) -> str | None:
         node = logits_producer(self.model)
@@ -258,9 +286,12 @@ class GoldenModel:
             tensors = parts[0]
         else:
             tensors = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-        labels = tensors[self.output_name].reshape(len(x), -1)[:, 0].astype(np.int64)
         logits = (tensors[self.logits_tensor].reshape(len(x), -1).astype(np.int64)
                   if self.logits_tensor in tensors else np.zeros((len(x), 0), np.int64))
+        if self.has_label_select:
+            labels = tensors[self.output_name].reshape(len(x), -1)[:, 0].astype(np.int64)
+        else:
+            labels = self.class_of(logits)
         if not keep_intermediates:
             tensors = {}
             layers = {}

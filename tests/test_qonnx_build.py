@@ -18,10 +18,11 @@ INPUT_SCALE = 1.0 / 255.0
 N_FRAMES = 100
 
 
-def _relu_net(per_channel_last: bool = False):
+def _relu_net(per_channel_last: bool = False, last_bias: bool = False):
     """Learned-scale 8-bit input quantizer, per-channel 3- and 2-bit conv weights, BatchNorm with
     random affine parameters, learned-scale QuantReLU (3 and 2 bits), max pooling, a 2-bit linear
-    classifier: nothing in it comes from dqhw.quant or dqhw.models."""
+    classifier (per-channel weight scales and a float bias with the flags: a per-class output affine,
+    the class taken on the host): nothing in it comes from dqhw.quant or dqhw.models."""
     import torch
     import torch.nn as nn
     from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear, QuantReLU
@@ -39,7 +40,7 @@ def _relu_net(per_channel_last: bool = False):
             self.pool = nn.MaxPool2d(2)
             self.c2 = QuantConv2d(8, 16, 3, bias=False, weight_quant=Int8WeightPerChannelFloat, weight_bit_width=2)
             self.b2, self.r2 = nn.BatchNorm2d(16), QuantReLU(bit_width=2)
-            self.fc = QuantLinear(64, 10, bias=False, weight_quant=last_quant, weight_bit_width=2)
+            self.fc = QuantLinear(64, 10, bias=last_bias, weight_quant=last_quant, weight_bit_width=2)
 
         def forward(self, x):
             x = self.pool(self.r1(self.b1(self.c1(self.q0(x)))))
@@ -56,13 +57,10 @@ def _digits(n: int):
     return d.x_test[:n], d.y_test[:n]
 
 
-@pytest.fixture(scope="module")
-def relu_onnx(tmp_path_factory) -> tuple[Path, Path]:
+def _calibrated_export(net, root: Path, name: str) -> tuple[Path, Path]:
     import torch
     from brevitas.export import export_qonnx
 
-    root = tmp_path_factory.mktemp("qonnx")
-    net = _relu_net()
     x, y = _digits(N_FRAMES)
     net.train()
     with torch.no_grad():  # calibrate BatchNorm and the learned activation scales on real frames
@@ -72,12 +70,19 @@ def relu_onnx(tmp_path_factory) -> tuple[Path, Path]:
     for bn in (net.b1, net.b2):
         bn.weight.data = torch.as_tensor(rng.normal(1.0, 0.5, bn.num_features), dtype=torch.float32)
         bn.bias.data = torch.as_tensor(rng.normal(0.3, 0.5, bn.num_features), dtype=torch.float32)
+    if getattr(net.fc, "bias", None) is not None:
+        net.fc.bias.data = torch.as_tensor(rng.normal(0.0, 1.0, net.fc.out_features), dtype=torch.float32)
     net.eval()
-    path = root / "relunet.onnx"
+    path = root / f"{name}.onnx"
     export_qonnx(net, input_t=torch.zeros(1, 1, 8, 8), export_path=str(path), dynamo=False)
     frames = root / "frames.npz"
     np.savez(frames, images=x, labels=y)
     return path, frames
+
+
+@pytest.fixture(scope="module")
+def relu_onnx(tmp_path_factory) -> tuple[Path, Path]:
+    return _calibrated_export(_relu_net(), tmp_path_factory.mktemp("qonnx"), "relunet")
 
 
 @pytest.fixture(scope="module")
@@ -180,10 +185,97 @@ def test_unsupported_graphs_are_refused_in_one_line(tmp_path, capsys, what, need
     assert not (tmp_path / "b").exists()
 
 
-def test_per_class_scale_on_the_last_layer_is_refused_in_one_line(tmp_path, capsys):
-    path = _export(_relu_net(per_channel_last=True), (1, 1, 8, 8), tmp_path / "pc.onnx")
-    code, _, err = run_cli(["build", path, "--out", tmp_path / "b", "--no-rtl", "--quiet"], capsys)
-    assert_one_line_error(code, err, "per-channel scale")
+# --------------------------------------------------------------------------------------------------
+# a per-class output affine on the last layer: integer logits out of the accelerator, class on the host
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.rtl
+@pytest.mark.parametrize("last_bias", [False, True], ids=["per-channel-scale", "per-channel-scale+bias"])
+def test_per_class_scale_and_bias_on_the_last_layer_build_with_the_class_on_the_host(
+        last_bias, tmp_path_factory, capsys, monkeypatch):
+    from dqhw.cli import main
+    from dqhw.flow.verify import rtl_vs_original
+
+    root = tmp_path_factory.mktemp("pc")
+    path, frames = _calibrated_export(_relu_net(per_channel_last=True, last_bias=last_bias), root, "pc")
+    out = root / "build"
+    code = main(["build", str(path), "--input-scale", repr(INPUT_SCALE), "--frames", str(frames), "--out",
+                 str(out), "--quiet"])
+    assert code == 0
+    info = json.loads((out / "build.json").read_text())
+    o = info["outputs"]
+    assert o["class_on"] == "host"
+    assert isinstance(o["logits_scale"], list) and len(o["logits_scale"]) == 10
+    assert len(set(o["logits_scale"])) > 1 and all(v > 0 for v in o["logits_scale"])
+    assert isinstance(o["logits_bias"], list) and (len(set(o["logits_bias"])) > 1) == last_bias
+    stages = json.loads((out / "rtl" / "design.json").read_text())
+    assert stages["label_width"] == 0 and not any(s["op_type"].startswith("DqhwLabelSelect")
+                                                  for s in stages["stages"])
+    assert info["rtl"]["proof"]["mismatches"] == 0 and info["rtl"]["proof"]["passed"]
+    v = json.loads((out / "report" / "summary.json").read_text())["verification"]
+    assert v["passed"] and {o["oracle"] for o in v["oracles"]} >= {"qonnx", "finn_graph", "dqhw_graph"}
+    # the board package: no class DMA channel, the driver takes the class with the same rule
+    tcl = (out / "board" / "build_bitstream.tcl").read_text()
+    assert "set has_class 0" in tcl
+    driver = (out / "board" / "driver.py").read_text()
+    assert "HAS_CLASS = False" in driver
+    _check_driver_host_class(driver, o["logits_scale"], o["logits_bias"], monkeypatch)
+    code, _, err = run_cli(["sim", out, "--quiet"], capsys)
+    assert code == 0, err
+    report = json.loads((out / "sim" / "report.json").read_text())
+    assert report["total_mismatches"] == 0 and report["total_frames"] == N_FRAMES
+    assert report["sets"][0]["rtl_accuracy"] is not None
+    # RTL logits * scale_c + bias_c vs qonnx's execution of the original file; the host class vs qonnx's
+    # argmax except at exact ties
+    x, _ = _digits(N_FRAMES)
+    r = rtl_vs_original(out, x, root / "work")
+    assert r["passed"], r
+    assert r["frames"] == N_FRAMES and r["logits_max_abs_diff"] < 1e-3
+    assert r["class_disagreements"] - r["class_disagreements_at_ties"] == 0
+    assert r["frames_with_integer_ties"] <= N_FRAMES // 10
+
+
+def _check_driver_host_class(driver: str, scale, bias, monkeypatch) -> None:
+    """The PYNQ driver (which imports nothing from dqhw) takes the same class as contract.host_class."""
+    import sys
+    import types
+
+    from dqhw import contract
+
+    fake = types.ModuleType("pynq")
+    fake.Overlay = fake.allocate = None
+    monkeypatch.setitem(sys.modules, "pynq", fake)
+    ns: dict = {"__name__": "dqhw_driver"}
+    exec(compile(driver, "driver.py", "exec"), ns)  # noqa: S102
+    acc = np.random.default_rng(0).integers(-300, 300, size=(2000, len(scale)))
+    acc[:100, 1] = acc[:100, 0]
+    assert np.array_equal(ns["host_class"](acc), contract.host_class(acc, scale, bias))
+
+
+def test_host_class_matches_a_plain_loop_with_ties():
+    from dqhw import contract
+
+    rng = np.random.default_rng(3)
+    acc = rng.integers(-4, 5, size=(500, 7))
+    scale = np.array([0.5, 0.25, 0.5, 1.0, 0.125, 0.5, 2.0], dtype=np.float32).astype(np.float64)
+    bias = np.array([0.0, 0.5, 0.0, -1.0, 0.25, 0.0, 0.0])
+    acc[:50, 0] = acc[:50, 2]  # classes 0 and 2 share scale and bias: exact ties
+    got = contract.host_class(acc, scale, bias)
+
+    def reference(row):
+        best, best_v = 0, None
+        for c in range(len(row)):
+            v = float(row[c]) * float(scale[c]) + float(bias[c])
+            if best_v is None or v > best_v:  # strictly greater: the lowest index wins a tie
+                best, best_v = c, v
+        return best
+
+    want = np.array([reference(row) for row in acc])
+    assert np.array_equal(got, want)
+    vals = acc * scale + bias
+    ties = ((vals == vals.max(axis=1, keepdims=True)).sum(axis=1) > 1).sum()
+    assert ties > 10  # the tie rule was exercised
+    assert np.array_equal(contract.host_class(acc, 1.0, 0.0), acc.argmax(axis=1))  # uniform: LabelSelect's rule
+    assert np.array_equal(contract.host_class(acc, 1.0, 0.0), contract.label_select(acc)[:, 0])
 
 
 def test_bad_model_inputs_are_one_line_errors(relu_onnx, tmp_path, capsys):
@@ -208,3 +300,27 @@ def test_python_m_dqhw_runs_the_cli():
 
     out = subprocess.run([sys.executable, "-m", "dqhw", "--version"], capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.startswith("dqhw ")
+
+
+def test_judge_float_logits_with_per_class_scale_and_bias():
+    """The float-oracle rule with one scale and bias per class: logits up to the affine, and the class
+    (contract.host_class) vs the float argmax except at exact ties of acc * scale + bias."""
+    from dqhw import contract
+    from dqhw.flow.verify import judge_float_logits
+
+    scale = np.array([0.5, 0.25, 1.0])
+    bias = np.array([0.0, 0.5, -1.0])
+    acc = np.array([[2, 2, 1], [4, 1, 0], [1, 0, 2]])  # frame 0: values 1.0, 1.0, 0.0 (a tie of 0 and 1)
+    labels = contract.host_class(acc, scale, bias)
+    assert labels.tolist() == [0, 0, 2]
+    f = acc * scale + bias
+    ok = judge_float_logits(f, scale, acc, labels, bias)
+    assert ok["passed"] and ok["frames_with_integer_ties"] == 1 and ok["class_disagreements"] == 0
+    tie = f.copy()
+    tie[0, 1] += 1e-9  # the float argmax takes the other tied class: allowed
+    r = judge_float_logits(tie, scale, acc, labels, bias)
+    assert r["passed"] and r["class_disagreements_at_ties"] == 1
+    wrong = f.copy()
+    wrong[1] = [2.0, 2.5, -1.0]  # logit 1 off by 8 integer units and the class differs without a tie
+    r = judge_float_logits(wrong, scale, acc, labels, bias)
+    assert not r["passed"] and r["first_bad_frame"] == 1

@@ -9,9 +9,8 @@ Runs on the prepared QONNX graph (dqhw.flow.export.prepare_qonnx): input annotat
 - activation quantizers wider than 8 bits (dqhw_mvau and the thresholds take 1..8-bit activations,
   unsigned, signed INT2..INT8 and bipolar);
 - residual adds (two dynamic inputs) and average pooling;
-- a per-class scale or bias on the last layer (per-channel weight scale of the last MatMul/Gemm/Conv,
-  a Gemm bias, or per-class Mul/Add constants after it): the hardware's argmax over integer logits
-  would not be the model's class.
+- a last layer whose bias is not a constant. (A per-class scale or bias on the last layer is built:
+  the accelerator outputs the integer logits and the host takes the class, contract.host_class.)
 """
 
 from __future__ import annotations
@@ -86,44 +85,15 @@ def _attr(node, name: str, default):
 
 
 def _check_last_layer(model) -> None:
-    """The last weight layer and what follows it up to the output: one scale and one bias for all classes."""
+    """There is a last weight layer, and its bias (a Gemm's) is a constant. A per-class scale or bias on
+    it (per-channel weight scale, Gemm bias, per-class Mul/Add after it) is built: the accelerator then
+    outputs the integer logits and the host takes the class (dqhw.flow.passes.SplitOutputAffine,
+    dqhw.contract.host_class)."""
     last = None
     for node in model.graph.node:
         if node.op_type in WEIGHT_OPS:
             last = node
     if last is None:
         raise DqhwError("the graph has no conv/linear layer (Conv, MatMul or Gemm): nothing to build")
-    n_cls = int(np.prod(model.get_tensor_shape(model.graph.output[0].name) or [1]))
-    w = last.input[1]
-    q = model.find_producer(w)
-    if q is not None and q.op_type in ("Quant", "BipolarQuant"):
-        scale = model.get_initializer(q.input[1])
-        if scale is not None and np.size(scale) > 1 and not np.all(np.asarray(scale) == np.asarray(scale).flat[0]):
-            _refuse(model, last, f"the last layer's weights have a per-channel scale ({np.size(scale)} values): "
-                                 "the class (argmax of integer logits) would differ from the model's; dqhw supports "
-                                 "one weight scale on the last layer")
-    if last.op_type == "Gemm" and len(last.input) > 2 and last.input[2]:
-        b = model.get_initializer(last.input[2])
-        if b is None or not np.all(np.asarray(b) == np.asarray(b).flat[0]):
-            _refuse(model, last, "the last layer has a per-class bias: the class (argmax of integer logits) would "
-                                 "differ from the model's; dqhw supports a last layer without bias")
-    # what follows the last layer: only per-tensor constants
-    tensor = last.output[0]
-    while True:
-        consumers = model.find_consumers(tensor)
-        if not consumers or len(consumers) != 1:
-            break
-        node = consumers[0]
-        if node.op_type in ("Mul", "Add", "Sub", "Div"):
-            consts = [model.get_initializer(i) for i in node.input if model.get_initializer(i) is not None]
-            for c in consts:
-                c = np.asarray(c)
-                if c.size > 1 and not np.all(c == c.flat[0]):
-                    _refuse(model, node, f"a per-class {node.op_type} ({c.size} values) after the last layer: the "
-                                         "class (argmax of integer logits) would differ from the model's")
-                if node.op_type in ("Mul", "Div") and c.size and c.flat[0] <= 0:
-                    _refuse(model, node, "a non-positive output scale after the last layer flips the argmax")
-        elif node.op_type not in ("Quant", "Identity", "Reshape", "Flatten", "Transpose", "Squeeze"):
-            break
-        tensor = node.output[0]
-    del n_cls
+    if last.op_type == "Gemm" and len(last.input) > 2 and last.input[2] and not _is_const(model, last.input[2]):
+        _refuse(model, last, "the last layer's bias is not a constant")

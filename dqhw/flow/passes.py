@@ -13,7 +13,8 @@
   went through qonnx_to_finn unfixed: a MultiThreshold with out_dtype BIPOLAR whose thresholds
   count {0, 1} (out_bias 0) and out_scale s != 1 becomes MultiThreshold(out_dtype UINT1) + Mul(s).
 - SplitOutputAffine (after streamlining): the output scale/bias split off the integer logits (kept for
-  the host and the oracles), TopK appended (-> LabelSelect).
+  the host and the oracles), TopK appended (-> LabelSelect) when the affine keeps the argmax; else the
+  accelerator outputs the integer logits and the host takes the class (contract.host_class).
 - AlignWindowAndMvauSimd (after SetFolding): integer width ratios between window generator and MVAU.
 """
 
@@ -98,17 +99,21 @@ class SplitBipolarOutScale(Transformation):
 class SplitOutputAffine(Transformation):
     """After streamlining: the graph ends in an integer MatMul followed by constant Mul/Add nodes (the
     output scale and bias). They are removed from the graph and recorded in `self.scale` and
-    `self.bias` (float logits = integer logits * scale + bias, per class), and TopK(k=1) -> `label` is
-    appended on the integer logits, which finn turns into LabelSelect. Only an affine that keeps the
-    argmax (one positive scale, one bias for every class) can be left to the host this way; anything
-    else is refused in one line."""
+    `self.bias` (float64, one per class: float logits = integer logits * scale + bias). When the
+    affine keeps the argmax (one positive scale, one bias for every class) TopK(k=1) -> `label` is
+    appended on the integer logits, which finn turns into LabelSelect (`self.class_on` "accelerator").
+    Otherwise (per-class scale or bias, or a non-positive scale) the graph ends in the integer logits,
+    and the host computes the class (dqhw.contract.host_class; `self.class_on` "host")."""
 
     def __init__(self):
         super().__init__()
         self.scale: np.ndarray | None = None
         self.bias: np.ndarray | None = None
+        self.class_on: str | None = None
 
     def apply(self, model: ModelWrapper):
+        if self.scale is not None:
+            return model, False  # already split (qonnx re-applies a transformation that reports a change)
         out = model.graph.output[0].name
         producer = model.find_producer(out)
         if producer is not None and producer.op_type == "TopK":
@@ -143,10 +148,9 @@ class SplitOutputAffine(Transformation):
             raise DqhwError(f"after streamlining, the logits come from {where} as {dt.name}, not integers: the last "
                             "layer must be a quantized linear/conv layer whose float scale and bias finn can move to "
                             "its output")
-        if not (np.all(scale == scale[0]) and scale[0] > 0 and np.all(bias == bias[0])):
-            raise DqhwError("the last layer's output scale/bias differ per class (per-channel scale or bias): "
-                            "argmax(integer logits) would not be the model's class; dqhw supports one positive scale "
-                            "and one bias for all classes on the last layer")
+        if not np.all(np.isfinite(scale)) or not np.all(np.isfinite(bias)):
+            raise DqhwError("the last layer's output scale/bias is not finite")
+        on_accelerator = bool(np.all(scale == scale[0]) and scale[0] > 0 and np.all(bias == bias[0]))
         for node, _, _ in tail:
             model.graph.node.remove(node)
         if tensor != out:
@@ -155,6 +159,12 @@ class SplitOutputAffine(Transformation):
             model.graph.output.remove(old)
             model.graph.output.append(helper.make_tensor_value_info(tensor, TensorProto.FLOAT,
                                                                     model.get_tensor_shape(tensor)))
+        self.scale, self.bias = scale, bias
+        self.class_on = "accelerator" if on_accelerator else "host"
+        if not on_accelerator:
+            for vi in [v for v in model.graph.value_info if v.name == tensor]:
+                model.graph.value_info.remove(vi)  # now a graph output (one ValueInfoProto per tensor)
+            return model, True  # the accelerator outputs the integer logits only; the host takes the class
         k = model.make_new_valueinfo_name()
         model.set_initializer(k, np.asarray([1], dtype=np.int64))
         vals, label = model.make_new_valueinfo_name(), "label"
@@ -163,7 +173,6 @@ class SplitOutputAffine(Transformation):
         model.graph.output.remove(model.graph.output[0])
         model.graph.output.append(helper.make_tensor_value_info(label, TensorProto.INT64, [1, 1]))
         model.set_tensor_datatype(label, DataType["UINT32"])
-        self.scale, self.bias = scale, bias
         return model, True
 
 

@@ -142,6 +142,9 @@ def outputs_info(ctx, model) -> dict:
         "logits_scale": ctx.output_scale,
         "logits_bias": ctx.output_bias,
         "logits_note": "float logits = integer accumulators (logits_tensor) * logits_scale + logits_bias",
+        # "accelerator": LabelSelect in the RTL (m_axis); "host": per-class scale/bias (lists), no class
+        # output, the host takes class = argmax(acc * logits_scale + logits_bias) (dqhw.contract.host_class)
+        "class_on": ctx.class_on,
     }
 
 
@@ -210,8 +213,10 @@ def verification_markdown(v: dict) -> list[str]:
         result = "pass" if o["passed"] else "**FAIL** (" + ", ".join(o["failing_sets"]) + ")"
         lines.append(f"| {o['what']} | {'yes' if o['independent'] else '**no** (self-consistency)'} | "
                      f"{o['frames']} | {result} |")
-    lines += ["", "Float oracles: logits / output scale must equal the integer logits; a class may differ only "
-                  "at an exact integer tie (the hardware takes the lowest index).", "",
+    host = v.get("class_on") == "host"
+    lines += ["", "Float oracles: (logits - output bias) / output scale must equal the integer logits; a class may "
+                  "differ only at an exact " + ("tie of acc * scale + bias (the host takes the class, lowest index)."
+                                                if host else "integer tie (the hardware takes the lowest index)."), "",
               "| set | frames | Brevitas: logit-mismatch frames / class disagreements (at ties) | qonnx (same) | "
               "finn graph | dqhw self-check | accuracy golden / Brevitas |",
               "|---|---:|---|---|---|---|---|"]

@@ -27,8 +27,11 @@ class BuildContext:
     mvau_wwidth_max: int = 36
     cfg: object = None  # finn DataflowBuildConfig
     qonnx: object = None  # the prepared QONNX graph (DIR/model.qonnx.onnx)
-    output_scale: float = 1.0  # float logits = integer logits * output_scale + output_bias
-    output_bias: float = 0.0
+    # float logits = integer logits * output_scale + output_bias: floats (one for every class), or
+    # lists of one per class when the class is taken on the host (class_on "host", contract.host_class)
+    output_scale: float | list[float] = 1.0
+    output_bias: float | list[float] = 0.0
+    class_on: str = "accelerator"
     finn_folded: object = None  # the folded finn graph (finn's MVAU_hls/Pool_hls/LabelSelect_hls)
     folding: dict = field(default_factory=dict)
     verification: dict = field(default_factory=dict)
@@ -39,6 +42,13 @@ class BuildContext:
     @property
     def run(self):
         return self.source.run
+
+    @property
+    def class_affine(self) -> tuple[list[float], list[float]] | None:
+        """(scale, bias) per class when the host takes the class (no LabelSelect), else None."""
+        if self.class_on != "host":
+            return None
+        return list(self.output_scale), list(self.output_bias)
 
     @property
     def log_path(self) -> Path:
@@ -84,12 +94,19 @@ def step_check_graph(model, ctx: BuildContext):
 
 
 def step_split_output_affine(model, ctx: BuildContext):
-    """The output scale/bias off the integer logits (kept for the host and the oracles), TopK appended."""
+    """The output scale/bias off the integer logits (kept for the host and the oracles); TopK appended
+    when one positive scale and one bias serve every class, else the host takes the class from the
+    integer logits (contract.host_class)."""
     from dqhw.flow.passes import SplitOutputAffine
 
     split = SplitOutputAffine()
     model = model.transform(split)
-    ctx.output_scale, ctx.output_bias = float(split.scale[0]), float(split.bias[0])
+    ctx.class_on = split.class_on
+    if split.class_on == "host":
+        ctx.output_scale = [float(v) for v in split.scale]
+        ctx.output_bias = [float(v) for v in split.bias]
+    else:
+        ctx.output_scale, ctx.output_bias = float(split.scale[0]), float(split.bias[0])
     return model
 
 
@@ -203,14 +220,16 @@ LABEL_TENSOR = "label"
 
 
 def _name_outputs(model) -> None:
-    """Name the last MVAU's output (the integer logits) `logits` and the graph output `label`."""
-    from dqhw.golden import logits_producer
+    """Name the last MVAU's output (the integer logits) `logits` and the graph output `label` (a graph
+    without LabelSelect: the graph output carries the logits; it is `logits` when the MVAU's output
+    is the graph output)."""
+    from dqhw.golden import has_label_select, logits_producer
 
     mvau = logits_producer(model)
     if mvau is not None and mvau.output[0] != LOGITS_TENSOR:
         model.rename_tensor(mvau.output[0], LOGITS_TENSOR)
     out = model.graph.output[0].name
-    if out != LABEL_TENSOR:
+    if has_label_select(model) and out != LABEL_TENSOR:
         model.rename_tensor(out, LABEL_TENSOR)
 
 
@@ -237,7 +256,7 @@ def step_size_fifos(model, ctx: BuildContext):
     dataflow = ctx.out / "dataflow.onnx"
     model.save(str(dataflow))
     record = size_and_generate(dataflow, ctx.out / "rtl", ctx.out / "rtl-sizing", frames, ctx.board.part,
-                               ctx.clock_ns, expected=GoldenModel(model).run(frames))
+                               ctx.clock_ns, expected=GoldenModel(model, class_affine=ctx.class_affine).run(frames))
     ctx.rtl.update({
         "dir": "rtl", "top": "dqhw_accel", "cycles_per_frame_measured": record["interval_sized"],
         "cycles_per_frame_estimated": record["expected_cycles_per_frame"],
@@ -257,7 +276,8 @@ def step_prove_rtl(model, ctx: BuildContext):
     sets = ctx.source.frame_sets
     chosen = [("clean", sets[0].images[:ctx.opts.prove_frames])] + [(s.name, s.images[:8]) for s in sets[1:]]
     try:
-        ctx.rtl["proof"] = prove_rtl(ctx.out, ctx.out / "rtl-sizing" / "sized", chosen, GoldenModel(model))
+        ctx.rtl["proof"] = prove_rtl(ctx.out, ctx.out / "rtl-sizing" / "sized", chosen,
+                                      GoldenModel(model, class_affine=ctx.class_affine))
     finally:
         shutil.rmtree(ctx.out / "rtl-sizing", ignore_errors=True)
     return model
@@ -267,7 +287,7 @@ def step_board_package(model, ctx: BuildContext):
     """DIR/board: Vivado project script + PYNQ driver, written only for proven RTL."""
     from dqhw.board_package import write_board_package
 
-    _, status = write_board_package(ctx.out, ctx.board)
+    _, status = write_board_package(ctx.out, ctx.board, class_affine=ctx.class_affine)
     ctx.rtl.update(board_package="board", bitstream=status)
     return model
 

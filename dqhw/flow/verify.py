@@ -7,8 +7,10 @@ dataflow graph) is held to oracles that dqhw's own code does not compute (ORACLE
   the run), with the input convention applied to the frames: the clean frames (>= 64 by default);
 - finn-plus execute_onnx of finn's own folded graph (finn's Python MVAU/Pool/LabelSelect): the clean
   frames and a subset of each adversarial set; integer logits and labels must be equal.
-For the two float oracles the rule is: logits / output scale equal the integer logits, and a class
-may differ only at an exact integer tie that the float argmax resolved to another tied class.
+For the two float oracles the rule is: (logits - output bias) / output scale equal the integer logits
+(per class when the host takes the class), and a class may differ only at an exact tie (of the
+integer logits, or of acc * scale + bias for the host's class) that the float argmax resolved to
+another tied class.
 Every oracle is asserted: a failure fails the build (MismatchError, one line).
 Also run, and reported as what it is: execute_onnx of dqhw's own dataflow graph, which uses dqhw's
 node code on both sides (a self-consistency check of the golden model's batching, not an oracle).
@@ -94,7 +96,10 @@ def compare_with_graph(golden, model, images: np.ndarray, all_tensors: bool) -> 
     label_mm = logits_mm = tensor_frames = 0
     bad_tensors: set[str] = set()
     for i, ctx in enumerate(contexts):
-        lab = int(np.asarray(ctx[out_name]).reshape(-1)[0])
+        if golden.has_label_select:
+            lab = int(np.asarray(ctx[out_name]).reshape(-1)[0])
+        else:  # the graph output is the logits: the host's class
+            lab = int(golden.class_of(np.asarray(ctx[out_name]).reshape(1, -1))[0])
         label_mm += int(lab != int(res.labels[i]))
         if logits_name in ctx:
             logits_mm += int(not np.array_equal(np.asarray(ctx[logits_name]).reshape(-1), res.logits[i].reshape(-1)))
@@ -130,24 +135,34 @@ ORACLES = {
 FLOAT_TOLERANCE = 1e-3
 
 
-def judge_float_logits(float_logits: np.ndarray, scale: float, golden_logits: np.ndarray,
-                       golden_labels: np.ndarray, bias: float = 0.0) -> dict:
+def judge_float_logits(float_logits: np.ndarray, scale, golden_logits: np.ndarray,
+                       golden_labels: np.ndarray, bias=0.0) -> dict:
     """The rule for a float oracle: every (logit - bias) / scale equals the integer logit (within
-    FLOAT_TOLERANCE, relative above 1), and the float argmax differs from the golden class only where
-    the integer logits tie at the maximum and the float argmax is one of the tied classes."""
+    FLOAT_TOLERANCE, relative above 1), and the float argmax differs from the golden class only at a
+    tie that the float argmax resolved to another tied class. `scale` and `bias`: one for every class
+    (scalars; the class is the argmax of the integer logits, ties among equal integers) or one per
+    class (vectors, the host's class: contract.host_class; ties among equal acc * scale + bias,
+    compared exactly in float64)."""
+    from dqhw import contract
+
     n = len(golden_logits)
     if n == 0:
         return {"frames": 0, "logit_mismatch_frames": 0, "class_disagreements": 0,
                 "class_disagreements_at_ties": 0, "logits_max_abs_diff": 0.0, "passed": True}
-    q = (np.asarray(float_logits, dtype=np.float64) - bias) / scale
+    scale_v, bias_v = np.asarray(scale, dtype=np.float64), np.asarray(bias, dtype=np.float64)
+    per_class = scale_v.ndim > 0 or bias_v.ndim > 0
+    f = np.asarray(float_logits, dtype=np.float64)
+    q = (f - bias_v) / scale_v
     g = np.asarray(golden_logits, dtype=np.float64)
     diff = np.abs(q - g)
     bad_logits = (diff > FLOAT_TOLERANCE * np.maximum(1.0, np.abs(g))).any(axis=1)
-    f_label = q.argmax(axis=1)
+    # the class values the tie rule compares: the integer logits, or the host's acc * scale + bias
+    v = contract.class_values(np.asarray(golden_logits, dtype=np.int64), scale_v, bias_v) if per_class else g
+    f_label = f.argmax(axis=1) if per_class else q.argmax(axis=1)
     disagree = f_label != np.asarray(golden_labels)
-    top = g.max(axis=1, keepdims=True)
-    at_tie = (g == top).sum(axis=1) > 1
-    tie_ok = disagree & at_tie & (g[np.arange(n), f_label] == top[:, 0])
+    top = v.max(axis=1, keepdims=True)
+    at_tie = (v == top).sum(axis=1) > 1
+    tie_ok = disagree & at_tie & (v[np.arange(n), f_label] == top[:, 0])
     first = int(np.flatnonzero(bad_logits | (disagree & ~tie_ok))[0]) if (bad_logits | (disagree & ~tie_ok)).any() \
         else None
     return {
@@ -186,8 +201,14 @@ def _set_report(ctx, golden, fs, exec_n: int, oracle_n: int, dataflow, with_qonn
     contexts = execute_graph(ctx.finn_folded, sub)
     fl_name = _label_select_input(ctx.finn_folded)
     out_name = ctx.finn_folded.graph.output[0].name
-    lab_mm = sum(int(np.asarray(c[out_name]).reshape(-1)[0]) != int(ref.labels[i]) for i, c in enumerate(contexts))
-    log_mm = sum(not np.array_equal(np.asarray(c[fl_name]).reshape(-1), ref.logits[i]) for i, c in enumerate(contexts))
+    finn_logits = [np.asarray(c[fl_name]).reshape(-1) for c in contexts]
+    if fl_name == out_name:  # no LabelSelect: the host's class of finn's logits
+        finn_labels = [int(v) for v in golden.class_of(np.asarray(finn_logits).reshape(len(contexts), -1))] \
+            if contexts else []
+    else:
+        finn_labels = [int(np.asarray(c[out_name]).reshape(-1)[0]) for c in contexts]
+    lab_mm = sum(lab != int(ref.labels[i]) for i, lab in enumerate(finn_labels))
+    log_mm = sum(not np.array_equal(v, ref.logits[i]) for i, v in enumerate(finn_logits))
     float32_ok = finn_float32_exact(ctx.finn_folded)
     d["finn_graph"] = {"frames": len(sub), "label_mismatches": lab_mm, "logits_mismatches": log_mm,
                        # finn's MVAU executes in float32: exact only while |acc| < 2^24
@@ -212,10 +233,12 @@ def finn_float32_exact(model) -> bool:
 
 
 def _label_select_input(model) -> str:
+    """The logits tensor: LabelSelect's input, or the graph output of a graph without LabelSelect
+    (the host takes the class)."""
     for node in model.graph.node:
         if node.op_type.startswith(("LabelSelect", "DqhwLabelSelect")):
             return node.input[0]
-    raise DqhwError("the dataflow graph has no LabelSelect")
+    return model.graph.output[0].name
 
 
 def verify_build(ctx, dataflow) -> dict:
@@ -225,7 +248,7 @@ def verify_build(ctx, dataflow) -> dict:
     from dqhw.golden import GoldenModel
 
     opts = ctx.opts
-    golden = GoldenModel(dataflow)
+    golden = GoldenModel(dataflow, class_affine=ctx.class_affine)
     sets = []
     for i, fs in enumerate(ctx.source.frame_sets):
         fs_used = fs if i else type(fs)(fs.name, fs.images[:opts.verify_frames],
@@ -246,6 +269,7 @@ def verify_build(ctx, dataflow) -> dict:
     return {
         "output_scale": ctx.output_scale,
         "output_bias": ctx.output_bias,
+        "class_on": ctx.class_on,
         "oracles": oracles,
         "passed": all(o["passed"] for o in oracles),
         "sets": sets,
@@ -255,7 +279,8 @@ def verify_build(ctx, dataflow) -> dict:
 def rtl_vs_original(build_dir: str | Path, images: np.ndarray, work: str | Path) -> dict:
     """The RTL (Verilator) against qonnx execute_onnx of the build's original graph file (a model-file
     build; the input convention from build.json applied to the frames): every logit up to the output
-    scale and bias, every class except at exact integer ties (judge_float_logits)."""
+    scale and bias, every class except at exact ties (judge_float_logits; a build whose class the
+    host takes: the class is contract.host_class of the RTL's logits)."""
     import json
 
     from qonnx.core.modelwrapper import ModelWrapper
@@ -274,7 +299,12 @@ def rtl_vs_original(build_dir: str | Path, images: np.ndarray, work: str | Path)
     q = qonnx_execute(raw, x.astype(np.float32))
     n = min(len(rtl.logits), len(images))
     out = info["outputs"]
-    r = judge_float_logits(q[:n], out["logits_scale"], rtl.logits[:n], rtl.labels[:n], out["logits_bias"])
+    labels = rtl.labels
+    if out.get("class_on") == "host":  # no class output: the host's class of the RTL's logits
+        from dqhw import contract
+
+        labels = contract.host_class(rtl.logits, out["logits_scale"], out["logits_bias"])
+    r = judge_float_logits(q[:n], out["logits_scale"], rtl.logits[:n], labels[:n], out["logits_bias"])
     r["rtl_frames_out"] = int(len(rtl.logits))
     r["deadlock"] = bool(rtl.deadlock)
     r["passed"] = r["passed"] and n == len(images) and not rtl.deadlock

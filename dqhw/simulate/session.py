@@ -1,5 +1,7 @@
 """`make sim` / `dqhw sim BUILD`: the clean test split and every adversarial set of the run through
-the stitched RTL, every frame's logits and class compared with the golden model.
+the stitched RTL, every frame's logits and class compared with the golden model. A design without a
+class output (the host takes the class: a per-class scale/bias on the last layer) is judged on its
+logits; its classes (accuracy) are contract.host_class of the RTL's logits.
 
 Writes BUILD/sim/report.json and report.md (one file pair per shard with SHARD=i/n). Any mismatch
 fails with the first differing frame, layer and value.
@@ -123,6 +125,8 @@ def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None
         if progress:
             print(f"sim {fs.name}: {len(images)} frames through the RTL ...", flush=True)
         res = bulk_run(rtl_dir, work / fs.name, images, waves=waves)
+        if design.label_width == 0:  # no class output: the host's class of the RTL's logits
+            res.labels = golden.class_of(res.logits)
         cmp = compare(ref.labels, ref.logits, res, has_labels=design.label_width > 0)
         ii = res.interval()
         row = {
