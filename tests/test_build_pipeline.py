@@ -23,7 +23,7 @@ def test_build_directory():
     names = [s["step"] for s in info["steps"]]
     # the ordered step list, finn's and dqhw's, verification included (no RTL in this build: --no-rtl)
     assert names == [n for n, _, _ in steps(rtl=False)]
-    assert names[:3] == ["load_graph", "check_graph", "qonnx_to_finn"] and names[-1] == "verify"
+    assert names[:3] == ["load_graph", "check_graph", "qonnx_to_finn"] and names[-2:] == ["verify", "report"]
     for i, (s, (_, _, saves)) in enumerate(zip(info["steps"], steps(rtl=False))):
         if saves:  # every step that changes the graph leaves its model
             assert s["model"] == f"intermediate/{i:02d}_{s['step']}.onnx" and (out / s["model"]).is_file()

@@ -36,6 +36,8 @@ class BuildContext:
     folding: dict = field(default_factory=dict)
     verification: dict = field(default_factory=dict)
     rtl: dict = field(default_factory=dict)  # what build.json records about DIR/rtl and DIR/board
+    summary: dict = field(default_factory=dict)  # DIR/report/summary.json
+    t_start: float = 0.0  # when the build started (time.time())
     warnings: list[str] = field(default_factory=list)
     notes: dict = field(default_factory=dict)
 
@@ -292,6 +294,21 @@ def step_board_package(model, ctx: BuildContext):
     return model
 
 
+def step_report(model, ctx: BuildContext):
+    """DIR/report/summary.json + summary.md: layers, folding, resources, verification, the RTL proof."""
+    import time
+
+    from dqhw.flow import report
+
+    ctx.summary = report.summarize(ctx, model, ctx.verification)
+    if ctx.rtl:
+        ctx.summary["rtl"] = dict(ctx.rtl)
+        ctx.summary["rtl_proof"] = ctx.rtl.get("proof")
+    ctx.summary["build_seconds"] = round(time.time() - ctx.t_start, 2)
+    report.write(ctx, ctx.summary)
+    return model
+
+
 # (name, function, whether the step changes the graph: its model is saved as intermediate/NN_name.onnx)
 FRONT: list[tuple[str, Callable, bool]] = [
     ("load_graph", step_load_graph, True),
@@ -321,4 +338,4 @@ RTL: list[tuple[str, Callable, bool]] = [
 
 
 def steps(rtl: bool = True) -> list[tuple[str, Callable, bool]]:
-    return FRONT + (RTL if rtl else [])
+    return FRONT + (RTL if rtl else []) + [("report", step_report, False)]
