@@ -293,43 +293,36 @@ def _write_mvau_roms(inst, model, name: str, out: Path) -> dict:
     return params
 
 
-def _collect_files(files: list[Path], out: Path) -> list[str]:
-    """Copy every source into `out` (a self-contained RTL folder); library files once each."""
-    names: list[str] = []
+def _copy_flat(files: list[Path], out: Path, what: str) -> list[str]:
+    """Copy `files` into `out` under their bare names (each name once; two different files under one
+    name are an error); returns the names in first-seen order."""
     seen: dict[str, bytes] = {}
-    own = ["dqhw_fifo.v", "dqhw_mvau.v", "dqhw_maxpool.v", "dqhw_label_select.v", "dqhw_stream_fork.v"]
-    for f in [hw_dir("rtl") / n for n in own] + files:
-        f = Path(f)
+    for f in map(Path, files):
         data = f.read_bytes()
         if f.name in seen:
             if seen[f.name] != data:
-                raise DqhwError(f"two different sources named {f.name}")
+                raise DqhwError(f"two different {what} named {f.name}")
             continue
         seen[f.name] = data
         dest = out / f.name
         if f.resolve() != dest.resolve():
             dest.write_bytes(data)
-        names.append(f.name)
-    # packages first (SystemVerilog needs them before their users), the top last
+    return list(seen)
+
+
+def _collect_files(files: list[Path], out: Path) -> list[str]:
+    """Every source in `out` (a self-contained RTL folder): dqhw's modules, then the nodes' sources;
+    packages first (SystemVerilog needs them before their users), the top last."""
+    own = ["dqhw_fifo.v", "dqhw_mvau.v", "dqhw_maxpool.v", "dqhw_label_select.v", "dqhw_stream_fork.v"]
+    names = _copy_flat([hw_dir("rtl") / n for n in own] + list(files), out, "sources")
     names.sort(key=lambda n: (0 if n.endswith("_pkg.sv") else 1))
     return names + ["dqhw_accel.v"]
 
 
 def _collect_data_files(files: list[Path], out: Path) -> list[str]:
-    """Copy every memory file into `out` (flat: the RTL opens them by bare name, relative to the
-    simulator's working directory); two different files under one name are an error."""
-    names: dict[str, bytes] = {}
-    for f in files:
-        data = Path(f).read_bytes()
-        if f.name in names:
-            if names[f.name] != data:
-                raise DqhwError(f"two different memory files named {f.name}")
-            continue
-        names[f.name] = data
-        dest = out / f.name
-        if Path(f).resolve() != dest.resolve():
-            dest.write_bytes(data)
-    return sorted(names)
+    """Every memory file in `out`, flat: the RTL opens them by bare name, relative to the simulator's
+    working directory."""
+    return sorted(_copy_flat(files, out, "memory files"))
 
 
 _READMEM = re.compile(r'\$readmem[hb]\s*\(\s*"([^"]+)"')
