@@ -118,29 +118,42 @@ def _random_pauses(owner, attr: str) -> Iterator[bool]:
         yield not (p >= 1.0 or owner.rng.random() < p)
 
 
-class AxisSource:
+class _AxisEnd:
+    """What a cocotbext-axi source and sink share here: clock/reset lookup, the checker, and a
+    probability of moving each cycle (< 1: random pauses) that tests may change mid-run."""
+
+    def __init__(self, dut, prefix: str, clk, prob: float, rng: random.Random, clk_name: str,
+                 rst_name: str | None, endpoint_cls):
+        self.clk = clk if clk is not None else getattr(dut, clk_name)
+        rst = getattr(dut, rst_name) if rst_name and hasattr(dut, rst_name) else None
+        self.rng = rng
+        _quiet(dut, prefix)
+        self.axis = endpoint_cls(AxiStreamBus.from_prefix(dut, prefix), self.clk, rst,
+                                 reset_active_level=False, byte_lanes=1)
+        self.checker = AxisChecker(dut, prefix, self.clk, rst)
+        self._prob = 1.0
+        self._set_prob(prob)
+
+    def _set_prob(self, p: float) -> None:
+        self._prob = p
+        self.axis.set_pause_generator(None if p >= 1.0 else _random_pauses(self, "_prob"))
+
+
+class AxisSource(_AxisEnd):
     """Drive `<prefix>_tdata/_tvalid` from queued integer beats (cocotbext-axi AxiStreamSource)."""
 
     def __init__(self, dut, prefix: str = "s_axis", clk=None, valid_prob: float = 1.0,
                  rng: random.Random | None = None, clk_name: str = "clk", rst_name: str | None = "rst_n"):
-        self.clk = clk if clk is not None else getattr(dut, clk_name)
-        rst = getattr(dut, rst_name) if rst_name and hasattr(dut, rst_name) else None
-        self.rng = rng or random.Random(0)
-        _quiet(dut, prefix)
-        self.axis = AxiStreamSource(AxiStreamBus.from_prefix(dut, prefix), self.clk, rst,
-                                    reset_active_level=False, byte_lanes=1)
-        self.checker = AxisChecker(dut, prefix, self.clk, rst)
-        self._valid_prob = 1.0
-        self.valid_prob = valid_prob
+        super().__init__(dut, prefix, clk, valid_prob, rng or random.Random(0), clk_name, rst_name,
+                         AxiStreamSource)
 
     @property
     def valid_prob(self) -> float:
-        return self._valid_prob
+        return self._prob
 
     @valid_prob.setter
     def valid_prob(self, p: float) -> None:
-        self._valid_prob = p
-        self.axis.set_pause_generator(None if p >= 1.0 else _random_pauses(self, "_valid_prob"))
+        self._set_prob(p)
 
     def send(self, beats: Iterable[int]) -> None:
         beats = [int(b) for b in beats]
@@ -171,29 +184,21 @@ class AxisSource:
         self.checker.kill()
 
 
-class AxisSink:
+class AxisSink(_AxisEnd):
     """Drive `<prefix>_tready` randomly (cocotbext-axi AxiStreamSink) and record the beats accepted."""
 
     def __init__(self, dut, prefix: str = "m_axis", clk=None, ready_prob: float = 1.0,
                  rng: random.Random | None = None, clk_name: str = "clk", rst_name: str | None = "rst_n"):
-        self.clk = clk if clk is not None else getattr(dut, clk_name)
-        rst = getattr(dut, rst_name) if rst_name and hasattr(dut, rst_name) else None
-        self.rng = rng or random.Random(1)
-        _quiet(dut, prefix)
-        self.axis = AxiStreamSink(AxiStreamBus.from_prefix(dut, prefix), self.clk, rst,
-                                  reset_active_level=False, byte_lanes=1)
-        self.checker = AxisChecker(dut, prefix, self.clk, rst)
-        self._ready_prob = 1.0
-        self.ready_prob = ready_prob
+        super().__init__(dut, prefix, clk, ready_prob, rng or random.Random(1), clk_name, rst_name,
+                         AxiStreamSink)
 
     @property
     def ready_prob(self) -> float:
-        return self._ready_prob
+        return self._prob
 
     @ready_prob.setter
     def ready_prob(self, p: float) -> None:
-        self._ready_prob = p
-        self.axis.set_pause_generator(None if p >= 1.0 else _random_pauses(self, "_ready_prob"))
+        self._set_prob(p)
 
     @property
     def received(self) -> list[int]:
