@@ -65,8 +65,13 @@ def run_dir(name: str, **kw) -> Path:
     return make_run(ROOT / "runs" / name, **kw)
 
 
+# tests build the cheapest design reaching this rate (small RTL, quick Verilator builds); the default,
+# the fastest design that fits the board, is built by test_e2e and checked in test_folding_search
+TEST_FPS = 10_000
+
+
 @functools.cache
-def built(name: str, target_fps: int | None = None, verify_frames: int = 16, exec_frames: int = 4,
+def built(name: str, target_fps: int | None = TEST_FPS, verify_frames: int = 16, exec_frames: int = 4,
           **run_kw) -> Path:
     """Build the run `name` (created with run_kw) once per session; returns the build directory."""
     from dqhw.flow.pipeline import BuildOptions, build

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import assert_one_line_error, run_cli
+from tests.test_build_common import TEST_FPS
 
 INPUT_SCALE = 1.0 / 255.0
 N_FRAMES = 100
@@ -92,7 +93,7 @@ def relu_build(relu_onnx, tmp_path_factory) -> Path:
     path, frames = relu_onnx
     out = tmp_path_factory.mktemp("qb") / "build"
     code = main(["build", str(path), "--input-scale", repr(INPUT_SCALE), "--frames", str(frames), "--out",
-                 str(out), "--quiet"])
+                 str(out), "--target-fps", str(TEST_FPS), "--quiet"])
     assert code == 0
     return out
 
@@ -199,7 +200,7 @@ def test_per_class_scale_and_bias_on_the_last_layer_build_with_the_class_on_the_
     path, frames = _calibrated_export(_relu_net(per_channel_last=True, last_bias=last_bias), root, "pc")
     out = root / "build"
     code = main(["build", str(path), "--input-scale", repr(INPUT_SCALE), "--frames", str(frames), "--out",
-                 str(out), "--quiet"])
+                 str(out), "--target-fps", str(TEST_FPS), "--quiet"])
     assert code == 0
     info = json.loads((out / "build.json").read_text())
     o = info["outputs"]

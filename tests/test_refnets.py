@@ -10,6 +10,7 @@ import json
 import pytest
 
 from dqhw.refnets import INPUT_SCALE, export, frames
+from tests.test_build_common import TEST_FPS
 
 pytestmark = pytest.mark.rtl
 
@@ -28,7 +29,8 @@ def test_reference_network_rtl_equals_qonnx_on_the_original_file(name, tmp_path)
     fpath = tmp_path / "frames.npz"
     np.savez(fpath, images=x, labels=y)
     out = build(BuildOptions(model=str(model), out=str(tmp_path / "build"), frames=str(fpath),
-                             input_scale=INPUT_SCALE, verify_frames=32, exec_frames=2))
+                             input_scale=INPUT_SCALE, verify_frames=32, exec_frames=2,
+                             target_fps=TEST_FPS))
     info = json.loads((out / "build.json").read_text())
     assert info["rtl"]["proof"]["mismatches"] == 0
     assert json.loads((out / "report" / "summary.json").read_text())["resources"]["estimated"]["DSP"] == 0

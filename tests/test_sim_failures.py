@@ -32,6 +32,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import assert_one_line_error, run_cli
+from tests.test_build_common import TEST_FPS
 
 pytestmark = pytest.mark.rtl
 
@@ -45,7 +46,7 @@ def sized_build(tmp_path_factory) -> Path:
     run, build = root / "run", root / "build"
     code = _cli(["train", "--bits", "2", "--epochs", "3", "--out", run, "--quiet"])
     assert code == 0, "dqhw train failed"
-    code = _cli(["build", run, "--board", "pynq-z2", "--out", build, "--quiet"])
+    code = _cli(["build", run, "--board", "pynq-z2", "--out", build, "--target-fps", str(TEST_FPS), "--quiet"])
     assert code == 0, "dqhw build failed"
     if not (build / "rtl" / "design.json").is_file():
         from dqhw.data import load_dataset

@@ -27,6 +27,7 @@ import pytest
 
 from dqhw.errors import DqhwError, MismatchError
 from tests.conftest import assert_one_line_error, run_cli
+from tests.test_build_common import TEST_FPS
 
 LIMIT = 16
 
@@ -39,7 +40,7 @@ def thr_build(tmp_path_factory) -> Path:
 
     root = tmp_path_factory.mktemp("verif")
     run = make_run(root / "run", bits="2", wbits="2", seed=5, input_bits="4")
-    return build(BuildOptions(model=str(run), out=str(root / "build")))
+    return build(BuildOptions(model=str(run), out=str(root / "build"), target_fps=TEST_FPS))
 
 
 def _copy_build(build: Path, dest: Path) -> Path:
@@ -177,7 +178,7 @@ def _build_with_fault(tmp_path: Path, monkeypatch, fault) -> Path:
     run = make_run(tmp_path / "run", bits="2", wbits="2", seed=5, input_bits="4")
     out = tmp_path / "build"
     with pytest.raises(MismatchError) as e:
-        build(BuildOptions(model=str(run), out=str(out)))
+        build(BuildOptions(model=str(run), out=str(out), target_fps=TEST_FPS))
     assert not out.exists(), "a failed build must not leave a build directory that looks complete"
     return str(e.value)
 
@@ -328,7 +329,8 @@ def test_build_fails_when_an_oracle_disagrees(tmp_path, monkeypatch):
     monkeypatch.setattr(verify, "brevitas_logits", off_by_one_step)
     run = make_run(tmp_path / "run", bits="2", wbits="2", seed=9)
     with pytest.raises(MismatchError, match="brevitas vs golden on clean: 1 of 16 frames with different logits"):
-        build(BuildOptions(model=str(run), out=str(tmp_path / "build"), verify_frames=16, exec_frames=2))
+        build(BuildOptions(model=str(run), out=str(tmp_path / "build"), verify_frames=16, exec_frames=2,
+                           target_fps=TEST_FPS))
     assert not (tmp_path / "build").exists()
 
 

@@ -16,7 +16,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--board", default="pynq-z2", help=f"target board: {', '.join(sorted(BOARDS))} (default pynq-z2)")
     fold = p.add_mutually_exclusive_group()
     fold.add_argument("--target-fps", type=int, default=None,
-                      help="folding by finn's SetFolding for this frame rate (default 10000)")
+                      help="the cheapest balanced folding reaching this frame rate (default: the fastest design "
+                           "that fits the board's budget)")
     fold.add_argument("--folding", default=None, help="finn-format folding JSON (e.g. a build's folding_config.json)")
     p.add_argument("--clock-ns", type=float, default=None, help="clock period in ns (default: the board's, 10)")
     p.add_argument("--out", default=None, help="build directory (default builds/<run>-<board>)")
@@ -35,8 +36,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "model, plus up to 8 of each adversarial set (at least 16; default 16)")
     p.add_argument("--no-rtl", action="store_true",
                    help="stop after the folded dataflow graph (no Verilog, FIFO sizing or board package)")
-    p.add_argument("--mvau-wwidth-max", type=int, default=36,
-                   help="SetFolding's limit on weight bits per PE (SIMD * wbits; default 36, finn's)")
+    p.add_argument("--lut-budget", type=float, default=85.0, metavar="PCT",
+                   help="the design must fit in this share of the board's LUTs (default 85)")
+    p.add_argument("--bram-budget", type=float, default=90.0, metavar="PCT",
+                   help="... of its BRAM18s (default 90)")
+    p.add_argument("--dsp-budget", type=float, default=90.0, metavar="PCT", help="... of its DSPs (default 90)")
+    p.add_argument("--allow-overfull", action="store_true",
+                   help="build a design that exceeds the budget anyway (a warning instead of an error)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
@@ -45,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
 
     opts = BuildOptions(model=args.model, board=args.board, clock_ns=args.clock_ns, target_fps=args.target_fps,
                         folding=args.folding, out=args.out, verify_frames=args.verify_frames,
-                        exec_frames=args.exec_frames, mvau_wwidth_max=args.mvau_wwidth_max,
+                        exec_frames=args.exec_frames, lut_budget=args.lut_budget,
+                        bram_budget=args.bram_budget, dsp_budget=args.dsp_budget, allow_overfull=args.allow_overfull,
                         rtl=not args.no_rtl, prove_frames=args.prove_frames, frames=args.frames,
                         input_scale=args.input_scale, input_offset=args.input_offset)
 

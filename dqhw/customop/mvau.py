@@ -26,8 +26,6 @@ the stream: FINN's ActVal, 0 for BIPOLAR outputs), WEIGHT_ROM_BLOCK, THRESH_ROM_
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from finn.custom_op.fpgadataflow.matrixvectoractivation import MVAU
 from qonnx.core.datatype import DataType
@@ -35,10 +33,6 @@ from qonnx.core.datatype import DataType
 from dqhw import contract
 from dqhw.customop.common import element_bits
 from dqhw.errors import DqhwError
-
-# a weight ROM deeper than this goes to BRAM when ram_style is "auto" (finn's LUTRAM limit for
-# internal_embedded memories)
-BRAM_DEPTH_THRESHOLD = 128
 
 
 class DqhwMVAU(MVAU):
@@ -208,11 +202,9 @@ class DqhwMVAU(MVAU):
 
     @staticmethod
     def _rom_block(style: str, depth: int) -> bool:
-        if style == "block":
-            return True
-        if style == "distributed":
-            return False
-        return depth > BRAM_DEPTH_THRESHOLD  # "auto" / "ultra" (no URAM on 7-series)
+        from dqhw.estimate import rom_in_block
+
+        return rom_in_block(style, depth)
 
     def rtl_params(self) -> dict:
         """Parameters of rtl/dqhw_mvau.v (WEIGHT_FILE / THRESH_FILE are the RTL generator's)."""
@@ -244,55 +236,29 @@ class DqhwMVAU(MVAU):
     # ----------------------------------------------------------------------------------------------
     # resource estimates for the LUT-based dqhw_mvau (no DSP)
     # ----------------------------------------------------------------------------------------------
+    def _resources(self):
+        """dqhw.estimate.mvau with this node's folding and exact widths."""
+        from dqhw import estimate
+
+        out_bits = self.get_nodeattr("OUT_BITS") if self.get_nodeattr("USE_THRESHOLDS") else None
+        return estimate.mvau(
+            self.get_nodeattr("PE"), self.get_nodeattr("SIMD"), self.get_nodeattr("MW"), self.get_nodeattr("MH"),
+            self.get_nodeattr("IN_BITS") or element_bits(self.get_input_datatype(0)),
+            self.get_nodeattr("W_BITS") or element_bits(self.get_input_datatype(1)),
+            self.get_nodeattr("ACC_BITS") or 32, out_bits, self.get_nodeattr("NUM_THRESH"),
+            weight_rom_block=bool(self.get_nodeattr("WEIGHT_ROM_BLOCK")),
+            thresh_rom_block=bool(self.get_nodeattr("THRESH_ROM_BLOCK")))
+
     def lut_estimation(self, fpgapart=None) -> int:
-        """FINN-R's LUT model (Blott et al. 2018, as in finn's MVAU_hls with resType=lut) with
-        dqhw's exact widths: products + adder tree + accumulator per PE, distributed-ROM LUTs,
-        threshold comparators."""
-        pe, simd = self.get_nodeattr("PE"), self.get_nodeattr("SIMD")
-        a = self.get_nodeattr("IN_BITS") or element_bits(self.get_input_datatype(0))
-        w = self.get_nodeattr("W_BITS") or element_bits(self.get_input_datatype(1))
-        acc_bits = self.get_nodeattr("ACC_BITS") or 32
-        if w == 1:  # bipolar: conditional negate instead of a multiplier
-            mult = simd * (a + 1)
-        else:
-            mult = simd * (2 * math.ceil((w + a) / 6) - 1) * (w + a)
-        adder = (w + a) * (2 * simd - 1)
-        thr = comp = 0
-        if self.get_nodeattr("USE_THRESHOLDS"):
-            n = (1 << self.get_nodeattr("OUT_BITS")) - 1
-            comp = n * acc_bits
-            if not self.get_nodeattr("THRESH_ROM_BLOCK"):
-                thr = n * acc_bits * math.ceil(self.calc_tmem() / 64)
-        rom = 0
-        if not self.get_nodeattr("WEIGHT_ROM_BLOCK"):
-            rom = pe * simd * w * math.ceil(self.calc_wmem() / 64)
-        return int(300 + 1.1 * pe * (mult + adder + acc_bits + thr + comp) + rom)
+        """dqhw.estimate.mvau (FINN-R's LUT model with dqhw's exact widths, calibrated against Yosys)."""
+        return self._resources().lut
 
     def bram_estimation(self, fpgapart=None) -> int:
         """RAMB18 count of the weight ROM (and threshold ROM when in BRAM)."""
-        pe, simd = self.get_nodeattr("PE"), self.get_nodeattr("SIMD")
-        w = self.get_nodeattr("W_BITS") or element_bits(self.get_input_datatype(1))
-        total = 0
-        if self.get_nodeattr("WEIGHT_ROM_BLOCK"):
-            total += bram18_count(self.calc_wmem(), pe * simd * w)
-        if self.get_nodeattr("USE_THRESHOLDS") and self.get_nodeattr("THRESH_ROM_BLOCK"):
-            n = (1 << self.get_nodeattr("OUT_BITS")) - 1
-            total += bram18_count(self.calc_tmem(), pe * n * self.get_nodeattr("ACC_BITS"))
-        return total
+        return self._resources().bram18
 
     def dsp_estimation(self, fpgapart=None) -> int:
         return 0
 
     def uram_estimation(self, fpgapart=None) -> int:
         return 0
-
-
-def bram18_count(depth: int, width: int) -> int:
-    """RAMB18 primitives for a depth x width ROM (simple dual port aspect ratios, UG473)."""
-    if depth <= 0 or width <= 0:
-        return 0
-    for max_depth, max_width in ((512, 36), (1024, 18), (2048, 9), (4096, 4), (8192, 2), (16384, 1)):
-        if depth <= max_depth:
-            return math.ceil(width / max_width)
-    return math.ceil(depth / 16384) * width
-

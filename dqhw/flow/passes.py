@@ -15,7 +15,6 @@
 - SplitOutputAffine (after streamlining): the output scale/bias split off the integer logits (kept for
   the host and the oracles), TopK appended (-> LabelSelect) when the affine keeps the argmax; else the
   accelerator outputs the integer logits and the host takes the class (contract.host_class).
-- AlignWindowAndMvauSimd (after SetFolding): integer width ratios between window generator and MVAU.
 """
 
 from __future__ import annotations
@@ -177,49 +176,3 @@ class SplitOutputAffine(Transformation):
 
 
 RESIDUAL_MESSAGE = "residual adds are not supported by dqhw build yet"
-
-
-class AlignWindowAndMvauSimd(Transformation):
-    """Keep the stream between a (non-depthwise) sliding-window generator and its MVAU at an integer
-    width ratio. finn's SetFolding picks the MVAU's SIMD among the divisors of MW = K*K*C and the
-    SWG's SIMD among the divisors of C independently; when neither divides the other (e.g. SWG 16,
-    MVAU 18) InsertDWC puts in a non-integer width converter, whose RTL (finn-rtllib vpc) runs at
-    about half rate and became the real bottleneck (cnv: 12,544 measured vs 9,216 estimated cycles).
-    The MVAU's SIMD becomes the smallest divisor of MW that divides C or is a multiple of C and keeps
-    the layer within the graph's bottleneck (the estimate never gets worse, and no LUTs go into
-    speed nobody can use); the SWG's SIMD becomes min(that, C)."""
-
-    def apply(self, model: ModelWrapper):
-        from qonnx.custom_op.registry import getCustomOp
-
-        bottleneck = max(int(getCustomOp(n).get_exp_cycles()) for n in model.graph.node
-                         if hasattr(getCustomOp(n), "get_exp_cycles"))
-        changed = False
-        for swg_node in model.graph.node:
-            if not swg_node.op_type.startswith("ConvolutionInputGenerator"):
-                continue
-            swg = getCustomOp(swg_node)
-            if swg.get_nodeattr("depthwise"):
-                continue
-            consumer = model.find_consumer(swg_node.output[0])
-            if consumer is None or not consumer.op_type.startswith("MVAU"):
-                continue
-            mvau = getCustomOp(consumer)
-            c = int(swg.get_nodeattr("IFMChannels"))
-            s_swg, s_mvau = int(swg.get_nodeattr("SIMD")), int(mvau.get_nodeattr("SIMD"))
-            mw = int(mvau.get_nodeattr("MW"))
-            if s_mvau % s_swg == 0 or s_swg % s_mvau == 0:
-                continue
-            ok = [s for s in range(1, mw + 1) if mw % s == 0 and (c % s == 0 or s % c == 0)]
-
-            def cycles(simd: int, mvau=mvau) -> int:
-                mvau.set_nodeattr("SIMD", simd)
-                return int(mvau.get_exp_cycles())
-
-            # the cheapest aligned SIMD that keeps the layer off the critical path; else the next one up
-            fits = [s for s in ok if cycles(s) <= bottleneck]
-            new = min(fits) if fits else min((s for s in ok if s >= s_mvau), default=max(ok))
-            mvau.set_nodeattr("SIMD", new)
-            swg.set_nodeattr("SIMD", min(new, c))
-            changed = True
-        return model, changed

@@ -28,10 +28,9 @@ from pathlib import Path
 from dqhw import finn_compat
 from dqhw.boards import get_board
 from dqhw.errors import DqhwError
+from dqhw.flow.folding_search import Budget
 from dqhw.flow.steps import BuildContext, steps
 from dqhw.io import atomic_dir, write_json
-
-DEFAULT_TARGET_FPS = 10_000
 
 
 @dataclass
@@ -44,7 +43,10 @@ class BuildOptions:
     out: str | None = None
     verify_frames: int = 64
     exec_frames: int = 8
-    mvau_wwidth_max: int = 36
+    lut_budget: float = 85.0  # percent of the board the design may use
+    bram_budget: float = 90.0
+    dsp_budget: float = 90.0
+    allow_overfull: bool = False  # over budget: a warning instead of an error
     seed: int = 0
     rtl: bool = True  # generate DIR/rtl (stitched Verilog, FIFOs sized by simulation), prove it, DIR/board
     sizing_frames: int = 6
@@ -78,6 +80,10 @@ def _check_options(opts: BuildOptions, board) -> float:
         raise DqhwError("give either --target-fps or --folding, not both")
     if opts.target_fps is not None and opts.target_fps < 1:
         raise DqhwError(f"--target-fps must be >= 1, got {opts.target_fps}")
+    for name in ("lut_budget", "bram_budget", "dsp_budget"):
+        value = getattr(opts, name)
+        if not 0 < value <= 100:
+            raise DqhwError(f"--{name.replace('_', '-')} must be a percentage in (0, 100], got {value}")
     if opts.verify_frames < 1 or opts.exec_frames < 1:
         raise DqhwError("--verify-frames and --exec-frames must be >= 1")
     if opts.prove_frames < MIN_FRAMES:
@@ -112,7 +118,7 @@ def build(opts: BuildOptions, progress=None) -> Path:
     board = get_board(opts.board)
     clock_ns = _check_options(opts, board)
     folding_file = Path(opts.folding) if opts.folding else None
-    target_fps = opts.target_fps if (opts.target_fps or folding_file) else DEFAULT_TARGET_FPS
+    target_fps = opts.target_fps  # None: the fastest design that fits (dqhw.flow.folding_search)
     source_path = Path(opts.model)
     out = Path(opts.out) if opts.out else default_out(source_path, board.name)
     _check_out(out, source_path)
@@ -123,9 +129,9 @@ def build(opts: BuildOptions, progress=None) -> Path:
         (tmp / "intermediate").mkdir()
         ctx = BuildContext(source=src, board=board, out=tmp, clock_ns=clock_ns, t_start=t_start,
                            target_fps=None if folding_file else target_fps, folding_file=folding_file, opts=opts,
-                           mvau_wwidth_max=opts.mvau_wwidth_max)
+                           budget=Budget(opts.lut_budget, opts.bram_budget, opts.dsp_budget))
         ctx.cfg = finn_compat.make_config(tmp, board.part, board.finn_board, clock_ns, ctx.target_fps,
-                                          None, opts.mvau_wwidth_max)
+                                          None)
         _save_frames(tmp, src)
         steps_done = []
         model = None
@@ -154,7 +160,9 @@ def build(opts: BuildOptions, progress=None) -> Path:
             "num_classes": int(summary["num_classes"]),
             "board": board.to_dict(),
             "clock_ns": clock_ns,
-            "folding_source": (f"--folding {folding_file}" if folding_file else f"--target-fps {target_fps}"),
+            "folding_source": (f"--folding {folding_file}" if folding_file else
+                               f"--target-fps {target_fps}" if target_fps else "fastest that fits"),
+            "budget": ctx.budget.describe(),
             "target_fps": ctx.target_fps,
             "versions": _versions(),
             "steps": steps_done,

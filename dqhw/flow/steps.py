@@ -24,7 +24,7 @@ class BuildContext:
     target_fps: int | None
     folding_file: Path | None
     opts: object  # dqhw.flow.pipeline.BuildOptions
-    mvau_wwidth_max: int = 36
+    budget: object = None  # dqhw.flow.folding_search.Budget
     cfg: object = None  # finn DataflowBuildConfig
     qonnx: object = None  # the prepared QONNX graph (DIR/model.qonnx.onnx)
     # float logits = integer logits * output_scale + output_bias: floats (one for every class), or
@@ -155,8 +155,9 @@ def step_check_hw(model, ctx: BuildContext):
 
 
 def step_folding(model, ctx: BuildContext):
-    """finn's step_target_fps_parallelization (SetFolding) or finn's step_apply_folding_config with the
-    --folding file (dqhw node names mapped to finn's), then dqhw's divisibility checks."""
+    """dqhw's folding search (dqhw.flow.folding_search: the fastest balanced design within the budget,
+    or the cheapest one reaching --target-fps) or finn's step_apply_folding_config with the --folding
+    file (dqhw node names mapped to finn's), then dqhw's divisibility checks."""
     from dqhw.flow import folding
 
     if ctx.folding_file is not None:
@@ -172,11 +173,51 @@ def step_folding(model, ctx: BuildContext):
         except (AttributeError, KeyError, AssertionError, ValueError, TypeError) as e:
             raise DqhwError(f"--folding: cannot apply ({type(e).__name__}: {' '.join(str(e).split())[:100]})") from None
     else:
-        from dqhw.flow.passes import AlignWindowAndMvauSimd
+        from dqhw.flow import folding_search as fs
 
-        model = _finn("step_target_fps_parallelization")(model, ctx)
-        model = model.transform(AlignWindowAndMvauSimd())
+        target = fs.fps_to_cycles(ctx.target_fps, ctx.clock_ns) if ctx.target_fps else None
+        _, plan = fs.search(model, ctx.board, ctx.budget, ctx.clock_ns, target)
+        if plan is None:
+            raise DqhwError("folding: no PE/SIMD choice keeps every stream at an integer width ratio")
+        what = f"--target-fps {ctx.target_fps}" if ctx.target_fps else "the slowest folding"
+        if not plan.fits:
+            msg = (f"{what} does not fit the {ctx.board.name} within {ctx.budget.describe()}: "
+                   f"{fs.describe(plan, ctx.board, ctx.clock_ns)}")
+            if not ctx.opts.allow_overfull:
+                hint = "lower --target-fps, " if ctx.target_fps else ""
+                raise DqhwError(f"{msg}; {hint}use fewer bits, or pass --allow-overfull")
+            ctx.warnings.append(f"--allow-overfull: {msg}")
+        model = fs.apply_plan(model, plan)
+        ctx.notes["folding_search"] = {
+            "target_cycles": target, "cycles_per_frame": plan.interval,
+            "fps": round(1e9 / ctx.clock_ns / plan.interval, 2), "fits": plan.fits,
+            "budget": ctx.budget.describe(), "estimated_with_reserve": plan.total.as_dict(),
+            "limits": plan.limits.as_dict(),
+        }
     folding.check_folding(model)
+    return model
+
+
+def step_check_fit(model, ctx: BuildContext):
+    """The whole design (FIFOs at their sized depths, width converters) against the board's budget:
+    a design that does not fit stops the build here, in one line, unless --allow-overfull."""
+    from dqhw.flow import report
+
+    rows = report.layer_rows(model, ctx.board.part)
+    totals = {k: report._total(r["resources"][k] for r in rows) for k in ("LUT", "BRAM18", "DSP")}
+    limits = ctx.budget.limits(ctx.board).as_dict()
+    over = [f"{k} {totals[k]:,} > {limits[k]:,}" for k in totals if totals[k] is not None and totals[k] > limits[k]]
+    unknown = [k for k in totals if totals[k] is None]
+    ctx.notes["fit"] = {"estimated": totals, "limits": limits, "budget": ctx.budget.describe(),
+                        "fits": not over and not unknown}
+    if unknown:
+        ctx.warnings.append(f"fit check: estimated {', '.join(unknown)} unknown")
+    if over:
+        msg = (f"the design does not fit the {ctx.board.name} within {ctx.budget.describe()}: estimated "
+               f"{', '.join(over)} (FIFOs at their sized depths included)")
+        if not ctx.opts.allow_overfull:
+            raise DqhwError(f"{msg}; lower --target-fps / give a less parallel --folding, or pass --allow-overfull")
+        ctx.warnings.append(f"--allow-overfull: {msg}")
     return model
 
 
@@ -328,10 +369,12 @@ FRONT: list[tuple[str, Callable, bool]] = [
     ("generate_estimate_reports", _finn("step_generate_estimate_reports"), False),
     ("dqhw_nodes", step_dqhw_nodes, True),
     ("insert_dwc_fifo", step_insert_dwc_fifo, True),
+    ("check_fit_estimate", step_check_fit, False),
     ("verify", step_verify, False),
 ]
 RTL: list[tuple[str, Callable, bool]] = [
     ("size_fifos", step_size_fifos, True),
+    ("check_fit", step_check_fit, False),
     ("prove_rtl", step_prove_rtl, False),
     ("board_package", step_board_package, False),
 ]
