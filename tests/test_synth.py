@@ -173,3 +173,101 @@ def test_combinational_loop_is_an_error():
     cells = {"a": _cell("LUT1", {"I0": [3], "O": [2]}, dirs), "b": _cell("LUT1", {"I0": [2], "O": [3]}, dirs)}
     with pytest.raises(DqhwError, match="combinational loop"):
         analyze_netlist(_netlist(cells), "t")
+
+
+# --------------------------------------------------------------------------------------------------
+# a whole accelerator folder (design.json + sources), synthesized stage by stage
+# --------------------------------------------------------------------------------------------------
+GOOD_WRAPPER_V = """
+module Adder_rtl_0 (input wire ap_clk, input wire ap_rst_n,
+    input wire [15:0] in0_V_TDATA, input wire in0_V_TVALID, output wire in0_V_TREADY,
+    output wire [15:0] out_V_TDATA, output wire out_V_TVALID, input wire out_V_TREADY);
+    adder_impl #(.W(16)) impl (.clk(ap_clk), .rst_n(ap_rst_n), .idat(in0_V_TDATA), .ivld(in0_V_TVALID),
+        .irdy(in0_V_TREADY), .odat(out_V_TDATA), .ovld(out_V_TVALID), .ordy(out_V_TREADY));
+endmodule
+"""
+# a registered 16-bit accumulator: 4 CARRY4, 1 + 4 levels, 16 + 1 FFs
+GOOD_IMPL_SV = """
+module adder_impl #(parameter int W = 8) (input logic clk, rst_n, input logic [W-1:0] idat, input logic ivld,
+    output logic irdy, output logic [W-1:0] odat, output logic ovld, input logic ordy);
+    always_ff @(posedge clk) begin
+        if (!rst_n) begin odat <= '0; ovld <= 1'b0; end
+        else if (ivld && irdy) begin odat <= odat + idat; ovld <= 1'b1; end
+        else if (ordy) ovld <= 1'b0;
+    end
+    assign irdy = !ovld || ordy;
+endmodule
+"""
+BAD_WRAPPER_V = GOOD_WRAPPER_V.replace("Adder_rtl_0", "Broken_rtl_0").replace("adder_impl", "broken_impl")
+BAD_IMPL_SV = "module broken_impl #(parameter int W = 8) (input logic clk; endmodule\n"  # a syntax error
+TOP_V = """
+module dqhw_accel (input wire clk, input wire rst_n,
+    input wire [15:0] s_axis_tdata, input wire s_axis_tvalid, output wire s_axis_tready,
+    output wire [15:0] m_axis_logits_tdata, output wire m_axis_logits_tvalid, input wire m_axis_logits_tready,
+    output wire m_axis_logits_tlast);
+    wire [15:0] s1_tdata, s2_tdata; wire s1_tvalid, s1_tready, s2_tvalid, s2_tready;
+    dqhw_fifo #(.WIDTH(16), .DEPTH(32)) fifo_0 (.clk(clk), .rst_n(rst_n),
+        .s_axis_tdata(s_axis_tdata), .s_axis_tvalid(s_axis_tvalid), .s_axis_tready(s_axis_tready),
+        .m_axis_tdata(s1_tdata), .m_axis_tvalid(s1_tvalid), .m_axis_tready(s1_tready), .count(), .peak());
+    Adder_rtl_0 Adder_rtl_0 (.ap_clk(clk), .ap_rst_n(rst_n), .in0_V_TDATA(s1_tdata), .in0_V_TVALID(s1_tvalid),
+        .in0_V_TREADY(s1_tready), .out_V_TDATA(s2_tdata), .out_V_TVALID(s2_tvalid), .out_V_TREADY(s2_tready));
+    Broken_rtl_0 Broken_rtl_0 (.ap_clk(clk), .ap_rst_n(rst_n), .in0_V_TDATA(s2_tdata), .in0_V_TVALID(s2_tvalid),
+        .in0_V_TREADY(s2_tready), .out_V_TDATA(m_axis_logits_tdata), .out_V_TVALID(m_axis_logits_tvalid),
+        .out_V_TREADY(m_axis_logits_tready));
+    assign m_axis_logits_tlast = 1'b1;
+endmodule
+"""
+
+
+def _accel_folder(root, broken: bool):
+    """BUILD/rtl as dqhw.rtlgen writes it (design.json, flat sources), for a 3-stage chain: dqhw_fifo,
+    a finn-style SystemVerilog stage (wrapper .v + impl .sv) and a second one that may be broken."""
+    from dqhw.resources import hw_dir
+    from dqhw.rtlgen.generate import Design, Stage
+
+    rtl = root / "rtl"
+    rtl.mkdir(parents=True)
+    (rtl / "dqhw_fifo.v").write_bytes((hw_dir("rtl") / "dqhw_fifo.v").read_bytes())
+    (rtl / "Adder_rtl_0.v").write_text(GOOD_WRAPPER_V)
+    (rtl / "adder_impl.sv").write_text(GOOD_IMPL_SV)
+    (rtl / "Broken_rtl_0.v").write_text(BAD_WRAPPER_V)
+    (rtl / "broken_impl.sv").write_text(BAD_IMPL_SV if broken else GOOD_IMPL_SV.replace("adder_impl", "broken_impl"))
+    (rtl / "dqhw_accel.v").write_text(TOP_V)
+    ports = {"clk": "ap_clk", "rst": "ap_rst_n", "s_axis": "in0_V", "m_axis": "out_V", "axilite": []}
+    stages = [Stage("fifo_0", "fifo", "StreamingFIFO_rtl", "dqhw_fifo", 16, 16, {"WIDTH": 16, "DEPTH": 32},
+                    fifo_depth=32),
+              Stage("Adder_rtl_0", "finn", "Adder_rtl", "Adder_rtl_0", 16, 16, {}, ports),
+              Stage("Broken_rtl_0", "finn", "Broken_rtl", "Broken_rtl_0", 16, 16, {}, ports)]
+    files = ["dqhw_fifo.v", "adder_impl.sv", "Adder_rtl_0.v", "broken_impl.sv", "Broken_rtl_0.v", "dqhw_accel.v"]
+    d = Design(top="dqhw_accel", in_width=16, in_elem_bits=16, in_elems_per_beat=1, in_beats_per_frame=1,
+               in_shape=[1, 1, 1], label_width=0, label_bits=0, logits_width=16, logits_elem_bits=16,
+               logits_per_beat=1, logits_beats_per_frame=1, num_classes=1, fifos={"fifo_0": 32}, stages=stages,
+               files=files, expected_cycles_per_frame=1, graph_sha="0")
+    import json
+
+    (rtl / "design.json").write_text(json.dumps(d.to_json()))
+    return rtl
+
+
+@needs_yosys
+def test_accelerator_stages_and_an_unknown_stage(tmp_path, monkeypatch):
+    """One Yosys run over the top with the stages kept: each stage's figures, a stage slang cannot read
+    is "unknown" with Yosys' error (a black box in the run, not 0), and the totals are unknown."""
+    from dqhw.synth.build import jobs, synthesize_rtl
+
+    monkeypatch.setenv("DQHW_SYNTH_CACHE", "off")
+    rtl = _accel_folder(tmp_path, broken=True)
+    # each finn stage is read with the files it uses only
+    assert {j.stage: [p.name for p in j.sources] for j in jobs(rtl) if j.kind == "finn"} == {
+        "Adder_rtl_0": ["adder_impl.sv", "Adder_rtl_0.v"], "Broken_rtl_0": ["broken_impl.sv", "Broken_rtl_0.v"]}
+    data = synthesize_rtl(rtl, workdir=tmp_path / "work")
+    assert data["method"] == "whole"
+    rows = {r["stage"]: r for r in data["stages"]}
+    assert list(rows) == ["fifo_0", "Adder_rtl_0", "Broken_rtl_0", "dqhw_accel"]
+    add = rows["Adder_rtl_0"]
+    assert add["status"] == "ok" and add["CARRY4"] == 4 and add["FF"] == 17 and add["levels"] == 5
+    assert rows["fifo_0"]["status"] == "ok" and rows["fifo_0"]["LUTRAM"] > 0 and rows["fifo_0"]["BRAM18"] == 0
+    bad = rows["Broken_rtl_0"]
+    assert bad["status"] == "unknown" and "broken_impl.sv" in bad["reason"] and bad.get("LUT") is None
+    assert rows["dqhw_accel"]["LUT"] == 0 and rows["dqhw_accel"]["FF"] == 0  # the top is only wires here
+    assert data["totals"]["LUT"] is None and data["totals"]["unknown_stages"] == ["Broken_rtl_0"]

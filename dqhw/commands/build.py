@@ -43,6 +43,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dsp-budget", type=float, default=90.0, metavar="PCT", help="... of its DSPs (default 90)")
     p.add_argument("--allow-overfull", action="store_true",
                    help="build a design that exceeds the budget anyway (a warning instead of an error)")
+    synth = p.add_mutually_exclusive_group()
+    synth.add_argument("--synth", dest="synth", action="store_true", default=None,
+                       help="synthesize the proven RTL with Yosys for xc7 (per layer LUT/FF/BRAM/levels in the "
+                            "report; default: only when the estimated design is small, docs/build.md)")
+    synth.add_argument("--no-synth", dest="synth", action="store_false", help="never synthesize")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
@@ -54,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
                         exec_frames=args.exec_frames, lut_budget=args.lut_budget,
                         bram_budget=args.bram_budget, dsp_budget=args.dsp_budget, allow_overfull=args.allow_overfull,
                         rtl=not args.no_rtl, prove_frames=args.prove_frames, frames=args.frames,
-                        input_scale=args.input_scale, input_offset=args.input_offset)
+                        input_scale=args.input_scale, input_offset=args.input_offset, synth=args.synth)
 
     def progress(msg: str) -> None:
         if not args.quiet:
@@ -82,6 +87,12 @@ def run(args: argparse.Namespace) -> int:
               + ("the test split and adversarial sets" if s.get("source_kind", "run") == "run"
                  else "the frames the build was verified on (or --frames FILE)"))
         print(rtl["bitstream"])
+    syn = s.get("synthesis") or {}
+    if syn.get("status") == "ok":
+        t = syn["totals"]
+        print(f"synth {out}/report/synth.json (Yosys, xc7): LUT {t['LUT']}, FF {t['FF']}, BRAM18 {t['BRAM18']}, "
+              f"DSP {t['DSP']}, worst path {t['levels']} logic levels ({t['worst_stage']}); "
+              f"{syn['seconds']} s")
     for w in s["warnings"]:
         print(f"warning: {w}", file=sys.stderr)
     return 0

