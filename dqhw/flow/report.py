@@ -216,12 +216,14 @@ def synthesis_markdown(syn: dict | None) -> list[str]:
               "| layer | type | LUT est | LUT synth | synth/est | LUTRAM | FF | BRAM18 est | BRAM18 synth | "
               "DSP synth | CARRY4 | levels |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in syn["layers"]:
+        # the logits fork and the top's own logic are not graph nodes: no estimate ("-")
+        est_lut, est_bram = ((_num(r["est_LUT"]), _num(r["est_BRAM18"])) if r.get("in_graph", True) else ("-", "-"))
         if r["status"] != "ok":
-            lines.append(f"| {r['name']} | {r['type']} | {_num(r['est_LUT'])} | unknown | | | | "
-                         f"{_num(r['est_BRAM18'])} | unknown | unknown | | unknown ({r['reason']}) |")
+            lines.append(f"| {r['name']} | {r['type']} | {est_lut} | unknown | | | | {est_bram} | unknown | unknown "
+                         f"| | unknown ({r['reason']}) |")
             continue
-        lines.append(f"| {r['name']} | {r['type']} | {_num(r['est_LUT'])} | {r['LUT']} | {_fmt(r['ratio_LUT'])} | "
-                     f"{r['LUTRAM']} | {r['FF']} | {_num(r['est_BRAM18'])} | {r['BRAM18']} | {r['DSP']} | "
+        lines.append(f"| {r['name']} | {r['type']} | {est_lut} | {r['LUT']} | {_fmt(r['ratio_LUT'])} | "
+                     f"{r['LUTRAM']} | {r['FF']} | {est_bram} | {r['BRAM18']} | {r['DSP']} | "
                      f"{r['CARRY4']} | {r['levels']} |")
     est = syn["estimated"]
     lines.append(f"| **total** | | {_num(est.get('LUT'))} | {_num(t['LUT'])} | {_fmt(syn.get('ratio_LUT'))} "

@@ -430,7 +430,7 @@ def stage_node_names(rtl_dir: str | Path, model) -> dict[str, str]:
 # By default (no --synth / --no-synth) the build synthesizes only designs estimated at most this many
 # LUTs: measured on the 2-core machine (shared), a 1.9 k-LUT estimate (TFC W1A1) takes ~12 s CPU, a
 # 4.9 k-LUT digits build ~26 s, the 17.5 k-LUT default digits build ~80 s (docs/build.md, "Synthesis").
-AUTO_LUT_LIMIT = 2500
+AUTO_LUT_LIMIT = 2000
 
 
 def decide(flag: bool | None, estimated_lut: int | None) -> tuple[bool, str]:
@@ -457,20 +457,18 @@ def report_summary(data: dict, estimates: dict[str, dict]) -> dict:
     """What summary.json keeps of synth.json: per layer (graph node) the synthesized figures next to
     the estimate, totals, the worst path; `estimates`: node name -> {"LUT", "BRAM18", "DSP"}."""
     layers, warnings = [], []
-    extra_est = {}
     for r in data["stages"]:
         name = r.get("node", r["stage"])
         est = estimates.get(name, {})
         row = {"name": name, "stage": r["stage"], "type": r["op_type"], "status": r["status"],
-               "reason": r.get("reason"), "est_LUT": est.get("LUT"), "est_BRAM18": est.get("BRAM18"),
-               "est_DSP": est.get("DSP")}
+               "reason": r.get("reason"), "in_graph": name in estimates, "est_LUT": est.get("LUT"),
+               "est_BRAM18": est.get("BRAM18"), "est_DSP": est.get("DSP")}
         if r["status"] == "ok":
             row.update({k: r[k] for k in (*KEYS, "levels")})
             row["ratio_LUT"] = _ratio(r["LUT"], est.get("LUT"))
         else:
             warnings.append(f"synthesis of {name} ({r['op_type']}): unknown: {r.get('reason')}")
         layers.append(row)
-        extra_est[name] = est
     t = data["totals"]
     est_tot = {k: (None if any(estimates.get(n, {}).get(k) is None for n in estimates) else
                    int(sum(estimates[n][k] for n in estimates))) for k in ("LUT", "BRAM18", "DSP")}
