@@ -103,12 +103,22 @@ def mvau(pe: int, simd: int, mw: int, mh: int, in_bits: int, w_bits: int, acc_bi
     return Resources(lut=lut, ff=ff, bram18=bram)
 
 
-def fifo(depth: int, width: int) -> Resources:
-    """dqhw_fifo of `depth` beats of `width` bits."""
+def fifo_bram_min_depth(style: str) -> int:
+    """dqhw_fifo's BRAM_MIN_DEPTH for a StreamingFIFO's ram_style: block RAM from 3 entries on
+    ("block"), never ("distributed", "srl"), or from FIFO_BRAM_MIN_DEPTH entries ("auto")."""
+    if style == "block":
+        return 3
+    if style in ("distributed", "srl"):
+        return 1 << 30
+    return FIFO_BRAM_MIN_DEPTH
+
+
+def fifo(depth: int, width: int, style: str = "auto") -> Resources:
+    """dqhw_fifo of `depth` beats of `width` bits with the storage `style` selects."""
     if depth <= 0 or width <= 0:
         return Resources()
     ctrl = 12 + 3 * max(1, math.ceil(math.log2(depth + 1)))
-    if depth >= FIFO_BRAM_MIN_DEPTH:
+    if depth >= max(3, fifo_bram_min_depth(style)):
         return Resources(lut=ctrl, ff=width + 3 * ctrl, bram18=bram18(depth, width))
     # RAM64M: 4 LUTs hold 3 bits x 64 entries; shallow FIFOs fit RAM32M (6 bits x 32 per 4 LUTs)
     per = 6 if depth <= 32 else 3

@@ -135,3 +135,39 @@ def test_bad_budget_is_one_line(tmp_path, capsys):
     code, _, err = run_cli(["build", run_dir("thr_b2", **RUN), "--out", tmp_path / "b", "--bram-budget", "0",
                             "--quiet"], capsys)
     assert_one_line_error(code, err, "--bram-budget must be a percentage")
+
+
+def test_fifo_storage_moves_wide_fifos_into_bram_when_luts_run_out():
+    from dqhw.flow.folding_search import choose_fifo_storage
+
+    fifos = {"fifo_0": (200, 384), "fifo_1": (200, 8), "fifo_2": (2, 16)}
+    limits = estimate.Resources(lut=10_000, bram18=100, dsp=10)
+    # plenty of room: dqhw_fifo's default everywhere
+    assert set(choose_fifo_storage(fifos, estimate.Resources(lut=1_000), limits).values()) == {"auto"}
+    # LUTs short: the 384-bit FIFO (about 1 k LUT of LUT-RAM, 11 BRAM18) goes to block RAM first
+    base = estimate.Resources(lut=9_500, bram18=10)
+    styles = choose_fifo_storage(fifos, base, limits)
+    assert styles["fifo_0"] == "block" and styles["fifo_2"] == "auto"
+    total = base
+    for k, (d, w) in fifos.items():
+        total = total + estimate.fifo(d, w, styles[k])
+    assert total.lut <= limits.lut and total.bram18 <= limits.bram18
+    # no BRAM left: nothing can move
+    assert choose_fifo_storage(fifos, estimate.Resources(lut=9_500, bram18=100), limits)["fifo_0"] == "auto"
+
+
+def test_glue_over_the_reserve_folds_again(tmp_path, monkeypatch):
+    """With no reserve for FIFOs and width converters, the fastest folding under a tight LUT budget
+    overflows once they are in: the build folds again with their measured cost and then fits."""
+    from dqhw.flow import folding_search as fs
+    from dqhw.flow.pipeline import BuildOptions, build
+
+    monkeypatch.setattr(fs, "FIFO_RESERVE", {"lut": 0.0, "bram18": 0.0})
+    out = build(BuildOptions(model=str(run_dir("thr_b2", **RUN)), out=str(tmp_path / "b"), lut_budget=10.0,
+                             verify_frames=4, exec_frames=1, rtl=False))
+    info = json.loads((out / "build.json").read_text())
+    refolds = [s for s in info["steps"] if "refold" in s]
+    assert refolds and refolds[0]["step"] == "check_fit_estimate"
+    assert [s["step"] for s in info["steps"]].count("folding") == 2
+    summary = json.loads((out / "report" / "summary.json").read_text())
+    assert summary["resources"]["estimated"]["LUT"] <= 0.10 * 53_200

@@ -27,9 +27,23 @@ GENEROUS_CAP = 4096
 TOLERANCE = 0.02  # the sized design may be at most 2 % slower than the generous one
 
 
-def write_fifo_depths(dataflow: Path, depths: dict[str, int]) -> None:
-    """Write depths (keyed by dqhw_accel's instance names fifo_0, fifo_1, ... in stream order) into the
-    StreamingFIFO nodes of the graph file `dataflow`."""
+def fifo_widths(dataflow: Path) -> dict[str, int]:
+    """{fifo instance name: TDATA bits}, in the names generate_rtl uses."""
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.custom_op.registry import getCustomOp
+
+    from dqhw.rtlgen.generate import custom_op_getter, stream_nodes
+
+    custom_op_getter()
+    model = ModelWrapper(str(dataflow))
+    fifos = [n for n in stream_nodes(model) if n.op_type.startswith("StreamingFIFO")]
+    return {f"fifo_{i}": int(getCustomOp(n).get_instream_width_padded()) for i, n in enumerate(fifos)}
+
+
+def write_fifo_depths(dataflow: Path, depths: dict[str, int], styles: dict[str, str] | None = None) -> None:
+    """Write depths (keyed by dqhw_accel's instance names fifo_0, fifo_1, ... in stream order), and the
+    storage styles when given (ram_style: auto / block / distributed), into the StreamingFIFO nodes of
+    the graph file `dataflow`."""
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.custom_op.registry import getCustomOp
 
@@ -41,13 +55,18 @@ def write_fifo_depths(dataflow: Path, depths: dict[str, int]) -> None:
     if len(fifos) != len(depths):
         raise DqhwError(f"FIFO sizing has {len(depths)} depths for {len(fifos)} FIFOs")
     for i, node in enumerate(fifos):
-        getCustomOp(node).set_nodeattr("depth", int(depths[f"fifo_{i}"]))
+        inst = getCustomOp(node)
+        inst.set_nodeattr("depth", int(depths[f"fifo_{i}"]))
+        if styles is not None:
+            inst.set_nodeattr("ram_style", styles.get(f"fifo_{i}", "auto"))
     model.save(str(dataflow))
 
 
 def size_and_generate(dataflow: Path, rtl_dir: Path, work_dir: Path, frames: np.ndarray,
-                      fpga_part: str, clock_ns: float, max_rounds: int = 4, expected=None) -> dict:
-    """`expected`: the golden model's result on `frames` (a GoldenResult), checked after every run."""
+                      fpga_part: str, clock_ns: float, max_rounds: int = 4, expected=None, storage=None) -> dict:
+    """`expected`: the golden model's result on `frames` (a GoldenResult), checked after every run.
+    `storage`: depths -> {fifo name: ram_style}, the FIFOs' storage for the budget (applied before
+    every sized round, so the rounds measure the final hardware)."""
     frames = np.asarray(frames)
 
     def check(res, what: str) -> None:
@@ -72,8 +91,10 @@ def size_and_generate(dataflow: Path, rtl_dir: Path, work_dir: Path, frames: np.
     ref_ii = ref.interval()
     depths = {k: max(2, int(ref.peaks.get(k, 2))) for k in generous}
     rounds = []
+    styles = None
     for r in range(max_rounds):
-        write_fifo_depths(dataflow, depths)
+        styles = storage(dict(depths)) if storage is not None else None
+        write_fifo_depths(dataflow, depths, styles)
         generate_rtl(dataflow, rtl_dir, fpga_part, clock_ns)
         res = bulk_run(rtl_dir, work_dir / "sized", frames)
         check(res, f"round {r + 1}")
@@ -97,6 +118,7 @@ def size_and_generate(dataflow: Path, rtl_dir: Path, work_dir: Path, frames: np.
         "generous_depths": generous,
         "peaks": ref.peaks,
         "depths": depths,
+        "storage": styles,
         "interval_generous": ref_ii,
         "interval_sized": rounds[-1]["interval"],
         "latency_cycles": ref.latency(),

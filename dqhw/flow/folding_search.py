@@ -33,7 +33,7 @@ from dqhw import estimate
 from dqhw.errors import DqhwError
 
 # share of the board kept free for FIFOs and width converters during the search (checked after sizing)
-FIFO_RESERVE = {"lut": 0.03, "bram18": 0.03}
+FIFO_RESERVE = {"lut": 0.05, "bram18": 0.05}
 
 
 @dataclass(frozen=True)
@@ -368,13 +368,16 @@ def _plan(units, fixed, t, limits, reserve) -> Plan | None:
     return best
 
 
-def search(model, board, budget: Budget, clock_ns: float, target_cycles: int | None = None):
+def search(model, board, budget: Budget, clock_ns: float, target_cycles: int | None = None,
+           reserve: estimate.Resources | None = None):
     """(units, Plan): the fastest plan that fits, or with target_cycles the cheapest plan reaching it
-    (fits may then be False: the caller decides)."""
+    (fits may then be False: the caller decides). `reserve`: what to keep free for FIFOs and width
+    converters (default FIFO_RESERVE of the board; the build passes the measured cost on a refold)."""
     units, fixed, fixed_cycles = build_units(model, board.part)
     limits = budget.limits(board)
-    reserve = estimate.Resources(lut=int(board.lut * FIFO_RESERVE["lut"]),
-                                 bram18=int(board.bram18 * FIFO_RESERVE["bram18"]))
+    if reserve is None:
+        reserve = estimate.Resources(lut=int(board.lut * FIFO_RESERVE["lut"]),
+                                     bram18=int(board.bram18 * FIFO_RESERVE["bram18"]))
     floor = max([min(c.cycles for c in u.choices) for u in units if u.choices] + [fixed_cycles, 1])
     if target_cycles is not None:
         t = max(int(target_cycles), floor)
@@ -419,3 +422,51 @@ def describe(plan: Plan, board, clock_ns: float) -> str:
 
 def fps_to_cycles(fps: float, clock_ns: float) -> int:
     return max(1, math.floor(1e9 / clock_ns / fps))
+
+
+# --------------------------------------------------------------------------------------------------
+# FIFO storage: LUT-RAM or block RAM, chosen for the budget once the depths are known
+# --------------------------------------------------------------------------------------------------
+def choose_fifo_storage(fifos: dict[str, tuple[int, int]], base: estimate.Resources,
+                        limits: estimate.Resources) -> dict[str, str]:
+    """{fifo: "auto" | "block" | "distributed"} for fifos {name: (depth, width)} on top of the rest of
+    the design (`base`). Every FIFO starts as dqhw_fifo's default (block RAM from 256 entries); while
+    LUTs are over the limit the FIFO that saves the most LUTs per BRAM18 moves into block RAM (BRAM
+    permitting), while BRAM is over the one that frees the most BRAM18 per LUT moves into LUT-RAM."""
+    styles = {k: "auto" for k in fifos}
+
+    def cost(name: str, style: str) -> estimate.Resources:
+        depth, width = fifos[name]
+        return estimate.fifo(depth, width, style)
+
+    def total() -> estimate.Resources:
+        t = base
+        for k, s in styles.items():
+            t = t + cost(k, s)
+        return t
+
+    for _ in range(2 * len(fifos) + 1):
+        t = total()
+        if t.lut > limits.lut:
+            moves = []
+            for k in fifos:
+                new = cost(k, "block")
+                old = cost(k, styles[k])
+                gain, spend = old.lut - new.lut, new.bram18 - old.bram18
+                if gain > 0 and t.bram18 + spend <= limits.bram18:
+                    moves.append((gain / max(spend, 0.5), k, "block"))
+        elif t.bram18 > limits.bram18:
+            moves = []
+            for k in fifos:
+                new = cost(k, "distributed")
+                old = cost(k, styles[k])
+                gain, spend = old.bram18 - new.bram18, new.lut - old.lut
+                if gain > 0 and t.lut + spend <= limits.lut:
+                    moves.append((gain / max(spend, 1), k, "distributed"))
+        else:
+            break
+        if not moves:
+            break
+        _, k, style = max(moves)
+        styles[k] = style
+    return styles

@@ -29,7 +29,7 @@ from dqhw import finn_compat
 from dqhw.boards import get_board
 from dqhw.errors import DqhwError
 from dqhw.flow.folding_search import Budget
-from dqhw.flow.steps import BuildContext, steps
+from dqhw.flow.steps import BuildContext, RefoldNeeded, steps
 from dqhw.io import atomic_dir, write_json
 
 
@@ -144,11 +144,29 @@ def build(opts: BuildOptions, progress=None) -> Path:
         _save_frames(tmp, src)
         steps_done = []
         model = None
-        for i, (name, fn, saves) in enumerate(steps(opts.rtl)):
+        step_list = steps(opts.rtl)
+        i = 0
+        while i < len(step_list):
+            name, fn, saves = step_list[i]
             t0 = time.time()
             if progress:
                 progress(f"[{i:02d}] {name}")
-            model = fn(model, ctx)
+            try:
+                model = fn(model, ctx)
+            except RefoldNeeded as e:
+                # the sized FIFOs took more than the search reserved: fold again with their real cost
+                steps_done.append({"step": name, "seconds": round(time.time() - t0, 3), "model": None,
+                                   "refold": str(e)})
+                if progress:
+                    progress(f"     {e}: folding again")
+                i = next(k for k, s in enumerate(step_list) if s[0] == "folding")
+                from qonnx.core.modelwrapper import ModelWrapper
+
+                model = ModelWrapper(str(tmp / f"intermediate/{i - 1:02d}_{step_list[i - 1][0]}.onnx"))
+                for d in ("rtl", "rtl-sizing"):
+                    shutil.rmtree(tmp / d, ignore_errors=True)
+                ctx.rtl.clear()
+                continue
             rel = None
             if saves:
                 rel = f"intermediate/{i:02d}_{name}.onnx"
@@ -156,6 +174,7 @@ def build(opts: BuildOptions, progress=None) -> Path:
             steps_done.append({"step": name, "seconds": round(time.time() - t0, 3), "model": rel})
             if name == "insert_dwc_fifo":
                 _tidy_finn_outputs(tmp)
+            i += 1
         model.save(str(tmp / "dataflow.onnx"))
 
         from dqhw.flow import report

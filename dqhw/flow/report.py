@@ -67,7 +67,8 @@ def layer_rows(model, fpgapart: str) -> list[dict]:
             # dqhw_fifo (dqhw.estimate), not finn's FIFO model: finn estimated 3-4 k-entry FIFOs at 0 BRAM
             from dqhw.estimate import fifo
 
-            r = fifo(int(inst.get_nodeattr("depth")), int(inst.get_instream_width_padded()))
+            r = fifo(int(inst.get_nodeattr("depth")), int(inst.get_instream_width_padded()),
+                     str(inst.get_nodeattr("ram_style")))
             row["resources"] = {"LUT": r.lut, "BRAM18": r.bram18, "DSP": r.dsp}
         else:
             row["resources"] = {"LUT": _figure(inst.lut_estimation, fpgapart),

@@ -25,6 +25,7 @@ class BuildContext:
     folding_file: Path | None
     opts: object  # dqhw.flow.pipeline.BuildOptions
     budget: object = None  # dqhw.flow.folding_search.Budget
+    glue_reserve: object = None  # measured FIFO + width-converter cost after a refold (dqhw.estimate.Resources)
     cfg: object = None  # finn DataflowBuildConfig
     qonnx: object = None  # the prepared QONNX graph (DIR/model.qonnx.onnx)
     # float logits = integer logits * output_scale + output_bias: floats (one for every class), or
@@ -176,7 +177,7 @@ def step_folding(model, ctx: BuildContext):
         from dqhw.flow import folding_search as fs
 
         target = fs.fps_to_cycles(ctx.target_fps, ctx.clock_ns) if ctx.target_fps else None
-        _, plan = fs.search(model, ctx.board, ctx.budget, ctx.clock_ns, target)
+        _, plan = fs.search(model, ctx.board, ctx.budget, ctx.clock_ns, target, reserve=ctx.glue_reserve)
         if plan is None:
             raise DqhwError("folding: no PE/SIMD choice keeps every stream at an integer width ratio")
         what = f"--target-fps {ctx.target_fps}" if ctx.target_fps else "the slowest folding"
@@ -198,6 +199,14 @@ def step_folding(model, ctx: BuildContext):
     return model
 
 
+class RefoldNeeded(Exception):
+    """Raised by check_fit when the sized FIFOs and width converters overflow the budget of a folding
+    the search chose: the pipeline folds again with their measured cost as the reserve."""
+
+
+MAX_REFOLDS = 2
+
+
 def step_check_fit(model, ctx: BuildContext):
     """The whole design (FIFOs at their sized depths, width converters) against the board's budget:
     a design that does not fit stops the build here, in one line, unless --allow-overfull."""
@@ -215,6 +224,23 @@ def step_check_fit(model, ctx: BuildContext):
     if over:
         msg = (f"the design does not fit the {ctx.board.name} within {ctx.budget.describe()}: estimated "
                f"{', '.join(over)} (FIFOs at their sized depths included)")
+        searched = ctx.folding_file is None
+        if searched and not ctx.opts.allow_overfull and ctx.notes.get("refolds", 0) < MAX_REFOLDS:
+            from dqhw.estimate import Resources
+
+            glue = Resources()
+            for r in rows:
+                if r["type"].startswith(("StreamingFIFO", "StreamingDataWidthConverter")):
+                    res = r["resources"]
+                    glue = glue + Resources(lut=res["LUT"] or 0, bram18=res["BRAM18"] or 0, dsp=res["DSP"] or 0)
+            # 10 % more than measured: a slower folding has other FIFO depths
+            prev = ctx.glue_reserve or Resources()
+            ctx.glue_reserve = Resources(lut=max(int(glue.lut * 1.1) + 1, prev.lut),
+                                         bram18=max(int(glue.bram18 * 1.1) + 1, prev.bram18))
+            ctx.notes["refolds"] = ctx.notes.get("refolds", 0) + 1
+            ctx.warnings.append(f"folded again: {msg}; FIFOs and width converters took {glue.lut:,} LUT, "
+                                f"{glue.bram18} BRAM18")
+            raise RefoldNeeded(f"estimated {', '.join(over)} with the sized FIFOs")
         if not ctx.opts.allow_overfull:
             raise DqhwError(f"{msg}; lower --target-fps / give a less parallel --folding, or pass --allow-overfull")
         ctx.warnings.append(f"--allow-overfull: {msg}")
@@ -299,7 +325,8 @@ def step_size_fifos(model, ctx: BuildContext):
     dataflow = ctx.out / "dataflow.onnx"
     model.save(str(dataflow))
     record = size_and_generate(dataflow, ctx.out / "rtl", ctx.out / "rtl-sizing", frames, ctx.board.part,
-                               ctx.clock_ns, expected=GoldenModel(model, class_affine=ctx.class_affine).run(frames))
+                               ctx.clock_ns, expected=GoldenModel(model, class_affine=ctx.class_affine).run(frames),
+                               storage=_fifo_storage_chooser(model, ctx, dataflow))
     ctx.rtl.update({
         "dir": "rtl", "top": "dqhw_accel", "cycles_per_frame_measured": record["interval_sized"],
         "cycles_per_frame_estimated": record["expected_cycles_per_frame"],
@@ -309,6 +336,27 @@ def step_size_fifos(model, ctx: BuildContext):
     import dqhw.customop  # noqa: F401  (dqhw's node types, to load the graph)
 
     return ModelWrapper(str(dataflow))  # with the sized depths
+
+
+def _fifo_storage_chooser(model, ctx: BuildContext, dataflow: Path):
+    """depths -> FIFO storage styles that keep the whole design within the budget (LUT-RAM or BRAM)."""
+    from dqhw.estimate import Resources
+    from dqhw.flow import report
+    from dqhw.flow.fifo_sizing import fifo_widths
+    from dqhw.flow.folding_search import choose_fifo_storage
+
+    base = Resources()
+    for row in report.layer_rows(model, ctx.board.part):
+        if not row["type"].startswith("StreamingFIFO"):
+            r = row["resources"]
+            base = base + Resources(lut=r["LUT"] or 0, bram18=r["BRAM18"] or 0, dsp=r["DSP"] or 0)
+    widths = fifo_widths(dataflow)
+    limits = ctx.budget.limits(ctx.board)
+
+    def choose(depths: dict[str, int]) -> dict[str, str]:
+        return choose_fifo_storage({k: (d, widths[k]) for k, d in depths.items()}, base, limits)
+
+    return choose
 
 
 def step_prove_rtl(model, ctx: BuildContext):
@@ -352,7 +400,7 @@ def step_board_package(model, ctx: BuildContext):
     """DIR/board: Vivado project script + PYNQ driver, written only for proven RTL."""
     from dqhw.board_package import write_board_package
 
-    _, status = write_board_package(ctx.out, ctx.board, class_affine=ctx.class_affine)
+    _, status = write_board_package(ctx.out, ctx.board, class_affine=ctx.class_affine, clock_ns=ctx.clock_ns)
     ctx.rtl.update(board_package="board", bitstream=status)
     return model
 

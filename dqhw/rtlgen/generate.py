@@ -31,6 +31,7 @@ import numpy as np
 
 from dqhw import contract
 from dqhw.errors import DqhwError
+from dqhw.estimate import fifo_bram_min_depth
 from dqhw.resources import hw_dir
 
 FINN_RTL_NODES = ("ConvolutionInputGenerator_rtl", "FMPadding_rtl", "StreamingDataWidthConverter_rtl",
@@ -151,7 +152,11 @@ def generate_rtl(dataflow_path: str | Path, out_dir: str | Path, fpga_part: str 
             depth = int(fifo_depths.get(name, max(DEFAULT_FIFO_DEPTH, int(inst.get_nodeattr("depth")))))
             if depth < 2:
                 raise DqhwError(f"{name}: FIFO depth must be at least 2, got {depth}")
-            stages.append(Stage(name, "fifo", op, "dqhw_fifo", in_w, in_w, {"WIDTH": in_w, "DEPTH": depth},
+            params = {"WIDTH": in_w, "DEPTH": depth}
+            style = str(inst.get_nodeattr("ram_style"))
+            if style != "auto":  # storage chosen for the budget (dqhw.flow.folding_search.choose_fifo_storage)
+                params["BRAM_MIN_DEPTH"] = min(fifo_bram_min_depth(style), depth + 1)
+            stages.append(Stage(name, "fifo", op, "dqhw_fifo", in_w, in_w, params,
                                 fifo_depth=depth, frame_beats=_frame_beats(inst)))
         elif op in FINN_RTL_NODES:
             gen_dir = out / "nodes" / node.name
