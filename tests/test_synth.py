@@ -271,3 +271,28 @@ def test_accelerator_stages_and_an_unknown_stage(tmp_path, monkeypatch):
     assert bad["status"] == "unknown" and "broken_impl.sv" in bad["reason"] and bad.get("LUT") is None
     assert rows["dqhw_accel"]["LUT"] == 0 and rows["dqhw_accel"]["FF"] == 0  # the top is only wires here
     assert data["totals"]["LUT"] is None and data["totals"]["unknown_stages"] == ["Broken_rtl_0"]
+
+
+NEGP_V = """
+module negp #(parameter integer K = 0, parameter FILE = "") (input wire clk, input wire [7:0] a,
+        output reg [((K < 0) ? 8 : 4) - 1:0] r, output reg [3:0] q);
+    reg [3:0] rom [0:15];
+    initial if (FILE != "") $readmemh(FILE, rom);
+    always @(posedge clk) begin r <= a[((K < 0) ? 8 : 4) - 1:0]; q <= rom[a[3:0]]; end
+endmodule
+"""
+
+
+@needs_yosys
+def test_negative_and_string_parameters(tmp_path):
+    """hierarchy -chparam decodes neither a minus sign nor a string: both are passed as bits. A negative
+    `integer` parameter stays negative (8 flip-flops for r, not 4); the file named by a string parameter
+    is read (a 16 x 4 ROM, DES' first S-box row: one LUT4 per output bit)."""
+    (tmp_path / "negp.v").write_text(NEGP_V)
+    sbox = "e4d12fb83a6c5907"  # DES S1, row 0: every output bit a non-linear function of all 4 inputs
+    (tmp_path / "rom.memh").write_text("".join(f"{c}\n" for c in sbox))
+    r = synth_module([tmp_path / "negp.v"], "negp", tmp_path / "w1", params={"K": -1, "FILE": "rom.memh"},
+                     data_files=[tmp_path / "rom.memh"])
+    assert r.ff == 8 + 4 and r.lut == 4 and r.cells.get("LUT4") == 4
+    r = synth_module([tmp_path / "negp.v"], "negp", tmp_path / "w2", params={"K": 5})
+    assert r.ff == 4 and r.lut == 0  # no file: the ROM is never initialized, q is constant

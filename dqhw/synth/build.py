@@ -38,7 +38,7 @@ from dqhw.errors import DqhwError
 from dqhw.synth.yosys import SYNTH_COMMAND, analyze_netlist, run_yosys, strip_nettype, synth_module, yosys_available
 
 SYNTH_JSON = "synth.json"
-CACHE_VERSION = 1  # bump when the analysis (counts, levels) changes
+CACHE_VERSION = 2  # bump when the analysis (counts, levels) changes
 KEYS = ("LUT", "LUT_logic", "LUTRAM", "FF", "BRAM18", "DSP", "CARRY4")
 OWN_SOURCES = {"dqhw_fifo": "dqhw_fifo.v", "dqhw_mvau": "dqhw_mvau.v", "dqhw_maxpool": "dqhw_maxpool.v",
                "dqhw_label_select": "dqhw_label_select.v", "dqhw_stream_fork": "dqhw_stream_fork.v"}

@@ -109,15 +109,21 @@ def yosys_available() -> bool:
 
 
 def _param_value(value, sv: bool) -> str:
-    """A parameter value for `read_slang -G` (sv) or `hierarchy -chparam`: integers as they are;
-    strings as a quoted literal for slang and as their ASCII bits (8 per character, a sized hex
-    constant, which is what a Verilog string parameter is) for hierarchy, which decodes no strings."""
-    if isinstance(value, bool):
-        return str(int(value))
-    if isinstance(value, int):
-        return str(value)
+    """A parameter value for `read_slang -G` (sv) or `hierarchy -chparam`: integers as they are
+    (negative ones for hierarchy as 32-bit two's complement); strings as a quoted literal for slang
+    and as their ASCII bits (8 per character, a sized hex constant, which is what a Verilog string
+    parameter is) for hierarchy, which decodes no strings."""
     if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+        value = int(value)
+    if isinstance(value, bool | int):
+        value = int(value)
+        if value >= 0 or sv:
+            return str(value)
+        if value < -(1 << 31):
+            raise DqhwError(f"synthesis: parameter value {value} does not fit a 32-bit integer")
+        # hierarchy -chparam decodes no minus sign: the 32-bit two's complement, which an `integer`
+        # parameter (every parameter of dqhw's RTL) reads back as the negative value
+        return f"32'h{value & 0xFFFFFFFF:08x}"
     text = str(value)
     if any(c in text for c in ' "\\\n') or not text.isascii():
         raise DqhwError(f"synthesis: parameter value {text!r} has characters Yosys' command line cannot pass")
