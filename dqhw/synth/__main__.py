@@ -31,8 +31,9 @@ def table(build: Path, data: dict) -> str:
         ok = r["status"] == "ok"
         if not r["in_graph"]:  # the logits fork and the top's own logic: no estimate
             r["est_LUT"] = r["est_BRAM18"] = "-"
+        ratio = "" if r.get("ratio_LUT") is None else r["ratio_LUT"]
         lines.append(f"{r['name'][:36]:36} {r['type'][:32]:32} {f(r['est_LUT']):>8} {f(r.get('LUT')):>8} "
-                     f"{f(r.get('ratio_LUT')) if ok else '':>8} {f(r.get('LUTRAM')):>7} {f(r.get('FF')):>7} "
+                     f"{ratio:>8} {f(r.get('LUTRAM')):>7} {f(r.get('FF')):>7} "
                      f"{f(r['est_BRAM18']):>8} {f(r.get('BRAM18')):>8} {f(r.get('DSP')):>4} {f(r.get('levels')):>6}"
                      + ("" if ok else f"  ({r['reason']})"))
     t = s["totals"]
