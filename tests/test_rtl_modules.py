@@ -395,6 +395,8 @@ MVAU_FINN_CASES = {
     "w1a2": dict(mw=64, mh=16, pe=8, simd=16, vecs=[1, 2, 2], idt="INT2", wdt="BIPOLAR", odt="INT2"),
     "w2a2": dict(mw=36, mh=8, pe=4, simd=12, vecs=[1, 3, 3], idt="INT2", wdt="INT2", odt="INT2"),
     "w2a2-raw": dict(mw=24, mh=10, pe=10, simd=8, vecs=[5], idt="INT2", wdt="INT2", odt=None),
+    # a first conv: 8-bit pixels, 4-bit weights (W_BITS < IN_BITS: shift-and-add over the weight bits)
+    "w4a8-first-conv": dict(mw=9, mh=6, pe=2, simd=3, vecs=[1, 8, 8], idt="UINT8", wdt="INT4", odt="UINT2"),
 }
 
 
