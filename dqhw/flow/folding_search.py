@@ -368,6 +368,12 @@ def _plan(units, fixed, t, limits, reserve) -> Plan | None:
     return best
 
 
+def default_reserve(board) -> estimate.Resources:
+    """What the search keeps free for FIFOs and width converters unless told otherwise."""
+    return estimate.Resources(lut=int(board.lut * FIFO_RESERVE["lut"]),
+                              bram18=int(board.bram18 * FIFO_RESERVE["bram18"]))
+
+
 def search(model, board, budget: Budget, clock_ns: float, target_cycles: int | None = None,
            reserve: estimate.Resources | None = None):
     """(units, Plan): the fastest plan that fits, or with target_cycles the cheapest plan reaching it
@@ -376,8 +382,7 @@ def search(model, board, budget: Budget, clock_ns: float, target_cycles: int | N
     units, fixed, fixed_cycles = build_units(model, board.part)
     limits = budget.limits(board)
     if reserve is None:
-        reserve = estimate.Resources(lut=int(board.lut * FIFO_RESERVE["lut"]),
-                                     bram18=int(board.bram18 * FIFO_RESERVE["bram18"]))
+        reserve = default_reserve(board)
     floor = max([min(c.cycles for c in u.choices) for u in units if u.choices] + [fixed_cycles, 1])
     if target_cycles is not None:
         t = max(int(target_cycles), floor)

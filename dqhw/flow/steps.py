@@ -204,7 +204,7 @@ class RefoldNeeded(Exception):
     the search chose: the pipeline folds again with their measured cost as the reserve."""
 
 
-MAX_REFOLDS = 2
+MAX_REFOLDS = 3
 
 
 def step_check_fit(model, ctx: BuildContext):
@@ -227,16 +227,23 @@ def step_check_fit(model, ctx: BuildContext):
         searched = ctx.folding_file is None
         if searched and not ctx.opts.allow_overfull and ctx.notes.get("refolds", 0) < MAX_REFOLDS:
             from dqhw.estimate import Resources
+            from dqhw.flow.folding_search import default_reserve
 
             glue = Resources()
             for r in rows:
                 if r["type"].startswith(("StreamingFIFO", "StreamingDataWidthConverter")):
                     res = r["resources"]
                     glue = glue + Resources(lut=res["LUT"] or 0, bram18=res["BRAM18"] or 0, dsp=res["DSP"] or 0)
-            # 10 % more than measured: a slower folding has other FIFO depths
-            prev = ctx.glue_reserve or Resources()
-            ctx.glue_reserve = Resources(lut=max(int(glue.lut * 1.1) + 1, prev.lut),
-                                         bram18=max(int(glue.bram18 * 1.1) + 1, prev.bram18))
+            # the search kept `prev` free; raise it by the overflow (+25 % and 1 % of the board) where the
+            # design is over, so the next folding is only as much slower as the overflow demands
+            prev = ctx.glue_reserve or default_reserve(ctx.board)
+
+            def grown(key: str, attr: str) -> int:
+                overflow = totals[key] - limits[key]
+                extra = int(1.25 * overflow) + int(0.01 * getattr(ctx.board, attr)) + 1 if overflow > 0 else 0
+                return getattr(prev, attr) + extra
+
+            ctx.glue_reserve = Resources(lut=grown("LUT", "lut"), bram18=grown("BRAM18", "bram18"))
             ctx.notes["refolds"] = ctx.notes.get("refolds", 0) + 1
             ctx.warnings.append(f"folded again: {msg}; FIFOs and width converters took {glue.lut:,} LUT, "
                                 f"{glue.bram18} BRAM18")
