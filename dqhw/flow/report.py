@@ -232,7 +232,7 @@ def synthesis_markdown(syn: dict | None) -> list[str]:
                  f"{_num(t['BRAM18'])} | {_num(t['DSP'])} | {_num(t['CARRY4'])} | {_num(t['levels'])} |")
     if syn.get("worst_path"):
         lines += ["", f"Worst path ({t['worst_stage']}, {t['levels']} levels): "
-                  + " -> ".join(p.split(" <- ")[-1] for p in syn["worst_path"]) + "."]
+                  + " -> ".join(p.split(" <- ")[-1].removeprefix("-> ") for p in syn["worst_path"]) + "."]
     return lines
 
 
