@@ -20,6 +20,8 @@ def table(build: Path, data: dict) -> str:
     summary = build / "report" / "summary.json"
     if summary.is_file():
         est = {r["name"]: r["resources"] for r in json.loads(summary.read_text())["layers"]}
+        done = {r.get("node", r["stage"]) for r in data["stages"]}
+        est = {n: v for n, v in est.items() if n in done}  # a partial run (bench --only): its layers only
     s = report_summary(data, est)
 
     def f(v):
