@@ -31,8 +31,14 @@ async def _run(dut, valid_prob: float, ready_prob: float, seed: int) -> None:
     assert len(src.sent) == len(beats_in)
     compare_streams(snk.received, expected, "label")
     if valid_prob == 1.0 and ready_prob == 1.0:
-        used = snk.cycles[-1] - src.first_cycle + 1
-        assert used <= len(beats_in) + 4, f"{used} cycles for {len(beats_in)} input beats"
+        # one input beat per cycle, no bubbles: the frames' results are exactly NB cycles apart
+        nb = cfg["NUM_LABELS"] // cfg["PE"]
+        span = snk.cycles[-1] - snk.cycles[0]
+        latency = snk.cycles[0] - src.first_cycle - (nb - 1)
+        dut._log.info("%d frames: results span %d cycles (ideal %d), latency %d cycles", len(expected), span,
+                      (len(expected) - 1) * nb, latency)
+        assert span == (len(expected) - 1) * nb, f"results span {span} cycles for {len(beats_in)} input beats"
+        assert latency <= 12, f"latency {latency} cycles"
     src.kill()
     snk.kill()
 
