@@ -441,3 +441,55 @@ def write_mvau_memories(weights: np.ndarray, thresholds: np.ndarray | None, pe: 
         t = np.asarray(thresholds)
         write_memh(thresh_file, mvau_threshold_words(t, pe, acc_bits),
                    mvau_threshold_word_bits(pe, t.shape[1], acc_bits))
+
+
+# --------------------------------------------------------------------------------------------------
+# dqhw_mvau pipeline (timing, not semantics: the outputs are the same at any setting)
+# --------------------------------------------------------------------------------------------------
+# Logic levels allowed between two registers of dqhw's RTL (each LUT, CARRY4, MUXF7/8 one level, as
+# Vivado counts them); rtl/README.md derives it for 100 MHz on xc7z020-1. rtl/dqhw_mvau.v has the
+# same number (LEVEL_BUDGET) and the same formulas (constant functions); tests/test_timing.py checks
+# the synthesized levels against it.
+LEVEL_BUDGET = 10
+
+
+def _clog2(v: int) -> int:
+    return max(0, int(v - 1).bit_length())
+
+
+def stage_levels(width: int, budget: int = LEVEL_BUDGET) -> int:
+    """Adder levels per pipeline stage when the widest adder of the stage is `width` bits: a level
+    costs a LUT and a CARRY4 (plus one LUT at the leaves), the widest adder's carry chain
+    ceil(width/4) CARRY4s, so k levels cost at most 2k + ceil(width/4) <= budget."""
+    return max(1, (budget - (width + 3) // 4) // 2)
+
+
+@dataclass(frozen=True)
+class MvauPipeline:
+    tree_levels_per_stage: int  # TREE_LEVELS_PER_STAGE: adder-tree levels between two registers
+    adder_levels: int           # levels of the per-PE adder tree (products included)
+    tree_stages: int            # registers along the adder tree (the last holds the dot product)
+    popcount_stages: int        # registers inside the threshold popcount (+ ACT_VAL)
+    latency: int                # cycles from a fold's last input beat to its output beat
+    queue_depth: int            # output queue entries (power of two >= latency + 2)
+
+
+def mvau_pipeline(simd: int, w_bits: int, in_bits: int, acc_bits: int, use_thresholds: bool, out_bits: int = 1,
+                  num_thresh: int = 1, act_val: int = 0, xnor: bool = False,
+                  tree_levels_per_stage: int = 0) -> MvauPipeline:
+    """The pipeline rtl/dqhw_mvau.v builds for these parameters (its localparams, same formulas);
+    `tree_levels_per_stage` 0 derives TREE_LEVELS_PER_STAGE from the adder-tree width."""
+    pw = 2 if xnor else in_bits + 1 if w_bits == 1 else w_bits + in_bits  # product bits
+    lg = _clog2(simd)
+    tw = min(pw + lg, acc_bits)                                           # adder-tree root width
+    direct = xnor or in_bits == 1 or w_bits + in_bits <= 6                 # one LUT per product bit
+    terms = 1 if direct else 2 if w_bits == 1 else min(w_bits, in_bits)   # partial products per lane
+    levels = _clog2(terms) + lg
+    k = tree_levels_per_stage or stage_levels(tw)
+    tree_stages = -(-levels // k) if levels else 1
+    ob = out_bits if use_thresholds else 1
+    pop_levels = (_clog2(num_thresh) if num_thresh > 1 else 0) + (1 if act_val % (1 << ob) else 0)
+    pk = stage_levels(ob)
+    pop_stages = (-(-pop_levels // pk) if pop_levels else 1) - 1
+    latency = 5 + tree_stages + pop_stages if use_thresholds else 4 + tree_stages
+    return MvauPipeline(k, levels, tree_stages, pop_stages, latency, 1 << _clog2(latency + 2))

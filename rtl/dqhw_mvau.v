@@ -41,13 +41,27 @@
 //   WEIGHT_ROM_BLOCK  1: (* rom_style = "block" *) on the weight ROM, 0: no attribute (the
 //                     synthesis tool chooses: LUT ROM for small ones)
 //   THRESH_ROM_BLOCK  same for the threshold ROM
+//   TREE_LEVELS_PER_STAGE  adder-tree levels between two pipeline registers (>= 1); 0 (default):
+//                     derived, floor((LEVEL_BUDGET - ceil(TW/4)) / 2) (at least 1) for the tree width TW =
+//                     min(PW + ceil(log2 SIMD), ACC_BITS), PW the product width; contract.mvau_pipeline
+//                     is the same formula and DqhwMVAU.rtl_params() passes its value explicitly
 // Ports: clk, synchronous active-low rst_n, s_axis_* (TDATA SIMD*IN_BITS bits padded to bytes),
 //   m_axis_* (TDATA PE*OUT_BITS or PE*ACC_BITS bits padded to bytes; pad bits are zero).
-// Timing: 5 cycles from the last input beat of a fold to the output beat. Results queue in an
-//   8-entry output buffer; a fold's last MAC step is issued only when its result has a reserved
-//   slot there, so the datapath never stalls and s_axis_tready is a function of registers only.
-// Datapath: the products are shift-and-add LUT logic (no `*` operator, so no tool infers DSP
-//   slices from it) and the module carries (* use_dsp = "no" *) for Vivado.
+// Timing by construction: every register-to-register path is at most LEVEL_BUDGET = 10 logic levels
+//   (LUT, CARRY4, MUXF7/8 one level each; rtl/README.md: 100 MHz on xc7z020-1). Pipeline, per MAC
+//   step: ROM read register (BRAM read port) -> ROM output register (BRAM DOB_REG) with the input
+//   slice beside it -> per PE one adder tree over the SIMD lane products, a register every
+//   TREE_LEVELS_PER_STAGE levels (TS stages, the last holds the dot product) -> accumulate; per
+//   fold: compare with the thresholds -> popcount tree (+ ACT_VAL), a register every POP_K levels
+//   (PSR registers) -> output queue. LATENCY (cycles from a fold's last input beat to its output
+//   beat) = 5 + TS + PSR with thresholds, 4 + TS without. Results queue in a QD-entry output buffer
+//   (QD = the power of two >= LATENCY + 2); a fold's last MAC step is issued only when its result has
+//   a reserved slot there, so the datapath never stalls, a result per cycle (SF = 1) flows without
+//   bubbles, and s_axis_tready is a function of registers only.
+// Datapath: products of at most 6 input bits (W_BITS + IN_BITS <= 6, 1-bit inputs, XNOR) are one
+//   LUT per product bit (a constant product table); wider ones are shift-and-add terms that are
+//   leaves of the adder tree (no `*` operator, so no tool infers DSP slices from it) and the module
+//   carries (* use_dsp = "no" *) for Vivado.
 (* use_dsp = "no" *)
 module dqhw_mvau #(
     parameter integer MW = 16,
@@ -66,7 +80,8 @@ module dqhw_mvau #(
     parameter WEIGHT_FILE = "",
     parameter THRESH_FILE = "",
     parameter integer WEIGHT_ROM_BLOCK = 1,
-    parameter integer THRESH_ROM_BLOCK = 0
+    parameter integer THRESH_ROM_BLOCK = 0,
+    parameter integer TREE_LEVELS_PER_STAGE = 0
 ) (
     input  wire                                                          clk,
     input  wire                                                          rst_n,
@@ -79,6 +94,68 @@ module dqhw_mvau #(
     output wire                                                          m_axis_tvalid,
     input  wire                                                          m_axis_tready
 );
+
+    // ---------------------------------------------------------------------------------------------
+    // pipeline sizing (constant functions; contract.mvau_pipeline is the same formula in Python)
+    // ---------------------------------------------------------------------------------------------
+    // logic levels allowed between two registers (LUT, CARRY4, MUXF7/8 one level each)
+    localparam integer LEVEL_BUDGET = 10;
+
+    // floor(log2(v)), v >= 1
+    function integer flog2;
+        input integer v;
+        integer i;
+        begin
+            flog2 = 0;
+            for (i = 1; i < 31; i = i + 1)
+                if ((1 << i) <= v) flog2 = i;
+        end
+    endfunction
+
+    // ceil(log2(v)), v >= 1 (0 for v = 1)
+    function integer clog2;
+        input integer v;
+        begin
+            clog2 = (v > 1) ? flog2(v - 1) + 1 : 0;
+        end
+    endfunction
+
+    // adder levels that fit one pipeline stage when the widest adder of the stage has w bits:
+    // an adder level costs a LUT and a CARRY4, the widest one's carry chain ceil(w/4) CARRY4s
+    function integer stage_levels;
+        input integer w;
+        input integer budget;
+        integer k;
+        begin
+            k = (budget - (w + 3) / 4) / 2;
+            stage_levels = (k < 1) ? 1 : k;
+        end
+    endfunction
+
+    // width of a tree node `h` adder levels above the leaves (pl of them inside a lane's product)
+    function integer tree_w;
+        input integer h;
+        input integer pl;
+        input integer pw;
+        input integer tw;
+        integer w;
+        begin
+            w = (h <= pl) ? pw : pw + h - pl;
+            tree_w = (w < tw) ? w : tw;
+        end
+    endfunction
+
+    // a pipeline register after adder level h of d, when the d levels are cut into ts stages of
+    // at most ceil(d/ts) levels (the cuts at ceil(j*d/ts), j = 1..ts: more levels near the leaves)
+    function integer is_boundary;
+        input integer h;
+        input integer d;
+        input integer ts;
+        begin
+            if (h < 1 || d < 1) is_boundary = 0;
+            else is_boundary = ((h * ts) / d > ((h - 1) * ts) / d) ? 1 : 0;
+        end
+    endfunction
 
     // ---------------------------------------------------------------------------------------------
     // derived sizes
@@ -119,11 +196,60 @@ module dqhw_mvau #(
     // adder-tree width: exact dot product, or ACC_BITS (sums are exact modulo 2^ACC_BITS and the
     // final accumulator is in range, so truncating to ACC_BITS never changes the result)
     localparam integer TW = (PW + LG < ACC_BITS) ? PW + LG : ACC_BITS;
-    // output queue: 8 entries; a result may be issued while fewer than 8 are reserved
-    localparam integer QD = 8;
-    localparam integer QAW = 3;
-    localparam integer QCW = 4;
-    localparam [QCW-1:0] QFULL = 4'd8;
+    // partial products per lane (M): a lane whose product depends on at most 6 input bits (XNOR,
+    // 1-bit inputs, W_BITS + IN_BITS <= 6) is one LUT per product bit (DIRECT: a constant product
+    // table indexed by {weight, input}); otherwise the product is a sum of terms in the adder tree:
+    // bipolar weights +x and -x (one of them zero), or min(W_BITS, IN_BITS) shift-and-add terms.
+    // NEG: lane term 1 (the shift-and-add MSB term, or -x) is subtracted at the first tree level.
+    localparam integer DIRECT = (XNOR != 0 || IN_BITS == 1 || W_BITS + IN_BITS <= 6) ? 1 : 0;
+    localparam integer TABLE = (DIRECT != 0 && XNOR == 0 && IN_BITS > 1) ? 1 : 0;
+    localparam integer TAB_BITS = (TABLE != 0) ? W_BITS + IN_BITS : 1;
+    localparam integer M = (DIRECT != 0) ? 1 : (W_BITS == 1) ? 2 : (W_BITS < IN_BITS) ? W_BITS : IN_BITS;
+    localparam integer NEG = (M == 1) ? 0 : (W_BITS == 1 || W_BITS < IN_BITS) ? 1 : IN_SIGNED;
+    // DIRECT products: entry {w, x} (W_BITS + IN_BITS bits) = the product, PW bits two's complement
+    function [(1 << TAB_BITS) * PW - 1 : 0] prod_table;
+        input integer unused;
+        integer i, b, wv, xv;
+        reg [31:0] pv;
+        begin
+            prod_table = {((1 << TAB_BITS) * PW){1'b0}};
+            for (i = 0; i < (1 << TAB_BITS); i = i + 1) begin
+                wv = i / (1 << IN_BITS);
+                xv = i % (1 << IN_BITS);
+                if (W_BITS == 1) wv = (wv != 0) ? 1 : -1;
+                else if (wv >= (1 << (W_BITS - 1))) wv = wv - (1 << W_BITS);
+                if (IN_SIGNED != 0 && xv >= (1 << (IN_BITS - 1))) xv = xv - (1 << IN_BITS);
+                pv = wv * xv;
+                for (b = 0; b < PW; b = b + 1) prod_table[i*PW + b] = pv[b];
+            end
+        end
+    endfunction
+    localparam [(1 << TAB_BITS) * PW - 1 : 0] PROD = prod_table(0);
+    localparam integer PL = clog2(M);                           // product levels of the tree
+    localparam integer MP2 = 1 << PL;                           // leaves per lane
+    localparam integer NL = P2 * MP2;                           // leaves per PE
+    localparam integer D = PL + LG;                             // adder levels per PE
+    localparam integer LFW = (PW < TW) ? PW : TW;               // leaf width
+    localparam integer TREE_K = (TREE_LEVELS_PER_STAGE > 0) ? TREE_LEVELS_PER_STAGE
+                                                            : stage_levels(TW, LEVEL_BUDGET);
+    localparam integer TS = (D > 0) ? (D + TREE_K - 1) / TREE_K : 1;   // tree register stages
+    localparam integer ROOT = 1 + TS;                           // stage of the dot products
+    // threshold popcount: CD levels over CL leaves, one more for + ACT_VAL; POP_K per stage
+    localparam integer CD = (NT > 1) ? clog2(NT) : 0;
+    localparam integer CL = 1 << CD;
+    localparam integer AV_NZ = (AV != {OB{1'b0}}) ? 1 : 0;
+    localparam integer CDT = CD + AV_NZ;
+    localparam integer POP_K = stage_levels(OB, LEVEL_BUDGET);
+    localparam integer CTS = (CDT > 0) ? (CDT + POP_K - 1) / POP_K : 1;
+    localparam integer PSR = CTS - 1;                           // popcount pipeline registers
+    // cycles from a fold's last input beat to its output beat (queue empty, m_axis_tready high)
+    localparam integer LATENCY = (USE_THRESHOLDS != 0) ? 5 + TS + PSR : 4 + TS;
+    // output queue: every result in flight has a reserved slot, so full throughput (a result per
+    // cycle when SF = 1) needs QD > LATENCY; QD = the power of two >= LATENCY + 2
+    localparam integer QAW = clog2(LATENCY + 2);
+    localparam integer QD = 1 << QAW;
+    localparam integer QCW = QAW + 1;
+    localparam [QCW-1:0] QFULL = QD[QCW-1:0];
 
 `ifndef SYNTHESIS
     // illegal parameter combinations stop elaboration (elaboration-time $fatal in a generate-if)
@@ -154,6 +280,9 @@ module dqhw_mvau #(
         end else if (USE_THRESHOLDS != 0 && (ACT_VAL < -(1 << (OB - 1)) || ACT_VAL + NUM_THRESH > OUT_MAX)) begin : g_bad_actval
             $fatal(1, "dqhw_mvau: outputs ACT_VAL=%0d .. ACT_VAL+NUM_THRESH=%0d do not fit OUT_BITS=%0d",
                    ACT_VAL, ACT_VAL + NUM_THRESH, OUT_BITS);
+        end
+        if (TREE_LEVELS_PER_STAGE < 0) begin : g_bad_tree_levels
+            $fatal(1, "dqhw_mvau: TREE_LEVELS_PER_STAGE=%0d, must be >= 1 (or 0: derived)", TREE_LEVELS_PER_STAGE);
         end
         if (USE_THRESHOLDS == 0 && ACT_VAL != 0) begin : g_bad_raw_actval
             $fatal(1, "dqhw_mvau: ACT_VAL=%0d without thresholds (raw accumulators have no offset)", ACT_VAL);
@@ -195,12 +324,30 @@ module dqhw_mvau #(
         end
     end
 
+    // control pipeline, one bit per stage: stage 0 = ROM read register, 1 = ROM output register,
+    // 2 .. ROOT = adder-tree registers (ROOT: the dot products); only the valid bits are reset
+    reg  [ROOT:0]         pv;       // a MAC step is in this stage
+    reg  [ROOT:0]         pfirst;   // ... and it is the first step of its fold
+    reg  [ROOT:0]         plast;    // ... the last step of its fold
+    reg  [(ROOT+1)*NFW-1:0] pnf;    // ... of neuron fold pnf[j*NFW +: NFW]
+
+    always @(posedge clk) begin
+        if (!rst_n) pv <= {(ROOT+1){1'b0}};
+        else pv <= {pv[ROOT-1:0], fire};
+        pfirst <= {pfirst[ROOT-1:0], sf_first};
+        plast <= {plast[ROOT-1:0], sf_last};
+        pnf <= {pnf[ROOT*NFW-1:0], nf};
+    end
+
     wire [IN_LW-1:0] in_payload = s_axis_tdata[IN_LW-1:0];
-    reg  [IN_LW-1:0] in_q;      // stream beat (neuron fold 0)
-    reg  [WW-1:0]    w_q;       // weight ROM output register
+    reg  [IN_LW-1:0] in_q;      // stream beat (neuron fold 0), stage 0
+    reg  [WW-1:0]    w_rd;      // weight ROM read register (BRAM: the read port), stage 0
+    reg  [WW-1:0]    w_q;       // weight ROM output register (BRAM: DOB_REG), stage 1
+    reg  [IN_LW-1:0] x_q;       // input vector slice aligned with w_q, stage 1
 
     always @(posedge clk) begin
         if (fire) in_q <= in_payload;
+        w_q <= w_rd;
     end
 
     generate
@@ -208,24 +355,18 @@ module dqhw_mvau #(
             (* rom_style = "block" *) reg [WW-1:0] wrom [0:WMEM-1];
             initial $readmemh(WEIGHT_FILE, wrom);
             always @(posedge clk) begin
-                if (fire) w_q <= wrom[waddr];
+                if (fire) w_rd <= wrom[waddr];
             end
         end else begin : g_wrom_auto
             reg [WW-1:0] wrom [0:WMEM-1];
             initial $readmemh(WEIGHT_FILE, wrom);
             always @(posedge clk) begin
-                if (fire) w_q <= wrom[waddr];
+                if (fire) w_rd <= wrom[waddr];
             end
         end
     endgenerate
 
     // input vector buffer: written during neuron fold 0, read during the others
-    wire [IN_LW-1:0] x1;        // stage-1 input vector slice
-    reg              v1;
-    reg              first1;
-    reg              last1;
-    reg  [NFW-1:0]   nf1;
-
     generate
         if (NF > 1) begin : g_ibuf
             reg [IN_LW-1:0] ibuf [0:SF-1];
@@ -237,192 +378,224 @@ module dqhw_mvau #(
                     ibuf_q <= ibuf[sf];
                     use_buf <= !nf_first;
                 end
+                x_q <= use_buf ? ibuf_q : in_q;
             end
-            assign x1 = use_buf ? ibuf_q : in_q;
         end else begin : g_no_ibuf
-            assign x1 = in_q;
+            always @(posedge clk) x_q <= in_q;
         end
         if (IN_DW > IN_LW) begin : g_in_pad
             wire unused_in_pad = ^s_axis_tdata[IN_DW-1:IN_LW];  // byte padding carries no data
         end
     endgenerate
 
+    // ---------------------------------------------------------------------------------------------
+    // stages 2 .. ROOT: per PE one adder tree over the SIMD*M partial products (M per lane), with a
+    // register every TREE_LEVELS_PER_STAGE levels; ROOT+1: accumulate
+    // ---------------------------------------------------------------------------------------------
+    reg  [PE*ACC_BITS-1:0] acc;     // accumulators, PE lanes
+    reg                    v_acc;   // acc holds a finished fold (its last step was added)
+    wire                   v_root = pv[ROOT];
+    wire                   first_root = pfirst[ROOT];
+    wire                   last_root = plast[ROOT];
+
     always @(posedge clk) begin
-        if (!rst_n) v1 <= 1'b0;
-        else v1 <= fire;
-        if (fire) begin
-            first1 <= sf_first;
-            last1 <= sf_last;
-            nf1 <= nf;
-        end
+        if (!rst_n) v_acc <= 1'b0;
+        else v_acc <= v_root && last_root;
     end
 
-    // ---------------------------------------------------------------------------------------------
-    // stage 1: SIMD products and adder tree per PE  ->  stage 2: accumulate
-    // ---------------------------------------------------------------------------------------------
-    reg              v2;
-    reg              first2;
-    reg              last2;
-    reg  [NFW-1:0]   nf2;
-    reg              v3;
-    reg              v4;
-    reg  [PE*ACC_BITS-1:0] acc;     // accumulators, PE lanes
-    reg  [PE*TW-1:0]       dot_q;   // registered dot products (stage 2)
-
-    genvar p, s, n;
+    genvar p, s, n, k;
     generate
         for (p = 0; p < PE; p = p + 1) begin : g_pe
-            // heap-ordered adder tree: node n = node 2n+1 + node 2n+2, leaves P2-1 .. 2*P2-2
-            wire [TW-1:0] node [0:2*P2-2];
+            // partial products, leaf l = lane l / MP2, term l % MP2 (LFW bits each, two's complement)
+            wire [NL*LFW-1:0] leaves;
             for (s = 0; s < P2; s = s + 1) begin : g_lane
                 if (s < SIMD) begin : g_mac
-                    wire [IN_BITS-1:0] xs = x1[s*IN_BITS +: IN_BITS];
+                    wire [IN_BITS-1:0] xs = x_q[s*IN_BITS +: IN_BITS];
                     wire [W_BITS-1:0]  ws = w_q[(p*SIMD+s)*W_BITS +: W_BITS];
-                    wire [PW-1:0]      prod;
-                    if (XNOR != 0) begin : g_xnor
-                        // XNOR-popcount lane: 1 when input bit and weight bit agree
-                        assign prod = {1'b0, ~(xs[0] ^ ws[0])};
-                    end else if (W_BITS == 1) begin : g_bipolar
-                        // sign (IN_SIGNED) or zero extension
-                        wire          xsign = (IN_SIGNED != 0) ? xs[IN_BITS-1] : 1'b0;
-                        wire [PW-1:0] xe = {xsign, xs};
-                        assign prod = ws[0] ? xe : -xe;
-                    end else if (IN_BITS == 1) begin : g_binary_in
-                        assign prod = xs[0] ? {{(PW-W_BITS){ws[W_BITS-1]}}, ws} : {PW{1'b0}};
-                    end else if (W_BITS < IN_BITS) begin : g_shift_add_w
-                        // shift-and-add over the weight bits (two's complement: the MSB weighs
-                        // -2^(W_BITS-1)); written out so that no tool maps it to a DSP multiplier.
-                        // Exact modulo 2^PW, and the product fits PW bits.
-                        wire          xsign = (IN_SIGNED != 0) ? xs[IN_BITS-1] : 1'b0;
-                        wire [PW-1:0] xe = {{(PW-IN_BITS){xsign}}, xs};
-                        reg  [PW-1:0] sum;
-                        integer k;
-                        always @* begin
-                            sum = {PW{1'b0}};
-                            for (k = 0; k < W_BITS - 1; k = k + 1)
-                                if (ws[k]) sum = sum + (xe << k);
-                            if (ws[W_BITS-1]) sum = sum - (xe << (W_BITS - 1));
-                        end
-                        assign prod = sum;
-                    end else begin : g_shift_add_x
-                        // shift-and-add over the input bits, no DSP multiplier; a signed input's
-                        // MSB weighs -2^(IN_BITS-1)
-                        wire [PW-1:0] we = {{(PW-W_BITS){ws[W_BITS-1]}}, ws};
-                        reg  [PW-1:0] sum;
-                        integer k;
-                        always @* begin
-                            sum = {PW{1'b0}};
-                            for (k = 0; k < IN_BITS - 1; k = k + 1)
-                                if (xs[k]) sum = sum + (we << k);
-                            if (xs[IN_BITS-1]) begin
-                                if (IN_SIGNED != 0) sum = sum - (we << (IN_BITS - 1));
-                                else sum = sum + (we << (IN_BITS - 1));
+                    for (k = 0; k < MP2; k = k + 1) begin : g_term
+                        // term k of the lane: shift-and-add order 0, M-1 (the negative one, if any,
+                        // so that it is subtracted at the first tree level), 1, 2, .., M-2
+                        localparam integer B = (k == 0) ? 0 : (k == 1) ? M - 1 : k - 1;
+                        wire [PW-1:0] pp;
+                        if (k >= M) begin : g_none
+                            assign pp = {PW{1'b0}};
+                        end else if (XNOR != 0) begin : g_xnor
+                            // XNOR-popcount lane: 1 when input bit and weight bit agree
+                            assign pp = {{(PW-1){1'b0}}, ~(xs[0] ^ ws[0])};
+                        end else if (IN_BITS == 1) begin : g_binary_in
+                            // input bit x (0 or 1) times the weight (bipolar: -1 or +1)
+                            if (W_BITS == 1) begin : g_bip
+                                assign pp = {xs[0] & ~ws[0], xs[0]};
+                            end else begin : g_int
+                                assign pp = xs[0] ? {{(PW-W_BITS){ws[W_BITS-1]}}, ws} : {PW{1'b0}};
                             end
+                        end else if (TABLE != 0) begin : g_table
+                            // at most 6 input bits: one LUT per product bit (no `*`, no DSP)
+                            wire [TAB_BITS-1:0] idx = {ws, xs};
+                            assign pp = PROD[idx*PW +: PW];
+                        end else if (W_BITS == 1) begin : g_bipolar
+                            // bipolar weight: +x (term 0, weight bit 1) or -x (term 1, subtracted, weight bit 0)
+                            wire          xsign = (IN_SIGNED != 0) ? xs[IN_BITS-1] : 1'b0;
+                            wire [PW-1:0] xe = {xsign, xs};
+                            assign pp = (ws[0] ^ (k == 1)) ? xe : {PW{1'b0}};
+                        end else if (W_BITS < IN_BITS) begin : g_shift_w
+                            // shift-and-add over the weight bits (two's complement: the MSB term
+                            // weighs -2^(W_BITS-1), it is term 1 and subtracted); no `*`, so no tool
+                            // maps it to a DSP multiplier
+                            wire          xsign = (IN_SIGNED != 0) ? xs[IN_BITS-1] : 1'b0;
+                            wire [PW-1:0] xe = {{(PW-IN_BITS){xsign}}, xs};
+                            assign pp = ws[B] ? (xe << B) : {PW{1'b0}};
+                        end else begin : g_shift_x
+                            // shift-and-add over the input bits; a signed input's MSB term is subtracted
+                            wire [PW-1:0] we = {{(PW-W_BITS){ws[W_BITS-1]}}, ws};
+                            assign pp = xs[B] ? (we << B) : {PW{1'b0}};
                         end
-                        assign prod = sum;
-                    end
-                    if (TW > PW) begin : g_sext
-                        assign node[P2-1+s] = {{(TW-PW){prod[PW-1]}}, prod};
-                    end else if (TW == PW) begin : g_same
-                        assign node[P2-1+s] = prod;
-                    end else begin : g_trunc
-                        wire unused_prod_msbs = ^prod[PW-1:TW];  // modulo 2^ACC_BITS arithmetic
-                        assign node[P2-1+s] = prod[TW-1:0];
+                        if (LFW < PW) begin : g_trunc
+                            wire unused_pp_msbs = ^pp[PW-1:LFW];  // modulo 2^ACC_BITS arithmetic
+                        end
+                        assign leaves[(s*MP2+k)*LFW +: LFW] = pp[LFW-1:0];
                     end
                 end else begin : g_zero
-                    assign node[P2-1+s] = {TW{1'b0}};
+                    assign leaves[s*MP2*LFW +: MP2*LFW] = {(MP2*LFW){1'b0}};
                 end
             end
-            for (n = 0; n < P2 - 1; n = n + 1) begin : g_add
-                assign node[n] = node[2*n+1] + node[2*n+2];
+
+            // heap-ordered tree: node n = node 2n+1 +/- node 2n+2, leaves NL-1 .. 2*NL-2; each node is
+            // stored sign-extended to TW bits, its value needs tree_w(height) of them
+            wire [TW-1:0] node [0:2*NL-2];
+            for (n = 0; n < 2 * NL - 1; n = n + 1) begin : g_node
+                localparam integer H = D - flog2(n + 1);       // adder levels below this node
+                localparam integer WN = tree_w(H, PL, PW, TW);
+                wire [WN-1:0] val;
+                wire [WN-1:0] out;
+                if (H == 0) begin : g_leaf
+                    assign val = leaves[(n-(NL-1))*LFW +: LFW];
+                end else begin : g_add
+                    wire [WN-1:0] a = node[2*n+1][WN-1:0];
+                    wire [WN-1:0] b = node[2*n+2][WN-1:0];
+                    // lane term 1 (the right child of the lane's first first-level node) is
+                    // subtracted when negative
+                    if (H == 1 && NEG != 0 && PL > 0 && (2 * n + 2 - (NL - 1)) % MP2 == 1) begin : g_sub
+                        assign val = a - b;
+                    end else begin : g_sum
+                        assign val = a + b;
+                    end
+                end
+                if (n == 0 || is_boundary(H, D, TS) != 0) begin : g_reg
+                    reg [WN-1:0] r;
+                    always @(posedge clk) r <= val;
+                    assign out = r;
+                end else begin : g_comb
+                    assign out = val;
+                end
+                if (WN < TW) begin : g_sext
+                    assign node[n] = {{(TW-WN){out[WN-1]}}, out};
+                end else begin : g_full
+                    assign node[n] = out;
+                end
             end
 
-            always @(posedge clk) begin
-                if (v1) dot_q[p*TW +: TW] <= node[0];
-            end
-
-            wire [TW-1:0]       dot = dot_q[p*TW +: TW];
             wire [ACC_BITS-1:0] dot_ext;
             if (ACC_BITS > TW) begin : g_dot_sext
-                assign dot_ext = {{(ACC_BITS-TW){dot[TW-1]}}, dot};
+                assign dot_ext = {{(ACC_BITS-TW){node[0][TW-1]}}, node[0]};
             end else begin : g_dot_same
-                assign dot_ext = dot;
+                assign dot_ext = node[0];
             end
             always @(posedge clk) begin
-                if (v2) acc[p*ACC_BITS +: ACC_BITS] <= (first2 ? {ACC_BITS{1'b0}} : acc[p*ACC_BITS +: ACC_BITS]) + dot_ext;
+                if (v_root) acc[p*ACC_BITS +: ACC_BITS] <= (first_root ? {ACC_BITS{1'b0}} : acc[p*ACC_BITS +: ACC_BITS]) + dot_ext;
             end
         end
     endgenerate
 
-    always @(posedge clk) begin
-        if (!rst_n) begin
-            v2 <= 1'b0;
-            v3 <= 1'b0;
-            v4 <= 1'b0;
-        end else begin
-            v2 <= v1;
-            v3 <= v2 && last2;
-            v4 <= v3;
-        end
-        if (v1) begin
-            first2 <= first1;
-            last2 <= last1;
-            nf2 <= nf1;
-        end
-    end
-
     // ---------------------------------------------------------------------------------------------
-    // stage 3: thresholds (or raw accumulators)  ->  stage 4: output element, into the queue
+    // thresholds: compare, then the popcount of the comparisons (+ ACT_VAL) in a tree with a
+    // register every POP_LEVELS levels; or the raw accumulators; then into the output queue
     // ---------------------------------------------------------------------------------------------
-    wire [OUT_LW-1:0] result;   // stage-4 output beat payload
+    wire [OUT_LW-1:0] result;   // output beat payload, written into the queue when v_out
+    wire              v_out;
 
     generate
         if (USE_THRESHOLDS != 0) begin : g_thr
-            reg [TWORD-1:0] t_q;        // thresholds of neuron fold nf2 (read at stage 2)
-            reg [PE*NT-1:0] cmp_q;      // T[o, t] <= acc[o], registered (stage 4)
+            reg [TWORD-1:0] t_q;        // thresholds of the fold in acc
+            reg [PE*NT-1:0] cmp_q;      // T[o, t] <= acc[o], registered
+            reg [PSR:0]     pop_v;      // valid bits: cmp_q, then the popcount registers
             if (THRESH_ROM_BLOCK != 0) begin : g_trom_block
+                // read port register (read one stage early) + output register (BRAM DOB_REG)
                 (* rom_style = "block" *) reg [TWORD-1:0] trom [0:NF-1];
+                reg [TWORD-1:0] t_rd;
                 initial $readmemh(THRESH_FILE, trom);
                 always @(posedge clk) begin
-                    if (v2 && last2) t_q <= trom[nf2];
+                    if (pv[ROOT-1] && plast[ROOT-1]) t_rd <= trom[pnf[(ROOT-1)*NFW +: NFW]];
+                    if (v_root && last_root) t_q <= t_rd;
                 end
+                wire [NFW-1:0] unused_nf = pnf[ROOT*NFW +: NFW];
             end else begin : g_trom_auto
                 reg [TWORD-1:0] trom [0:NF-1];
                 initial $readmemh(THRESH_FILE, trom);
                 always @(posedge clk) begin
-                    if (v2 && last2) t_q <= trom[nf2];
+                    if (v_root && last_root) t_q <= trom[pnf[ROOT*NFW +: NFW]];
                 end
             end
+            if (PSR > 0) begin : g_pop_pipe
+                always @(posedge clk) begin
+                    if (!rst_n) pop_v <= {(PSR+1){1'b0}};
+                    else pop_v <= {pop_v[PSR-1:0], v_acc};
+                end
+            end else begin : g_pop_one
+                always @(posedge clk) begin
+                    if (!rst_n) pop_v <= 1'b0;
+                    else pop_v <= v_acc;
+                end
+            end
+            assign v_out = pop_v[PSR];
             for (p = 0; p < PE; p = p + 1) begin : g_pe_thr
                 wire signed [ACC_BITS-1:0] a = acc[p*ACC_BITS +: ACC_BITS];
                 for (n = 0; n < NT; n = n + 1) begin : g_cmp
                     wire signed [ACC_BITS-1:0] t = t_q[(p*NT+n)*ACC_BITS +: ACC_BITS];
-                    always @(posedge clk) begin
-                        if (v3) cmp_q[p*NT+n] <= (t <= a);
-                    end
+                    always @(posedge clk) cmp_q[p*NT+n] <= (t <= a);
                 end
                 // out = ACT_VAL + number of thresholds passed (order-independent popcount), modulo
-                // 2^OUT_BITS
-                if (OUT_BITS == 1) begin : g_one
-                    assign result[p] = cmp_q[p] ^ AV[0];
-                end else begin : g_count
-                    reg [OUT_BITS-1:0] cnt;
-                    integer k;
-                    always @* begin
-                        cnt = AV;
-                        for (k = 0; k < NT; k = k + 1)
-                            cnt = cnt + {{(OUT_BITS-1){1'b0}}, cmp_q[p*NT+k]};
+                // 2^OUT_BITS: heap-ordered tree over the NT comparisons (leaves CL-1 .. 2*CL-2)
+                wire [OUT_BITS-1:0] cnode [0:2*CL-2];
+                for (n = 0; n < 2 * CL - 1; n = n + 1) begin : g_cnode
+                    localparam integer H = CD - flog2(n + 1);
+                    localparam integer WN = (H + 1 < OUT_BITS) ? H + 1 : OUT_BITS;
+                    wire [WN-1:0] val;
+                    wire [WN-1:0] out;
+                    if (H == 0) begin : g_leaf
+                        if (n - (CL - 1) < NT) begin : g_bit
+                            assign val = cmp_q[p*NT+n-(CL-1)];
+                        end else begin : g_pad
+                            assign val = 1'b0;
+                        end
+                    end else begin : g_add
+                        wire [WN-1:0] a2 = cnode[2*n+1][WN-1:0];
+                        wire [WN-1:0] b2 = cnode[2*n+2][WN-1:0];
+                        assign val = a2 + b2;
                     end
-                    assign result[p*OUT_BITS +: OUT_BITS] = cnt;
+                    if (H > 0 && H < CDT && is_boundary(H, CDT, CTS) != 0) begin : g_reg
+                        reg [WN-1:0] r;
+                        always @(posedge clk) r <= val;
+                        assign out = r;
+                    end else begin : g_comb
+                        assign out = val;
+                    end
+                    if (WN < OUT_BITS) begin : g_zext
+                        assign cnode[n] = {{(OUT_BITS-WN){1'b0}}, out};
+                    end else begin : g_full
+                        assign cnode[n] = out;
+                    end
+                end
+                if (AV_NZ != 0) begin : g_offset
+                    assign result[p*OUT_BITS +: OUT_BITS] = cnode[0] + AV;
+                end else begin : g_no_offset
+                    assign result[p*OUT_BITS +: OUT_BITS] = cnode[0];
                 end
             end
         end else begin : g_raw
-            wire [NFW-1:0] unused_nf2 = nf2;  // only addresses the threshold ROM
-            reg [PE*ACC_BITS-1:0] res_q;
-            always @(posedge clk) begin
-                if (v3) res_q <= acc;
-            end
-            assign result = res_q;
+            wire [NFW-1:0] unused_nf = pnf[ROOT*NFW +: NFW];  // only addresses the threshold ROM
+            assign v_out = v_acc;
+            assign result = acc;
         end
     endgenerate
 
@@ -438,7 +611,7 @@ module dqhw_mvau #(
     assign pop = m_axis_tvalid && m_axis_tready;
 
     always @(posedge clk) begin
-        if (v4) q[qw] <= result;
+        if (v_out) q[qw] <= result;
     end
 
     always @(posedge clk) begin
@@ -447,9 +620,9 @@ module dqhw_mvau #(
             qr <= {QAW{1'b0}};
             qcount <= {QCW{1'b0}};
         end else begin
-            if (v4) qw <= qw + 1'b1;
+            if (v_out) qw <= qw + 1'b1;
             if (pop) qr <= qr + 1'b1;
-            qcount <= qcount + {{(QCW-1){1'b0}}, v4} - {{(QCW-1){1'b0}}, pop};
+            qcount <= qcount + {{(QCW-1){1'b0}}, v_out} - {{(QCW-1){1'b0}}, pop};
         end
     end
 

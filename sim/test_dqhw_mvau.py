@@ -45,12 +45,20 @@ async def _stream(dut, valid_prob: float, ready_prob: float, seed: int) -> tuple
 
 @cocotb.test()
 async def test_full_rate(dut):
-    """No stalls: bit-exact, and one MAC step per cycle (vectors * NF * SF cycles + pipeline)."""
+    """No stalls: bit-exact, and one MAC step per cycle with no bubbles: the output beats of N
+    vectors span exactly N * NF * SF - SF cycles (first to last), whatever the pipeline latency."""
+    cfg = json.loads(os.environ["DQHW_TB_CFG"])
     src, snk, info = await _stream(dut, 1.0, 1.0, seed=11)
     ideal = info["vectors"] * info["cycles_per_vector"]
-    used = snk.cycles[-1] - src.first_cycle + 1
-    dut._log.info("%d vectors: %d cycles from first input to last output, ideal %d", info["vectors"], used, ideal)
-    assert used <= ideal + 8, f"throughput: {used} cycles for {ideal} MAC steps"
+    sf = cfg["MW"] // cfg["SIMD"]
+    span = snk.cycles[-1] - snk.cycles[0]
+    latency = snk.cycles[0] - src.first_cycle - (sf - 1)  # first fold's last input beat -> its output beat
+    dut._log.info("%d vectors: outputs span %d cycles (ideal %d), latency %d cycles", info["vectors"], span,
+                  ideal - sf, latency)
+    assert span == ideal - sf, f"throughput: outputs span {span} cycles for {ideal} MAC steps (ideal {ideal - sf})"
+    if "latency" in cfg:
+        assert latency == cfg["latency"], f"latency {latency} cycles, the pipeline formula says {cfg['latency']}"
+    assert latency <= 40, f"latency {latency} cycles"
 
 
 @cocotb.test()

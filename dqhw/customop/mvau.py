@@ -21,7 +21,8 @@ stream element is the bit (v + 1) / 2).
 Extra attributes (the parameters of dqhw_mvau, set by `finalize()`): IN_BITS, IN_SIGNED, W_BITS
 (1 = bipolar), XNOR, ACC_BITS, USE_THRESHOLDS, OUT_BITS, NUM_THRESH, ACT_VAL (the output offset in
 the stream: FINN's ActVal, 0 for BIPOLAR outputs), WEIGHT_ROM_BLOCK, THRESH_ROM_BLOCK, plus finn_name
-(the finn node it replaced) and ACC_MIN / ACC_MAX (the exact reachable accumulator range).
+(the finn node it replaced) and ACC_MIN / ACC_MAX (the exact reachable accumulator range), and
+TREE_LEVELS_PER_STAGE (0: derived by contract.mvau_pipeline, the timing of the RTL, not its results).
 """
 
 from __future__ import annotations
@@ -55,6 +56,9 @@ class DqhwMVAU(MVAU):
             "THRESH_ROM_BLOCK": ("i", False, 0, {0, 1}),
             "ACC_MIN": ("i", False, 0),
             "ACC_MAX": ("i", False, 0),
+            # adder-tree levels between two pipeline registers; 0: derived from the widths
+            # (contract.mvau_pipeline), rtl_params() always passes the explicit value
+            "TREE_LEVELS_PER_STAGE": ("i", False, 0),
         })
         return attrs
 
@@ -214,7 +218,19 @@ class DqhwMVAU(MVAU):
                                                       "THRESH_ROM_BLOCK")}
         if not p["USE_THRESHOLDS"]:
             p["NUM_THRESH"] = 1  # unused without thresholds; keeps the Verilog default's 2^OUT_BITS away
+        p["TREE_LEVELS_PER_STAGE"] = self.pipeline().tree_levels_per_stage
         return p
+
+    def pipeline(self) -> contract.MvauPipeline:
+        """dqhw_mvau's pipeline for this node (register stages, latency, output queue depth)."""
+        use_thr = bool(self.get_nodeattr("USE_THRESHOLDS"))
+        return contract.mvau_pipeline(
+            simd=int(self.get_nodeattr("SIMD")), w_bits=int(self.get_nodeattr("W_BITS")),
+            in_bits=int(self.get_nodeattr("IN_BITS")), acc_bits=int(self.get_nodeattr("ACC_BITS")),
+            use_thresholds=use_thr, out_bits=int(self.get_nodeattr("OUT_BITS")) if use_thr else 1,
+            num_thresh=int(self.get_nodeattr("NUM_THRESH")) if use_thr else 1,
+            act_val=int(self.get_nodeattr("ACT_VAL")), xnor=bool(self.get_nodeattr("XNOR")),
+            tree_levels_per_stage=int(self.get_nodeattr("TREE_LEVELS_PER_STAGE")))
 
     def weights(self, model) -> np.ndarray:
         """Integer weights in the contract's orientation, (MH, MW); bipolar {-1, +1} for W_BITS = 1
