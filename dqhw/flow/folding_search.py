@@ -66,6 +66,8 @@ class Unit:
     name: str
     nodes: list[str]
     choices: list[Choice] = field(default_factory=list)
+    in_bits: int = 8  # element bits of the stream entering / leaving the unit
+    out_bits: int = 8
 
     def best(self, t: int, weights: tuple[float, float, float], limits: estimate.Resources,
              in_ok=None, out_ok=None) -> Choice | None:
@@ -154,7 +156,8 @@ def _mvau_unit(model, node, swg_node, part: str) -> Unit:
     mw, mh = int(inst.get_nodeattr("MW")), int(inst.get_nodeattr("MH"))
     pixels = int(np.prod(inst.get_nodeattr("numInputVectors")))
     wd = mvau_widths(model, node)
-    unit = Unit(node.name, [node.name] + ([swg_node.name] if swg_node is not None else []))
+    unit = Unit(node.name, [node.name] + ([swg_node.name] if swg_node is not None else []),
+                in_bits=wd["in_bits"], out_bits=wd["out_bits"] or wd["acc_bits"])
     swg = getCustomOp(swg_node) if swg_node is not None else None
     c = int(swg.get_nodeattr("IFMChannels")) if swg is not None else None
     swg_cache: dict[int, tuple[int, estimate.Resources]] = {}
@@ -193,7 +196,8 @@ def _simple_unit(model, nodes: list, attr: str, channels: int, part: str, own_co
     from qonnx.custom_op.registry import getCustomOp
 
     insts = [(n, getCustomOp(n)) for n in nodes]
-    unit = Unit(nodes[-1].name, [n.name for n in nodes])
+    unit = Unit(nodes[-1].name, [n.name for n in nodes], in_bits=_bits(model.get_tensor_datatype(nodes[0].input[0])),
+                out_bits=_bits(model.get_tensor_datatype(nodes[-1].output[0])))
     for lanes in _divisors(channels):
         cycles, cost, attrs = 0, estimate.Resources(), {}
         for n, inst in insts:
@@ -348,6 +352,20 @@ def _rebalance(units: list[Unit], picked: list[Choice], t: int, base: estimate.R
     return picked
 
 
+def _stream_bits(elems: int, bits: int) -> int:
+    return ((elems * bits + 7) // 8) * 8  # TDATA widths are padded to whole bytes
+
+
+def converters(units: list[Unit], picked: list[Choice]) -> estimate.Resources:
+    """The width converters finn's InsertDWC will put between units whose stream widths differ."""
+    total = estimate.Resources()
+    for k in range(1, len(picked)):
+        w_out = _stream_bits(picked[k - 1].out_elems, units[k - 1].out_bits)
+        w_in = _stream_bits(picked[k].in_elems, units[k].in_bits)
+        total = total + estimate.dwc(w_out, w_in)
+    return total
+
+
 def _plan(units, fixed, t, limits, reserve) -> Plan | None:
     best = None
     for weights in WEIGHTINGS:
@@ -355,7 +373,7 @@ def _plan(units, fixed, t, limits, reserve) -> Plan | None:
         if picked is None:
             continue
         picked = _rebalance(units, picked, t, fixed + reserve, limits)
-        total = fixed + reserve
+        total = fixed + reserve + converters(units, picked)
         for c in picked:
             total = total + c.cost
         fits = _fits(total, limits)
