@@ -483,8 +483,9 @@ def mvau_pipeline(simd: int, w_bits: int, in_bits: int, acc_bits: int, use_thres
     lg = _clog2(simd)
     tw = min(pw + lg, acc_bits)                                           # adder-tree root width
     direct = xnor or in_bits == 1 or w_bits + in_bits <= 6                 # one LUT per product bit
-    terms = 1 if direct else 2 if w_bits == 1 else min(w_bits, in_bits)   # partial products per lane
-    levels = _clog2(terms) + lg
+    # product levels: none (direct), a conditional negation (bipolar weight, wider input), or the
+    # shift-and-add terms of min(w_bits, in_bits) bits
+    levels = (0 if direct else 1 if w_bits == 1 else _clog2(min(w_bits, in_bits))) + lg
     k = tree_levels_per_stage or stage_levels(tw)
     tree_stages = -(-levels // k) if levels else 1
     ob = out_bits if use_thresholds else 1

@@ -59,8 +59,9 @@
 //   a reserved slot there, so the datapath never stalls, a result per cycle (SF = 1) flows without
 //   bubbles, and s_axis_tready is a function of registers only.
 // Datapath: products of at most 6 input bits (W_BITS + IN_BITS <= 6, 1-bit inputs, XNOR) are one
-//   LUT per product bit (a constant product table); wider ones are shift-and-add terms that are
-//   leaves of the adder tree (no `*` operator, so no tool infers DSP slices from it) and the module
+//   LUT per product bit (a constant product table); a bipolar weight on a wider input is a
+//   conditional negation (one tree level); wider products are shift-and-add terms that are leaves
+//   of the adder tree (no `*` operator, so no tool infers DSP slices from it), and the module
 //   carries (* use_dsp = "no" *) for Vivado.
 (* use_dsp = "no" *)
 module dqhw_mvau #(
@@ -198,14 +199,16 @@ module dqhw_mvau #(
     localparam integer TW = (PW + LG < ACC_BITS) ? PW + LG : ACC_BITS;
     // partial products per lane (M): a lane whose product depends on at most 6 input bits (XNOR,
     // 1-bit inputs, W_BITS + IN_BITS <= 6) is one LUT per product bit (DIRECT: a constant product
-    // table indexed by {weight, input}); otherwise the product is a sum of terms in the adder tree:
-    // bipolar weights +x and -x (one of them zero), or min(W_BITS, IN_BITS) shift-and-add terms.
-    // NEG: lane term 1 (the shift-and-add MSB term, or -x) is subtracted at the first tree level.
+    // table indexed by {weight, input}); a bipolar weight on a wider input is +x or -x (NEGATE: the
+    // leaf is a conditional negation, one adder level); otherwise the product is a sum of
+    // min(W_BITS, IN_BITS) shift-and-add terms in the adder tree. NEG: lane term 1 (the
+    // shift-and-add MSB term of a two's complement operand) is subtracted at the first tree level.
     localparam integer DIRECT = (XNOR != 0 || IN_BITS == 1 || W_BITS + IN_BITS <= 6) ? 1 : 0;
+    localparam integer NEGATE = (DIRECT == 0 && W_BITS == 1) ? 1 : 0;
     localparam integer TABLE = (DIRECT != 0 && XNOR == 0 && IN_BITS > 1) ? 1 : 0;
     localparam integer TAB_BITS = (TABLE != 0) ? W_BITS + IN_BITS : 1;
-    localparam integer M = (DIRECT != 0) ? 1 : (W_BITS == 1) ? 2 : (W_BITS < IN_BITS) ? W_BITS : IN_BITS;
-    localparam integer NEG = (M == 1) ? 0 : (W_BITS == 1 || W_BITS < IN_BITS) ? 1 : IN_SIGNED;
+    localparam integer M = (DIRECT != 0 || NEGATE != 0) ? 1 : (W_BITS < IN_BITS) ? W_BITS : IN_BITS;
+    localparam integer NEG = (M == 1) ? 0 : (W_BITS < IN_BITS) ? 1 : IN_SIGNED;
     // DIRECT products: entry {w, x} (W_BITS + IN_BITS bits) = the product, PW bits two's complement
     function [(1 << TAB_BITS) * PW - 1 : 0] prod_table;
         input integer unused;
@@ -225,10 +228,10 @@ module dqhw_mvau #(
         end
     endfunction
     localparam [(1 << TAB_BITS) * PW - 1 : 0] PROD = prod_table(0);
-    localparam integer PL = clog2(M);                           // product levels of the tree
-    localparam integer MP2 = 1 << PL;                           // leaves per lane
+    localparam integer MP2 = 1 << clog2(M);                     // leaves per lane
+    localparam integer PL = clog2(M) + NEGATE;                  // product levels of the tree
     localparam integer NL = P2 * MP2;                           // leaves per PE
-    localparam integer D = PL + LG;                             // adder levels per PE
+    localparam integer D = PL + LG;                             // adder levels per PE (leaves: NEGATE)
     localparam integer LFW = (PW < TW) ? PW : TW;               // leaf width
     localparam integer TREE_K = (TREE_LEVELS_PER_STAGE > 0) ? TREE_LEVELS_PER_STAGE
                                                             : stage_levels(TW, LEVEL_BUDGET);
@@ -434,10 +437,10 @@ module dqhw_mvau #(
                             wire [TAB_BITS-1:0] idx = {ws, xs};
                             assign pp = PROD[idx*PW +: PW];
                         end else if (W_BITS == 1) begin : g_bipolar
-                            // bipolar weight: +x (term 0, weight bit 1) or -x (term 1, subtracted, weight bit 0)
+                            // bipolar weight: +x (weight bit 1) or -x (bit 0), a tree level of its own
                             wire          xsign = (IN_SIGNED != 0) ? xs[IN_BITS-1] : 1'b0;
                             wire [PW-1:0] xe = {xsign, xs};
-                            assign pp = (ws[0] ^ (k == 1)) ? xe : {PW{1'b0}};
+                            assign pp = ws[0] ? xe : -xe;
                         end else if (W_BITS < IN_BITS) begin : g_shift_w
                             // shift-and-add over the weight bits (two's complement: the MSB term
                             // weighs -2^(W_BITS-1), it is term 1 and subtracted); no `*`, so no tool
@@ -468,7 +471,7 @@ module dqhw_mvau #(
                 localparam integer WN = tree_w(H, PL, PW, TW);
                 wire [WN-1:0] val;
                 wire [WN-1:0] out;
-                if (H == 0) begin : g_leaf
+                if (n >= NL - 1) begin : g_leaf
                     assign val = leaves[(n-(NL-1))*LFW +: LFW];
                 end else begin : g_add
                     wire [WN-1:0] a = node[2*n+1][WN-1:0];
