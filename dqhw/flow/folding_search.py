@@ -56,8 +56,8 @@ class Choice:
     attrs: dict  # node name -> {attribute: value}
     cycles: int
     cost: estimate.Resources
-    in_elems: int  # elements per beat entering the unit
-    out_elems: int  # elements per beat leaving it
+    in_elems: int  # TDATA bits of the stream entering the unit (elements x bits, padded to bytes)
+    out_elems: int  # TDATA bits of the stream leaving it
     lanes: int  # parallelism (tie-break: fewer lanes)
 
 
@@ -89,6 +89,10 @@ def _divisors(n: int) -> list[int]:
 
 def _ratio_ok(a: int, b: int) -> bool:
     return a % b == 0 or b % a == 0
+
+
+def _stream_bits(elems: int, bits: int) -> int:
+    return ((elems * bits + 7) // 8) * 8  # TDATA widths are padded to whole bytes
 
 
 def _bits(dt) -> int:
@@ -167,8 +171,10 @@ def _mvau_unit(model, node, swg_node, part: str) -> Unit:
             swg_cache[simd] = _with(swg, {"SIMD": simd}, lambda: (int(swg.get_exp_cycles()), _finn_cost(swg, part)))
         return swg_cache[simd]
 
+    a_bits, o_bits = wd["in_bits"], wd["out_bits"] or wd["acc_bits"]
     for simd in _divisors(mw):
-        if swg is not None and not _ratio_ok(simd, c):
+        if swg is not None and not (_ratio_ok(simd, c) and _ratio_ok(_stream_bits(simd, a_bits),
+                                                                     _stream_bits(min(simd, c), a_bits))):
             continue
         for pe in _divisors(mh):
             cycles = pixels * (mh // pe) * (mw // simd)
@@ -178,15 +184,15 @@ def _mvau_unit(model, node, swg_node, part: str) -> Unit:
                 cost = estimate.mvau(pe, simd, mw, mh, wd["in_bits"], wd["w_bits"], wd["acc_bits"], wd["out_bits"],
                                      wd["n_thresh"], weight_rom_block=block)
                 attrs = {node.name: {"PE": pe, "SIMD": simd, "ram_style": "block" if block else "distributed"}}
-                in_elems = simd
+                in_elems = _stream_bits(simd, a_bits)
                 if swg is not None:
                     s_swg = min(simd, c)
                     s_cycles, s_cost = swg_figures(s_swg)
                     cycles = max(cycles, s_cycles)
                     cost = cost + s_cost
                     attrs[swg_node.name] = {"SIMD": s_swg}
-                    in_elems = s_swg
-                unit.choices.append(Choice(attrs, cycles, cost, in_elems, pe, pe * simd))
+                    in_elems = _stream_bits(s_swg, a_bits)
+                unit.choices.append(Choice(attrs, cycles, cost, in_elems, _stream_bits(pe, o_bits), pe * simd))
     return unit
 
 
@@ -210,7 +216,8 @@ def _simple_unit(model, nodes: list, attr: str, channels: int, part: str, own_co
             else:
                 cost = cost + _with(inst, {key: lanes}, lambda inst=inst: _finn_cost(inst, part))
         out = 1 if nodes[-1].op_type.startswith("LabelSelect") else lanes
-        unit.choices.append(Choice(attrs, cycles, cost, lanes, out, lanes))
+        unit.choices.append(Choice(attrs, cycles, cost, _stream_bits(lanes, unit.in_bits),
+                                   _stream_bits(out, unit.out_bits), lanes))
     return unit
 
 
@@ -321,6 +328,7 @@ def _rebalance(units: list[Unit], picked: list[Choice], t: int, base: estimate.R
             break
         over = {k for k in keys if getattr(total, k) > getattr(limits, k)}
         best, best_ratio = None, 0.0
+        fixing, fixing_cost = None, None  # a single move after which everything fits: the cheapest one
         for k, unit in enumerate(units):
             prev_out = picked[k - 1].out_elems if k > 0 else None
             next_in = picked[k + 1].in_elems if k + 1 < len(picked) else None
@@ -344,25 +352,28 @@ def _rebalance(units: list[Unit], picked: list[Choice], t: int, base: estimate.R
                         ok = False
                         break
                     loss += max(delta, 0) / max(room, 1)
-                if ok and gain / (loss + 1e-6) > best_ratio:
+                if not ok:
+                    continue
+                after = total + c.cost + estimate.Resources(-cur.cost.lut, -cur.cost.ff, -cur.cost.bram18,
+                                                            -cur.cost.dsp)
+                if _fits(after, limits):
+                    spent = _score(after, (1.0, 1.0, 1.0), limits)
+                    if fixing_cost is None or spent < fixing_cost:
+                        fixing, fixing_cost = (k, c), spent
+                if gain / (loss + 1e-6) > best_ratio:
                     best, best_ratio = (k, c), gain / (loss + 1e-6)
-        if best is None:
+        move = fixing or best
+        if move is None:
             break
-        picked[best[0]] = best[1]
+        picked[move[0]] = move[1]
     return picked
-
-
-def _stream_bits(elems: int, bits: int) -> int:
-    return ((elems * bits + 7) // 8) * 8  # TDATA widths are padded to whole bytes
 
 
 def converters(units: list[Unit], picked: list[Choice]) -> estimate.Resources:
     """The width converters finn's InsertDWC will put between units whose stream widths differ."""
     total = estimate.Resources()
     for k in range(1, len(picked)):
-        w_out = _stream_bits(picked[k - 1].out_elems, units[k - 1].out_bits)
-        w_in = _stream_bits(picked[k].in_elems, units[k].in_bits)
-        total = total + estimate.dwc(w_out, w_in)
+        total = total + estimate.dwc(picked[k - 1].out_elems, picked[k].in_elems)
     return total
 
 
