@@ -4,11 +4,12 @@ Vivado counts them; rtl/README.md derives the budget for 100 MHz on xc7z020-1). 
 must not change a single output or the throughput: cocotb runs at forced TREE_LEVELS_PER_STAGE
 settings, with the latency of contract.mvau_pipeline checked against the measured one.
 
-Measured before the pipeline (rtl/dqhw_mvau.v of commit bad69a9, the same points and Yosys,
-bench/bench_timing.py --old): SIMD 8 W2 A2 10 levels, SIMD 32 W2 A2 14, SIMD 32 W4 A4 19,
-SIMD 32 bipolar x 8-bit 16, SIMD 64 XNOR 11, SIMD 64 W2 A2 18, SIMD 64 bipolar x INT2 16,
-SIMD 64 W2 A8 18, SIMD 64 W4 A4 22, SIMD 64 W4 A8 25 (budget 10), and 8-bit outputs (255
-thresholds, a serial popcount) far more: so these tests fail on that RTL.
+Measured before the pipeline (rtl/ of commit bad69a9, the same points and Yosys 0.70,
+`bench/bench_timing.py --old bad69a9`), logic levels old -> new: dqhw_mvau SIMD 8 W4 A1 8 -> 7,
+SIMD 8 W2 A2 8-bit out 11 -> 9, SIMD 32 W2 A2 14 -> 6, SIMD 32 W4 A4 19 -> 8, SIMD 32 bipolar x 8-bit
+16 -> 9, SIMD 64 XNOR 11 -> 6, SIMD 64 W2 A2 18 -> 7, SIMD 64 bipolar x INT2 15 -> 7 (bench only:
+SIMD 64 W2 A8 18 -> 9, W4 A4 22 -> 8, W4 A8 25 -> 8, SIMD 32 W8 A8 34 -> 9); dqhw_label_select
+PE 10 / 64 / 4: 18 / 22 / 13 -> 5 / 8 / 5. So the level tests fail on that RTL (budget 10).
 """
 
 from __future__ import annotations
