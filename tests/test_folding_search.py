@@ -74,7 +74,7 @@ def test_search_fits_and_no_random_folding_beats_it(finn_graph):
         assert plan.total.lut <= limits.lut and plan.total.bram18 <= limits.bram18
         assert plan.interval == max(c.cycles for c in plan.choices)
         for a, b in zip(plan.choices, plan.choices[1:]):
-            assert _ratio_ok(a.out_elems, b.in_elems), "a fractional width converter would be needed"
+            assert a.out_elems.links(b.in_elems), "a width converter finn's RTL cannot build would be needed"
         # independent check: 3000 random foldings (one choice per unit, integer stream ratios) that fit
         # the same budget; none may be faster than the search's plan
         _, fixed, _ = fs.build_units(finn_graph, board.part)
@@ -83,7 +83,7 @@ def test_search_fits_and_no_random_folding_beats_it(finn_graph):
         rng = random.Random(0)
         for _ in range(3000):
             picks = [rng.choice(u.choices) for u in units]
-            if not all(_ratio_ok(a.out_elems, b.in_elems) for a, b in zip(picks, picks[1:])):
+            if not all(a.out_elems.links(b.in_elems) for a, b in zip(picks, picks[1:])):
                 continue
             total = _plan_cost(units, picks, fixed, reserve)
             if total.lut <= limits.lut and total.bram18 <= limits.bram18 and total.dsp <= limits.dsp:
@@ -175,9 +175,30 @@ def test_glue_over_the_reserve_folds_again(tmp_path, monkeypatch):
     assert summary["resources"]["estimated"]["LUT"] <= 0.10 * 53_200
 
 
-def test_width_converter_model_matches_the_synthesized_cnv_converters():
-    """Yosys (xc7) synthesized full-width CNV's largest converters to 1,039 LUT (128 -> 8 bits) and
-    1,725 LUT (128 -> 2 bits); finn's model said 12 and 8. dqhw's model must stay within 25 %."""
-    for (win, wout), lut in (((128, 8), 1039), ((128, 2), 1725)):
-        assert abs(estimate.dwc(win, wout).lut - lut) <= 0.25 * lut
+def test_width_converter_model_matches_synthesis():
+    """finn's converter synthesized alone with Yosys (xc7): 128 -> 8 bits 1,028 LUT, 128 -> 2 1,854,
+    1152 -> 128 4,768 (down); 8 -> 128 55, 2 -> 128 146, 128 -> 1152 161 (up). finn's model says 8-75
+    whatever the widths; dqhw's may overestimate (safe for fitting) by up to 60 % and underestimate by
+    at most 30 % (or 40 LUT)."""
+    for (win, wout), lut in (((128, 8), 1028), ((128, 2), 1854), ((1152, 128), 4768), ((8, 128), 55),
+                             ((2, 128), 146), ((128, 1152), 161)):
+        assert 0.7 * lut - 40 <= estimate.dwc(win, wout).lut <= 1.6 * lut + 40, (win, wout)
     assert estimate.dwc(64, 64).lut == 0
+
+
+@pytest.mark.parametrize("ibits, obits", [(1, 256), (1, 257), (2, 576), (2, 512), (392, 1), (8, 392)])
+def test_width_converter_limit_matches_verilator(ibits, obits):
+    """The search keeps streams finn's width converter builds in Verilator: what Stream.links allows
+    must be what `verilator --lint-only` of finn-rtllib's dwc_axi.sv + vpc.sv accepts."""
+    from pathlib import Path
+
+    import finn
+
+    from dqhw.flow.folding_search import stream
+    from dqhw.simulate.verilator import lint
+
+    hdl = Path(finn.__file__).parent / "finn-rtllib" / "dwc" / "hdl"
+    res = lint([hdl / "dwc_axi.sv", hdl / "vpc.sv"], top="dwc_axi", parameters={"IBITS": ibits, "OBITS": obits},
+               extra_args=["-Wno-fatal"])  # finn's style warnings are not ours; errors are
+    builds = not any(w.startswith("%Error") for w in res.warnings)
+    assert stream(ibits, 1).links(stream(obits, 1)) == builds

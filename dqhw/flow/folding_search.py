@@ -51,13 +51,36 @@ class Budget:
         return f"LUT <= {self.lut:g} %, BRAM18 <= {self.bram:g} %, DSP <= {self.dsp:g} %"
 
 
+# finn's width converter (vpc.sv) makes Verilator 5.48 fail with an internal error once the wider side
+# holds more than this many units of gcd(in, out) bits (measured: 1 -> 256 bits builds, 1 -> 257 not)
+DWC_MAX_RATIO = 256
+
+
+@dataclass(frozen=True)
+class Stream:
+    bits: int  # TDATA bits, padded to whole bytes
+    raw: int  # payload bits (elements x element bits): what finn's width converter is built for
+
+    def links(self, consumer: Stream) -> bool:
+        """A producer stream and a consumer stream can meet through finn's RTL width converter:
+        integer ratio of the padded widths, and a payload ratio vpc.sv builds in Verilator."""
+        if self.raw == consumer.raw:
+            return True
+        wide, narrow = max(self.raw, consumer.raw), min(self.raw, consumer.raw)
+        return _ratio_ok(self.bits, consumer.bits) and wide // math.gcd(wide, narrow) <= DWC_MAX_RATIO
+
+
+def stream(elems: int, bits: int) -> Stream:
+    return Stream(((elems * bits + 7) // 8) * 8, elems * bits)
+
+
 @dataclass
 class Choice:
     attrs: dict  # node name -> {attribute: value}
     cycles: int
     cost: estimate.Resources
-    in_elems: int  # TDATA bits of the stream entering the unit (elements x bits, padded to bytes)
-    out_elems: int  # TDATA bits of the stream leaving it
+    in_elems: Stream  # the stream entering the unit
+    out_elems: Stream  # the stream leaving it
     lanes: int  # parallelism (tie-break: fewer lanes)
 
 
@@ -89,10 +112,6 @@ def _divisors(n: int) -> list[int]:
 
 def _ratio_ok(a: int, b: int) -> bool:
     return a % b == 0 or b % a == 0
-
-
-def _stream_bits(elems: int, bits: int) -> int:
-    return ((elems * bits + 7) // 8) * 8  # TDATA widths are padded to whole bytes
 
 
 def _bits(dt) -> int:
@@ -173,8 +192,7 @@ def _mvau_unit(model, node, swg_node, part: str) -> Unit:
 
     a_bits, o_bits = wd["in_bits"], wd["out_bits"] or wd["acc_bits"]
     for simd in _divisors(mw):
-        if swg is not None and not (_ratio_ok(simd, c) and _ratio_ok(_stream_bits(simd, a_bits),
-                                                                     _stream_bits(min(simd, c), a_bits))):
+        if swg is not None and not (_ratio_ok(simd, c) and stream(min(simd, c), a_bits).links(stream(simd, a_bits))):
             continue
         for pe in _divisors(mh):
             cycles = pixels * (mh // pe) * (mw // simd)
@@ -184,15 +202,15 @@ def _mvau_unit(model, node, swg_node, part: str) -> Unit:
                 cost = estimate.mvau(pe, simd, mw, mh, wd["in_bits"], wd["w_bits"], wd["acc_bits"], wd["out_bits"],
                                      wd["n_thresh"], weight_rom_block=block)
                 attrs = {node.name: {"PE": pe, "SIMD": simd, "ram_style": "block" if block else "distributed"}}
-                in_elems = _stream_bits(simd, a_bits)
+                in_elems = stream(simd, a_bits)
                 if swg is not None:
                     s_swg = min(simd, c)
                     s_cycles, s_cost = swg_figures(s_swg)
                     cycles = max(cycles, s_cycles)
                     cost = cost + s_cost
                     attrs[swg_node.name] = {"SIMD": s_swg}
-                    in_elems = _stream_bits(s_swg, a_bits)
-                unit.choices.append(Choice(attrs, cycles, cost, in_elems, _stream_bits(pe, o_bits), pe * simd))
+                    in_elems = stream(s_swg, a_bits)
+                unit.choices.append(Choice(attrs, cycles, cost, in_elems, stream(pe, o_bits), pe * simd))
     return unit
 
 
@@ -216,8 +234,8 @@ def _simple_unit(model, nodes: list, attr: str, channels: int, part: str, own_co
             else:
                 cost = cost + _with(inst, {key: lanes}, lambda inst=inst: _finn_cost(inst, part))
         out = 1 if nodes[-1].op_type.startswith("LabelSelect") else lanes
-        unit.choices.append(Choice(attrs, cycles, cost, _stream_bits(lanes, unit.in_bits),
-                                   _stream_bits(out, unit.out_bits), lanes))
+        unit.choices.append(Choice(attrs, cycles, cost, stream(lanes, unit.in_bits), stream(out, unit.out_bits),
+                                   lanes))
     return unit
 
 
@@ -292,16 +310,16 @@ def _assign(units: list[Unit], t: int, weights, limits) -> list[Choice] | None:
         c = unit.best(t, weights, limits)
         if c is None:
             return None
-        if picked and not _ratio_ok(picked[-1].out_elems, c.in_elems):
+        if picked and not picked[-1].out_elems.links(c.in_elems):
             prev = picked[-1]
-            fixed_c = unit.best(t, weights, limits, in_ok=lambda e, p=prev.out_elems: _ratio_ok(p, e))
+            fixed_c = unit.best(t, weights, limits, in_ok=lambda e, p=prev.out_elems: p.links(e))
             if fixed_c is not None:
                 c = fixed_c
             else:  # move the producer instead (its own input must stay compatible)
                 before = picked[-2].out_elems if len(picked) > 1 else None
                 p2 = units[k - 1].best(t, weights, limits,
-                                       in_ok=(None if before is None else (lambda e, b=before: _ratio_ok(b, e))),
-                                       out_ok=lambda e, i=c.in_elems: _ratio_ok(e, i))
+                                       in_ok=(None if before is None else (lambda e, b=before: b.links(e))),
+                                       out_ok=lambda e, i=c.in_elems: e.links(i))
                 if p2 is None:
                     return None
                 picked[-1] = p2
@@ -336,8 +354,8 @@ def _rebalance(units: list[Unit], picked: list[Choice], t: int, base: estimate.R
             for c in unit.choices:
                 if c is cur or c.cycles > t:
                     continue
-                if (prev_out is not None and not _ratio_ok(prev_out, c.in_elems)) or \
-                        (next_in is not None and not _ratio_ok(c.out_elems, next_in)):
+                if (prev_out is not None and not prev_out.links(c.in_elems)) or \
+                        (next_in is not None and not c.out_elems.links(next_in)):
                     continue
                 gain = sum((getattr(cur.cost, r) - getattr(c.cost, r)) / max(getattr(limits, r), 1) for r in over)
                 if gain <= 0:
@@ -373,7 +391,9 @@ def converters(units: list[Unit], picked: list[Choice]) -> estimate.Resources:
     """The width converters finn's InsertDWC will put between units whose stream widths differ."""
     total = estimate.Resources()
     for k in range(1, len(picked)):
-        total = total + estimate.dwc(picked[k - 1].out_elems, picked[k].in_elems)
+        a, b = picked[k - 1].out_elems, picked[k].in_elems
+        if a.raw != b.raw:
+            total = total + estimate.dwc(a.raw, b.raw)
     return total
 
 

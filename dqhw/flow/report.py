@@ -73,7 +73,7 @@ def layer_rows(model, fpgapart: str) -> list[dict]:
         elif node.op_type.startswith("StreamingDataWidthConverter"):
             from dqhw.estimate import dwc  # calibrated on synthesis; finn's model is 10-100x low here
 
-            r = dwc(int(inst.get_instream_width_padded()), int(inst.get_outstream_width_padded()))
+            r = dwc(int(inst.get_instream_width()), int(inst.get_outstream_width()))
             row["resources"] = {"LUT": r.lut, "BRAM18": r.bram18, "DSP": r.dsp}
         else:
             row["resources"] = {"LUT": _figure(inst.lut_estimation, fpgapart),
