@@ -234,14 +234,16 @@ def step_check_fit(model, ctx: BuildContext):
                 if r["type"].startswith(("StreamingFIFO", "StreamingDataWidthConverter")):
                     res = r["resources"]
                     glue = glue + Resources(lut=res["LUT"] or 0, bram18=res["BRAM18"] or 0, dsp=res["DSP"] or 0)
-            # the search kept `prev` free; raise it by the overflow (+25 % and 1 % of the board) where the
-            # design is over, so the next folding is only as much slower as the overflow demands
+            # the search kept `prev` free; the next search keeps at least what the FIFOs and converters
+            # took here in every resource, and where the design is over, `prev` + the overflow (+25 % and
+            # 1 % of the board): only as much slower as the overflow demands, without trading the
+            # overflow into the other resource
             prev = ctx.glue_reserve or default_reserve(ctx.board)
 
             def grown(key: str, attr: str) -> int:
                 overflow = totals[key] - limits[key]
                 extra = int(1.25 * overflow) + int(0.01 * getattr(ctx.board, attr)) + 1 if overflow > 0 else 0
-                return getattr(prev, attr) + extra
+                return max(getattr(prev, attr) + extra, int(1.1 * getattr(glue, attr)) + 1)
 
             ctx.glue_reserve = Resources(lut=grown("LUT", "lut"), bram18=grown("BRAM18", "bram18"))
             ctx.notes["refolds"] = ctx.notes.get("refolds", 0) + 1
