@@ -203,3 +203,13 @@ def test_width_converter_limit_matches_verilator(ibits, obits):
                extra_args=["-Wno-fatal"])  # finn's style warnings are not ours; errors are
     builds = not any(w.startswith("%Error") for w in res.warnings)
     assert stream(ibits, 1).links(stream(obits, 1)) == builds
+
+
+def test_converter_vectors_must_tile_the_frame():
+    """dwc_axi.sv converts in vectors of IBITS x OBITS bits: LFC W1A2's 16 -> 2048-bit converter on a
+    2,048-bit frame held every frame back (deadlock at the end of a run); 16 -> 128 bits tiles it."""
+    from dqhw.flow.folding_search import stream
+
+    assert not stream(8, 2, 1024).links(stream(1024, 2, 1024))
+    assert stream(8, 2, 1024).links(stream(64, 2, 1024))
+    assert stream(4, 2, 1024).links(stream(4, 2, 1024))  # no converter at all

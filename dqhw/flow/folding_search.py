@@ -62,18 +62,28 @@ DWC_MAX_RATIO = 128
 class Stream:
     bits: int  # TDATA bits, padded to whole bytes
     raw: int  # payload bits (elements x element bits): what finn's width converter is built for
+    frame: int = 0  # payload bits per frame on this stream (0: unknown)
 
     def links(self, consumer: Stream) -> bool:
         """A producer stream and a consumer stream can meet through finn's RTL width converter:
-        integer ratio of the padded widths, and a payload ratio vpc.sv builds in Verilator."""
+        integer ratio of the padded widths, a payload ratio vpc.sv builds in Verilator, and whole
+        converter vectors per frame: dwc_axi.sv converts in vectors of IBITS x OBITS bits, so a frame
+        that is not a multiple of that stays inside the converter until later frames push it out (LFC
+        W1A2: 16 -> 2048 bits on 2,048-bit frames deadlocked at the end of a run)."""
         if self.raw == consumer.raw:
             return True
         wide, narrow = max(self.raw, consumer.raw), min(self.raw, consumer.raw)
-        return _ratio_ok(self.bits, consumer.bits) and wide // math.gcd(wide, narrow) <= DWC_MAX_RATIO
+        frame = self.frame or consumer.frame
+        whole = frame == 0 or frame % (self.raw * consumer.raw) == 0
+        return _ratio_ok(self.bits, consumer.bits) and wide // math.gcd(wide, narrow) <= DWC_MAX_RATIO and whole
 
 
-def stream(elems: int, bits: int) -> Stream:
-    return Stream(((elems * bits + 7) // 8) * 8, elems * bits)
+def stream(elems: int, bits: int, frame_elems: int = 0) -> Stream:
+    return Stream(((elems * bits + 7) // 8) * 8, elems * bits, frame_elems * bits)
+
+
+def _frame_elems(model, tensor: str) -> int:
+    return int(np.prod(model.get_tensor_shape(tensor)[1:]))
 
 
 @dataclass
@@ -193,6 +203,8 @@ def _mvau_unit(model, node, swg_node, part: str) -> Unit:
         return swg_cache[simd]
 
     a_bits, o_bits = wd["in_bits"], wd["out_bits"] or wd["acc_bits"]
+    f_in = _frame_elems(model, (swg_node or node).input[0])
+    f_out = _frame_elems(model, node.output[0])
     for simd in _divisors(mw):
         if swg is not None and not (_ratio_ok(simd, c) and stream(min(simd, c), a_bits).links(stream(simd, a_bits))):
             continue
@@ -204,15 +216,15 @@ def _mvau_unit(model, node, swg_node, part: str) -> Unit:
                 cost = estimate.mvau(pe, simd, mw, mh, wd["in_bits"], wd["w_bits"], wd["acc_bits"], wd["out_bits"],
                                      wd["n_thresh"], weight_rom_block=block)
                 attrs = {node.name: {"PE": pe, "SIMD": simd, "ram_style": "block" if block else "distributed"}}
-                in_elems = stream(simd, a_bits)
+                in_elems = stream(simd, a_bits, f_in)
                 if swg is not None:
                     s_swg = min(simd, c)
                     s_cycles, s_cost = swg_figures(s_swg)
                     cycles = max(cycles, s_cycles)
                     cost = cost + s_cost
                     attrs[swg_node.name] = {"SIMD": s_swg}
-                    in_elems = stream(s_swg, a_bits)
-                unit.choices.append(Choice(attrs, cycles, cost, in_elems, stream(pe, o_bits), pe * simd))
+                    in_elems = stream(s_swg, a_bits, f_in)
+                unit.choices.append(Choice(attrs, cycles, cost, in_elems, stream(pe, o_bits, f_out), pe * simd))
     return unit
 
 
@@ -224,6 +236,7 @@ def _simple_unit(model, nodes: list, attr: str, channels: int, part: str, own_co
     insts = [(n, getCustomOp(n)) for n in nodes]
     unit = Unit(nodes[-1].name, [n.name for n in nodes], in_bits=_bits(model.get_tensor_datatype(nodes[0].input[0])),
                 out_bits=_bits(model.get_tensor_datatype(nodes[-1].output[0])))
+    f_in, f_out = _frame_elems(model, nodes[0].input[0]), _frame_elems(model, nodes[-1].output[0])
     for lanes in _divisors(channels):
         cycles, cost, attrs = 0, estimate.Resources(), {}
         for n, inst in insts:
@@ -236,8 +249,8 @@ def _simple_unit(model, nodes: list, attr: str, channels: int, part: str, own_co
             else:
                 cost = cost + _with(inst, {key: lanes}, lambda inst=inst: _finn_cost(inst, part))
         out = 1 if nodes[-1].op_type.startswith("LabelSelect") else lanes
-        unit.choices.append(Choice(attrs, cycles, cost, stream(lanes, unit.in_bits), stream(out, unit.out_bits),
-                                   lanes))
+        unit.choices.append(Choice(attrs, cycles, cost, stream(lanes, unit.in_bits, f_in),
+                                   stream(out, unit.out_bits, f_out), lanes))
     return unit
 
 
