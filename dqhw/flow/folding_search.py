@@ -192,7 +192,8 @@ def _mvau_unit(model, node, swg_node, part: str) -> Unit:
     pixels = int(np.prod(inst.get_nodeattr("numInputVectors")))
     wd = mvau_widths(model, node)
     unit = Unit(node.name, [node.name] + ([swg_node.name] if swg_node is not None else []),
-                in_bits=wd["in_bits"], out_bits=wd["out_bits"] or wd["acc_bits"])
+                in_bits=_bits(model.get_tensor_datatype((swg_node or node).input[0])),
+                out_bits=_bits(model.get_tensor_datatype(node.output[0])))
     swg = getCustomOp(swg_node) if swg_node is not None else None
     c = int(swg.get_nodeattr("IFMChannels")) if swg is not None else None
     swg_cache: dict[int, tuple[int, estimate.Resources]] = {}
@@ -202,7 +203,9 @@ def _mvau_unit(model, node, swg_node, part: str) -> Unit:
             swg_cache[simd] = _with(swg, {"SIMD": simd}, lambda: (int(swg.get_exp_cycles()), _finn_cost(swg, part)))
         return swg_cache[simd]
 
-    a_bits, o_bits = wd["in_bits"], wd["out_bits"] or wd["acc_bits"]
+    # stream widths as the graph's tensors say (what the neighbours see; the cost model uses wd)
+    a_bits = _bits(model.get_tensor_datatype((swg_node or node).input[0]))
+    o_bits = _bits(model.get_tensor_datatype(node.output[0]))
     f_in = _frame_elems(model, (swg_node or node).input[0])
     f_out = _frame_elems(model, node.output[0])
     for simd in _divisors(mw):
