@@ -519,26 +519,21 @@ def choose_fifo_storage(fifos: dict[str, tuple[int, int]], base: estimate.Resour
 
     for _ in range(2 * len(fifos) + 1):
         t = total()
-        if t.lut > limits.lut:
-            moves = []
-            for k in fifos:
-                new = cost(k, "block")
-                old = cost(k, styles[k])
-                gain, spend = old.lut - new.lut, new.bram18 - old.bram18
-                if gain > 0 and t.bram18 + spend <= limits.bram18:
-                    moves.append((gain / max(spend, 0.5), k, "block"))
-        elif t.bram18 > limits.bram18:
-            moves = []
-            for k in fifos:
-                new = cost(k, "distributed")
-                old = cost(k, styles[k])
-                gain, spend = old.bram18 - new.bram18, new.lut - old.lut
-                if gain > 0 and t.lut + spend <= limits.lut:
-                    moves.append((gain / max(spend, 1), k, "distributed"))
+        if t.lut > limits.lut:  # free LUTs, spend BRAM
+            style, freed, spent, floor = "block", "lut", "bram18", 0.5
+        elif t.bram18 > limits.bram18:  # free BRAM, spend LUTs
+            style, freed, spent, floor = "distributed", "bram18", "lut", 1
         else:
             break
+        moves = []
+        for k in fifos:
+            new, old = cost(k, style), cost(k, styles[k])
+            gain = getattr(old, freed) - getattr(new, freed)
+            spend = getattr(new, spent) - getattr(old, spent)
+            if gain > 0 and getattr(t, spent) + spend <= getattr(limits, spent):
+                moves.append((gain / max(spend, floor), k, style))
         if not moves:
             break
-        _, k, style = max(moves)
-        styles[k] = style
+        _, k, chosen = max(moves)
+        styles[k] = chosen
     return styles
