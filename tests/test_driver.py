@@ -78,20 +78,11 @@ def _build(root: Path, in_ch: int, w_bits: int, per_class_last: bool, folding: d
     from brevitas.export import export_qonnx
 
     from dqhw.cli import main
+    from tests.test_qonnx_build import calibrate
 
     net = _net(in_ch, w_bits, per_class_last)
     x, y = _frames(64, in_ch)
-    net.train()
-    with torch.no_grad():  # BatchNorm statistics and the learned activation scales from real frames
-        for _ in range(3):
-            net(torch.as_tensor(x.transpose(0, 3, 1, 2) * INPUT_SCALE, dtype=torch.float32))
-    rng = np.random.default_rng(1)
-    for bn in (net.b1, net.b2):
-        bn.weight.data = torch.as_tensor(rng.normal(1.0, 0.5, bn.num_features), dtype=torch.float32)
-        bn.bias.data = torch.as_tensor(rng.normal(0.3, 0.5, bn.num_features), dtype=torch.float32)
-    if net.fc.bias is not None:
-        net.fc.bias.data = torch.as_tensor(rng.normal(0.0, 1.0, 10), dtype=torch.float32)
-    net.eval()
+    calibrate(net, x)
     model = root / "net.onnx"
     export_qonnx(net, input_t=torch.zeros(1, in_ch, 8, 8), export_path=str(model), dynamo=False)
     frames, fold = root / "frames.npz", root / "folding.json"

@@ -58,13 +58,13 @@ def _digits(n: int):
     return d.x_test[:n], d.y_test[:n]
 
 
-def _calibrated_export(net, root: Path, name: str) -> tuple[Path, Path]:
+def calibrate(net, x: np.ndarray) -> None:
+    """BatchNorm statistics and the learned activation scales from real frames (uint8 NHWC x), then
+    seeded random BatchNorm affines and last-layer bias, so the exported graph is not trivial."""
     import torch
-    from brevitas.export import export_qonnx
 
-    x, y = _digits(N_FRAMES)
     net.train()
-    with torch.no_grad():  # calibrate BatchNorm and the learned activation scales on real frames
+    with torch.no_grad():
         for _ in range(3):
             net(torch.as_tensor(x.transpose(0, 3, 1, 2) * INPUT_SCALE, dtype=torch.float32))
     rng = np.random.default_rng(1)
@@ -74,6 +74,14 @@ def _calibrated_export(net, root: Path, name: str) -> tuple[Path, Path]:
     if getattr(net.fc, "bias", None) is not None:
         net.fc.bias.data = torch.as_tensor(rng.normal(0.0, 1.0, net.fc.out_features), dtype=torch.float32)
     net.eval()
+
+
+def _calibrated_export(net, root: Path, name: str) -> tuple[Path, Path]:
+    import torch
+    from brevitas.export import export_qonnx
+
+    x, y = _digits(N_FRAMES)
+    calibrate(net, x)
     path = root / f"{name}.onnx"
     export_qonnx(net, input_t=torch.zeros(1, 1, 8, 8), export_path=str(path), dynamo=False)
     frames = root / "frames.npz"
