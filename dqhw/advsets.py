@@ -1,4 +1,5 @@
-"""Pre-generated adversarial sets: `RUN/adv/<attack>-eps<eps>[-fs][-from-<source>].npz`.
+"""Pre-generated adversarial sets: `RUN/adv/<attack>-eps<eps>[-fs][-from-<source>]-<sample>.npz`, where
+<sample> is the split (`test`: all of it) or the split plus a seeded stratified sample (`test-n500-s0`).
 
 The RTL simulation (`dqhw sim`) and `dqhw build` read these files, so the keys are a stable interface
 (documented in docs/attacks.md):
@@ -6,9 +7,10 @@ The RTL simulation (`dqhw sim`) and `dqhw build` read these files, so the keys a
 - `labels`: int64 (N,), the true labels of the source images;
 - `indices`: int64 (N,), the source images' indices into the data set split;
 - `provenance`: a 1-element unicode array holding one JSON object (attack, eps, alpha, steps, queries,
-  seed, split, dataset, image_shape, crafted_by_hash = Run.model_hash() of the model that crafted it,
+  seed, split, sample (dqhw.sampling.Sample.to_dict: size, of, seed, per_class), dataset, image_shape,
+  crafted_by_hash = Run.model_hash() of the model that crafted it,
   crafted_by_run, source_run (the substitute, black-box only), target_run, target_hash,
-  mode = white-box | black-box, squeeze, dqhw_version, ...).
+  mode = white-box | score-based | noise | black-box (dqhw.attacks.threat_mode), squeeze, dqhw_version, ...).
 Written atomically (temp file + rename); read back with `load_set`, which validates everything it can.
 """
 
@@ -22,9 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from dqhw.attacks import AttackParams, attack_images, attack_params, check_eps, check_linf
+from dqhw.attacks import AttackParams, attack_images, attack_params, check_eps, check_linf, threat_mode
 from dqhw.errors import DqhwError
 from dqhw.io import atomic_path
+from dqhw.sampling import Sample, sample_split
 
 FORMAT = "dqhw-advset"
 FORMAT_VERSION = 1
@@ -61,15 +64,9 @@ class AdvSet:
         return len(self.images)
 
 
-def set_name(attack: str, eps: int, source: str | None = None, squeeze: bool = False) -> str:
-    return f"{attack}-eps{eps}{'-fs' if squeeze else ''}{f'-from-{source}' if source else ''}.npz"
-
-
-def select(labels_len: int, limit: int | None) -> np.ndarray:
-    if limit is not None and limit < 1:
-        raise DqhwError(f"--limit must be >= 1, got {limit}")
-    n = labels_len if limit is None else min(limit, labels_len)
-    return np.arange(n, dtype=np.int64)
+def set_name(attack: str, eps: int, sample: Sample, source: str | None = None, squeeze: bool = False) -> str:
+    """The file name says what was attacked: the split and the sample (two sets never collide)."""
+    return f"{attack}-eps{eps}{'-fs' if squeeze else ''}{f'-from-{source}' if source else ''}-{sample.tag()}.npz"
 
 
 def check_compatible(target, source) -> None:
@@ -83,8 +80,9 @@ def craft_set(target, attack: str, eps: int, source=None, split: str = "test", l
               seed: int = 0, squeeze: bool = False, queries: int | None = None, batch_size: int = 256,
               data=None, on_batch: Callable[[int], None] | None = None,
               params: AttackParams | None = None) -> AdvSet:
-    """Craft `attack` at ε on `source` (white-box on the target when source is None), for the first `limit`
-    images of the split. `target`/`source` are dqhw.runs.Run; `data` a loaded Dataset (else loaded)."""
+    """Craft `attack` at ε on `source` (white-box on the target when source is None), on the split or a
+    seeded stratified sample of `limit` of its images (dqhw.sampling; `seed` also seeds the attack).
+    `target`/`source` are dqhw.runs.Run; `data` a loaded Dataset (else loaded)."""
     from dqhw.data import load_dataset
 
     params = params or attack_params(attack, eps, queries)
@@ -97,30 +95,30 @@ def craft_set(target, attack: str, eps: int, source=None, split: str = "test", l
     if tuple(x.shape[1:]) != tuple(target.in_shape):
         raise DqhwError(f"{target.path}: the model expects {tuple(target.in_shape)} images, "
                         f"the {target.config.dataset} {split} split has {tuple(x.shape[1:])}")
-    idx = select(len(y), limit)
+    sample = sample_split(y, split, limit, seed)
+    idx = sample.indices
     model = crafter.model
     if squeeze:
         from dqhw.squeeze import Squeezed
 
         model = Squeezed(model)
     adv = attack_images(model, x[idx], y[idx], params, seed=seed, batch_size=batch_size, on_batch=on_batch)
-    prov = provenance(target, crafter, params, seed, split, limit, len(idx), x.shape[1:], squeeze)
+    prov = provenance(target, crafter, params, seed, sample, x.shape[1:], squeeze)
     return AdvSet(adv, y[idx].astype(np.int64), idx, prov)
 
 
-def provenance(target, crafter, params: AttackParams, seed: int, split: str, limit: int | None, n: int,
-               image_shape, squeeze: bool) -> dict:
+def provenance(target, crafter, params: AttackParams, seed: int, sample: Sample, image_shape, squeeze: bool) -> dict:
     """The provenance record of a set crafted on `crafter` (a Run) and meant for `target` (a Run)."""
     from dqhw import __version__
 
     white = crafter is target or crafter.model_hash() == target.model_hash()
     return {
         "format": FORMAT, "format_version": FORMAT_VERSION, **params.to_dict(), "seed": int(seed),
-        "split": split, "limit": limit, "num_images": int(n), "dataset": target.config.dataset,
+        "split": sample.split, "num_images": sample.size, "sample": sample.to_dict(), "dataset": target.config.dataset,
         "image_shape": [int(v) for v in image_shape],
         "crafted_by_hash": crafter.model_hash(), "crafted_by_run": str(crafter.path),
         "target_run": str(target.path), "target_hash": target.model_hash(),
-        "mode": "white-box" if white else "black-box", "source_run": None if white else str(crafter.path),
+        "mode": threat_mode(params.name, white), "source_run": None if white else str(crafter.path),
         "squeeze": bool(squeeze), "dqhw_version": __version__,
     }
 
@@ -139,8 +137,9 @@ def save_set(path: str | os.PathLike, advset: AdvSet) -> Path:
     return path
 
 
-def default_path(target, attack: str, eps: int, source=None, squeeze: bool = False) -> Path:
-    return Path(target.path) / "adv" / set_name(attack, eps, source.name if source is not None else None, squeeze)
+def default_path(target, attack: str, eps: int, sample: Sample, source=None, squeeze: bool = False) -> Path:
+    return Path(target.path) / "adv" / set_name(attack, eps, sample, source.name if source is not None else None,
+                                                squeeze)
 
 
 def load_set(path: str | os.PathLike, run=None, clean: tuple[np.ndarray, np.ndarray] | None = None,

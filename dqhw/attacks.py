@@ -65,6 +65,20 @@ class AttackParams:
                 "queries": self.queries, "random_start": self.random_start}
 
 
+def threat_mode(attack: str, on_target: bool) -> str:
+    """What the attacker used: `white-box` (the target's gradients), `score-based` (only the target's
+    logits: Square), `noise` (no model: Random) or `black-box` (crafted on a substitute, transferred)."""
+    if not on_target:
+        return "black-box"
+    return {"square": "score-based", "random": "noise"}.get(attack, "white-box")
+
+
+MODE_LABELS = {"white-box": "white-box (the target's gradients)",
+               "score-based": "score-based (the target's logits only)",
+               "noise": "random noise (no model)",
+               "black-box": "black-box transfer (crafted on a substitute)"}
+
+
 def pgd_steps(eps: int) -> int:
     """The paper's (and Kurakin et al.'s) iteration count: ⌊min(ε + 4, 1.25ε)⌋ (1, 2, 5, 10, 20 at 1, 2, 4, 8, 16)."""
     return int(math.floor(min(eps + 4, 1.25 * eps)))

@@ -328,15 +328,17 @@ def evaluate(run_paths: Sequence[str | Path], eps: Sequence[int] | None = None, 
              log: Callable[[str], None] | None = None) -> dict:
     """Evaluate runs and write report.md, report.json and the PNGs into `out`; returns the report dict."""
     from dqhw import __version__
-    from dqhw.advsets import AdvSet, check_compatible, default_path, load_set, provenance, save_set, select
+    from dqhw.advsets import AdvSet, check_compatible, default_path, load_set, provenance, save_set
     from dqhw.data import load_dataset
     from dqhw.io import write_json, write_text
     from dqhw.runs import load_run
+    from dqhw.sampling import Sample, check_limit, class_counts, sample_split, stratified_indices
 
     if not run_paths:
         raise DqhwError("give at least one run directory")
     if batch_size < 1:
         raise DqhwError(f"--batch-size must be >= 1, got {batch_size}")
+    check_limit(limit)
     runs = [load_run(p) for p in run_paths]
     for r in runs[1:]:
         check_compatible(runs[0], r)
@@ -361,10 +363,13 @@ def evaluate(run_paths: Sequence[str | Path], eps: Sequence[int] | None = None, 
             common = np.intersect1d(common, s.indices)
         if len(common) == 0:
             raise DqhwError("--sets: the sets share no images")
-        idx = np.sort(common)[:limit] if limit else np.sort(common)
+        common = np.sort(common)
+        pos = stratified_indices(y_all[common], len(common) if limit is None else limit, seed)
+        sample = Sample(split, common[pos], len(y_all), seed, class_counts(y_all[common[pos]]))
         eps_list = sorted(set(eps_list) | {s.eps for s in loaded}) if eps else sorted({s.eps for s in loaded})
     else:
-        idx = select(len(y_all), limit)
+        sample = sample_split(y_all, split, limit, seed)
+    idx = sample.indices
     x, y = x_all[idx], y_all[idx]
     n = len(idx)
     pipes = _make_pipelines(runs, squeeze)
@@ -401,7 +406,7 @@ def evaluate(run_paths: Sequence[str | Path], eps: Sequence[int] | None = None, 
                     adv = run_attack(p.model, params, f"{a} ε={e} {p.run.name}{' +FS' if p.squeeze else ''}")
                     p.correct.setdefault(a, {})[e] = _correct(p.model, adv, y, batch_size)
                     if save_sets:
-                        prov = provenance(p.run, p.run, params, seed, split, limit, n, x.shape[1:], p.squeeze)
+                        prov = provenance(p.run, p.run, params, seed, sample, x.shape[1:], p.squeeze)
                         crafted.append((p.run, AdvSet(adv, y.astype(np.int64), idx.astype(np.int64), prov)))
             if large_eps:
                 big = {}
@@ -422,7 +427,7 @@ def evaluate(run_paths: Sequence[str | Path], eps: Sequence[int] | None = None, 
                     p.correct.setdefault(f"{a}(B)", {})[e] = _correct(p.model, adv, y, batch_size)
                 if save_sets:
                     for r in runs:
-                        prov = provenance(r, src, params, seed, split, limit, n, x.shape[1:], False)
+                        prov = provenance(r, src, params, seed, sample, x.shape[1:], False)
                         crafted.append((r, AdvSet(adv, y.astype(np.int64), idx.astype(np.int64), prov)))
 
         for s in loaded:
@@ -470,7 +475,8 @@ def evaluate(run_paths: Sequence[str | Path], eps: Sequence[int] | None = None, 
         })
     report = {
         "dqhw_version": __version__, "created": time.strftime("%Y-%m-%d %H:%M:%S"), "dataset": dataset,
-        "split": split, "num_images": n, "seed": seed, "eps": eps_list, "attacks": attacks,
+        "split": split, "num_images": n, "sample": sample.to_dict(), "sample_text": sample.describe()
+        + (" (the images the --sets share)" if loaded else ""), "seed": seed, "eps": eps_list, "attacks": attacks,
         "settings": _settings(attacks, eps_list, queries),
         "source": None if src is None else {"run": str(src.path), "model_hash": src.model_hash(),
                                             "model": src.config.model, "family": family(src.config),
@@ -488,7 +494,7 @@ def evaluate(run_paths: Sequence[str | Path], eps: Sequence[int] | None = None, 
     write_text(out_dir / "report.md", markdown(report))
     report["out"] = str(out_dir)
     for run, s in crafted:
-        save_set(default_path(run, s.attack, s.eps, src if s.black_box else None, s.squeezed), s)
+        save_set(default_path(run, s.attack, s.eps, sample, src if s.black_box else None, s.squeezed), s)
     return report
 
 
@@ -516,7 +522,8 @@ def bit_table(report_runs: list[dict], eps_list: Sequence[int]) -> dict | None:
 def markdown(rep: dict) -> str:
     L = []
     L.append("# Robustness report\n")
-    L.append(f"{rep['dataset']} `{rep['split']}` split, {rep['num_images']} images, seed {rep['seed']}, "
+    what = rep.get("sample_text") or f"{rep['split']} split, {rep['num_images']} images"
+    L.append(f"{rep['dataset']}: {what}; attack seed {rep['seed']}, "
              f"dqhw {rep['dqhw_version']}, {rep['created']}. Accuracy in % over all images; adversarial images "
              "are uint8 on the integer grid with ‖x_adv − x‖∞ ≤ ε (pixels 0..255).\n")
     if rep["source"]:

@@ -38,19 +38,22 @@ def test_cli_attack_writes_valid_set(attack, paths, test_split, capsys):
     rc = main(["attack", str(run), "--attack", attack, "--eps", "16", "--limit", "20", "--queries", "20", "--quiet"])
     assert rc == 0
     assert "wrote" in capsys.readouterr().out
-    path = run / "adv" / f"{attack}-eps16.npz"
+    path = run / "adv" / f"{attack}-eps16-test-n20-s0.npz"  # the split and the sample are in the name
     with np.load(path, allow_pickle=False) as z:
         assert set(z.files) == {"images", "labels", "indices", "provenance"}
         assert z["images"].dtype == np.uint8 and z["labels"].dtype == np.int64 and z["indices"].dtype == np.int64
         assert z["provenance"].dtype.kind == "U"
     s = load_set(path, run=load_run(run))
     x, y = test_split
-    np.testing.assert_array_equal(s.indices, np.arange(20))
-    np.testing.assert_array_equal(s.labels, y[:20])
+    assert len(s.indices) == 20 and np.all(np.diff(s.indices) > 0)
+    assert len(np.unique(y[s.indices])) == 10  # a stratified sample, all ten digits
+    np.testing.assert_array_equal(s.labels, y[s.indices])
     assert s.images.shape == (20, 8, 8, 1)
-    assert np.abs(s.images.astype(int) - x[:20].astype(int)).max() <= 16
+    assert np.abs(s.images.astype(int) - x[s.indices].astype(int)).max() <= 16
     p = s.provenance
-    assert (p["attack"], p["eps"], p["mode"], p["split"], p["dataset"]) == (attack, 16, "white-box", "test", "digits")
+    mode = {"square": "score-based", "random": "noise"}.get(attack, "white-box")
+    assert (p["attack"], p["eps"], p["mode"], p["split"], p["dataset"]) == (attack, 16, mode, "test", "digits")
+    assert p["sample"]["size"] == 20 and p["sample"]["of"] == len(y) and p["sample"]["method"] == "stratified"
     assert p["crafted_by_hash"] == load_run(run).model_hash() and p["image_shape"] == [8, 8, 1]
     assert not [f for f in (run / "adv").iterdir() if f.name.startswith(".")]  # no temp files left
 
@@ -59,7 +62,8 @@ def test_cli_blackbox_set(paths, capsys):
     rc = main(["attack", str(paths["target"]), "--attack", "fgsm", "--eps", "32", "--source", str(paths["sub"]),
                "--limit", "16", "--quiet"])
     assert rc == 0, capsys.readouterr().err
-    s = load_set(paths["target"] / "adv" / f"fgsm-eps32-from-{paths['sub'].name}.npz", run=load_run(paths["target"]))
+    s = load_set(paths["target"] / "adv" / f"fgsm-eps32-from-{paths['sub'].name}-test-n16-s0.npz",
+                 run=load_run(paths["target"]))
     assert s.black_box and s.provenance["crafted_by_hash"] == load_run(paths["sub"]).model_hash()
     assert s.provenance["target_hash"] == load_run(paths["target"]).model_hash()
 

@@ -48,12 +48,25 @@ def test_train_attack_build_sim(slice_dirs, capsys):
     report = json.loads((build / "sim" / "report.json").read_text())
     assert report["passed"] and report["total_mismatches"] == 0
     by_set = {r["set"]: r for r in report["sets"]}
-    assert set(by_set) == {"clean-test", "fgsm-eps32", "pgd-eps32"}
-    assert by_set["clean-test"]["frames"] == 360 and by_set["pgd-eps32"]["frames"] == 60
+    fgsm, pgd = "fgsm-eps32-test-n120-s0", "pgd-eps32-test-n60-s0"
+    assert set(by_set) == {"clean-test", fgsm, pgd}  # every clean source image is in clean-test: no extra run
+    assert by_set["clean-test"]["frames"] == 360 and by_set[pgd]["frames"] == 60
+    assert by_set[pgd]["clean_pair"]["frames"] == 60 and by_set[pgd]["clean_pair"]["split"] == "test"
     for r in report["sets"]:
         assert r["rtl_accuracy"] == r["golden_accuracy"]
         assert r["cycles_per_frame"] == rtl["cycles_per_frame_measured"]
         assert not r["deadlock"] and r["tlast_ok"]
     # the adversarial sets really are adversarial on the hardware
-    assert by_set["fgsm-eps32"]["rtl_accuracy"] < by_set["clean-test"]["rtl_accuracy"]
+    assert by_set[fgsm]["rtl_accuracy"] < by_set[fgsm]["clean_pair"]["rtl_accuracy"]
     assert (build / "sim" / "report.md").read_text().count("| 0/0/0 |") == 3
+
+    # a --limit sample of each set: the adversarial sets' clean sources missing from the clean sample run
+    # as extra clean rows, so every adversarial row is paired with its own clean images, on the RTL
+    code, out, err = run_cli(["sim", build, "--limit", "20", "--quiet"], capsys)
+    assert code == 0, err
+    report = json.loads((build / "sim" / "report.json").read_text())
+    assert report["passed"] and report["total_mismatches"] == 0
+    rows = {r["set"]: r for r in report["sets"]}
+    assert rows["clean-test"]["frames"] == 20 and rows[pgd]["frames"] == 20
+    assert f"clean-test-sources-of-{pgd}" in rows and rows[pgd]["clean_pair"]["frames"] == 20
+    assert sum(rows["clean-test"]["per_class"].values()) == 20 and len(rows["clean-test"]["per_class"]) == 10

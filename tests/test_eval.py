@@ -79,7 +79,7 @@ def test_evaluate_saved_sets_cli(paths, tmp_path, capsys):
         code, _, err = run_cli(["attack", paths["target"], *args, "--limit", "24", "--quiet"], capsys)
         assert code == 0, err
     adv = paths["target"] / "adv"
-    sets = [adv / "fgsm-eps32.npz", adv / f"pgd-eps32-from-{paths['sub'].name}.npz"]
+    sets = [adv / "fgsm-eps32-test-n24-s0.npz", adv / f"pgd-eps32-from-{paths['sub'].name}-test-n24-s0.npz"]
     code, out, err = run_cli(["eval", paths["target"], "--sets", *sets, "--out", tmp_path / "r", "--quiet",
                               "--no-amplification", "--large-eps", "0"], capsys)
     assert code == 0, err

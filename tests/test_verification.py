@@ -354,19 +354,3 @@ def test_report_prints_unknown_not_zero():
     md = markdown(summary)
     assert "| LUT | unknown |" in md and "Fits the board: unknown" in md
     assert "| unknown | unknown | 0 |" in md
-
-
-def test_build_frames_are_class_balanced_even_for_a_class_sorted_split():
-    """A class-sorted test file (as the CIFAR-10 JPEG copy is) must not give the build 64 frames of
-    one class: round-robin over the classes, each in file order."""
-    from dqhw.flow.verify import class_balanced
-
-    labels = np.repeat(np.arange(10), 100)  # sorted: 100 airplanes, then 100 cars, ...
-    idx = class_balanced(labels, 64)
-    counts = np.bincount(labels[idx], minlength=10)
-    assert len(idx) == 64 and counts.min() == 6 and counts.max() == 7, counts
-    assert np.all(np.diff(idx) > 0)  # file order, no repeats
-    # fewer frames than requested in a class: the others fill in; never more than exist
-    uneven = np.array([0] * 2 + [1] * 50)
-    assert np.bincount(uneven[class_balanced(uneven, 10)]).tolist() == [2, 8]
-    assert len(class_balanced(uneven, 999)) == 52

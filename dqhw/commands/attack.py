@@ -1,4 +1,5 @@
-"""`dqhw attack RUN --attack pgd --eps 8 [--source RUN2]`: write RUN/adv/<attack>-eps<eps>[-from-<source>].npz."""
+"""`dqhw attack RUN --attack pgd --eps 8 [--source RUN2]`: write
+RUN/adv/<attack>-eps<eps>[-from-<source>]-<split>[-n<N>-s<seed>].npz."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--source", default=None, metavar="RUN2",
                    help="craft on this substitute run (black-box transfer) instead of the target itself")
     p.add_argument("--split", default="test", choices=("test", "val", "train"))
-    p.add_argument("--limit", type=int, default=None, help="only the first N images of the split")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit", type=int, default=None,
+                   help="a seeded, class-stratified sample of N images of the split (default: all)")
+    p.add_argument("--seed", type=int, default=0, help="seeds the attack and the --limit sample (default 0)")
     p.add_argument("--queries", type=int, default=None, help=f"Square/AutoAttack queries (default {DEFAULT_QUERIES})")
     p.add_argument("--squeeze", action="store_true",
                    help="attack the feature-squeezed pipeline end to end (BPDA); images are the unsqueezed input")
@@ -30,12 +32,13 @@ def run(args: argparse.Namespace) -> int:
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from dqhw.advsets import craft_set, default_path, save_set, select
-    from dqhw.attacks import attack_params
+    from dqhw.advsets import craft_set, default_path, save_set
+    from dqhw.attacks import MODE_LABELS, attack_params
     from dqhw.data import load_dataset
     from dqhw.errors import DqhwError
     from dqhw.infer import predict_logits
     from dqhw.runs import load_run
+    from dqhw.sampling import sample_split
 
     params = attack_params(args.attack, args.eps, args.queries)  # validates name, eps, queries first
     if args.batch_size < 1:
@@ -47,14 +50,15 @@ def run(args: argparse.Namespace) -> int:
     source = load_run(args.source) if args.source else None
     data = load_dataset(target.config.dataset, target.config.data_dir)
     x, y = data.split(args.split)
-    n = len(select(len(y), args.limit))
+    sample = sample_split(y, args.split, args.limit, args.seed)
+    n = sample.size
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   disable=args.quiet, transient=True) as bar:
         task = bar.add_task(f"{args.attack} eps {args.eps}", total=n)
         advset = craft_set(target, args.attack, args.eps, source=source, split=args.split, limit=args.limit,
                            seed=args.seed, squeeze=args.squeeze, batch_size=args.batch_size, data=data,
                            params=params, on_batch=lambda k: bar.update(task, advance=k))
-    path = save_set(out or default_path(target, args.attack, args.eps, source, args.squeeze), advset)
+    path = save_set(out or default_path(target, args.attack, args.eps, sample, source, args.squeeze), advset)
     model = target.model
     if args.squeeze:
         from dqhw.squeeze import Squeezed
@@ -62,6 +66,6 @@ def run(args: argparse.Namespace) -> int:
         model = Squeezed(model)
     clean = float((predict_logits(model, x[advset.indices]).argmax(1) == advset.labels).mean())
     adv = float((predict_logits(model, advset.images).argmax(1) == advset.labels).mean())
-    print(f"wrote {path}: {len(advset)} images ({advset.provenance['mode']}), accuracy of {target.name} "
-          f"clean {clean:.4f} -> adversarial {adv:.4f}", file=sys.stdout)
+    print(f"wrote {path}: {sample.describe()}; {MODE_LABELS[advset.provenance['mode']]}; accuracy of "
+          f"{target.name} clean {clean:.4f} -> adversarial {adv:.4f}", file=sys.stdout)
     return 0

@@ -19,8 +19,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="substitute run for the black-box transfer columns FGSM(B) and PGD(B)")
     p.add_argument("--sets", nargs="+", default=None, metavar="NPZ", help="score saved sets (RUN/adv/*.npz)")
     p.add_argument("--split", default="test", choices=("test", "val", "train"))
-    p.add_argument("--limit", type=int, default=None, help="only the first N images of the split")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--limit", type=int, default=None,
+                   help="a seeded, class-stratified sample of N images of the split (default: all; "
+                        "with --sets, of the images they share)")
+    p.add_argument("--seed", type=int, default=0, help="seeds the attacks and the --limit sample (default 0)")
     p.add_argument("--queries", type=int, default=None, help=f"Square queries per image (default {DEFAULT_QUERIES})")
     p.add_argument("--squeeze", action="store_true",
                    help="also evaluate each run behind feature squeezing (attacked end to end, BPDA)")

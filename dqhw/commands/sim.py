@@ -10,7 +10,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("build", nargs="?", default=None,
                    help="build directory from `dqhw build` (default: the most recent under runs/ or builds/)")
     p.add_argument("--split", default="test", help="clean split to run (default: test, all of it)")
-    p.add_argument("--limit", type=int, default=None, help="at most N frames per set")
+    p.add_argument("--limit", type=int, default=None,
+                   help="a seeded, class-stratified sample of N frames of each set (default: all)")
+    p.add_argument("--seed", type=int, default=0, help="seeds the --limit samples (default 0)")
     p.add_argument("--sets", nargs="*", default=None, help="adversarial set files (default: RUN/adv/*.npz)")
     p.add_argument("--frames", default=None, metavar="FRAMES.npz",
                    help="run only this frame file (`images` uint8 NHWC, `labels` optional); default: the test "
@@ -23,14 +25,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dqhw.errors import DqhwError
     from dqhw.simulate.session import latest_build, run_sim
 
     build = args.build or str(latest_build())
-    if args.limit is not None and args.limit < 1:
-        raise DqhwError(f"--limit must be >= 1, got {args.limit}")
     report = run_sim(build, split=args.split, limit=args.limit, shard=args.shard, waves=args.waves,
-                     set_paths=args.sets, progress=not args.quiet, frames=args.frames)
+                     set_paths=args.sets, progress=not args.quiet, frames=args.frames, seed=args.seed)
     print(f"sim {build}: {report['total_frames']} frames, {report['total_mismatches']} mismatches, "
           f"report in {build}/sim/report.md")
     return 0

@@ -27,31 +27,17 @@ from dqhw import finn_compat
 from dqhw.errors import DqhwError, MismatchError
 
 
-def class_balanced(labels: np.ndarray, n: int) -> np.ndarray:
-    """Indices of n frames taken round-robin over the classes (each class in file order, classes in
-    order of first appearance): a class-sorted file still gives every class, never n frames of one."""
-    labels = np.asarray(labels).reshape(-1)
-    per_class = [np.flatnonzero(labels == c) for c in dict.fromkeys(labels.tolist())]
-    picked: list[int] = []
-    depth = 0
-    while len(picked) < min(n, len(labels)):
-        for idx in per_class:
-            if depth < len(idx) and len(picked) < n:
-                picked.append(int(idx[depth]))
-        depth += 1
-    return np.sort(np.asarray(picked, dtype=np.int64))
-
-
 def clean_frames(run, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray | None, str]:
-    """n test frames of the run's data set, class-balanced (class_balanced), in file order; seeded
+    """n test frames of the run's data set, a seeded class-stratified sample (dqhw.sampling); seeded
     random frames if the data set is unavailable."""
     from dqhw.data import load_dataset
+    from dqhw.sampling import sample_split
 
     try:
         x, y = load_dataset(run.config.dataset, run.config.data_dir).split("test")
         if tuple(x.shape[1:]) == tuple(run.in_shape):
-            idx = class_balanced(y, n)
-            return x[idx], y[idx], f"{run.config.dataset} test split, {len(idx)} frames balanced over the classes"
+            idx = sample_split(y, "test", n, seed)
+            return x[idx.indices], y[idx.indices], f"{run.config.dataset} {idx.describe()}"
     except DqhwError:
         pass
     rng = np.random.default_rng(seed)

@@ -28,6 +28,9 @@ class FrameSet:
     labels: np.ndarray | None  # true labels (None: unknown)
     kind: str  # clean | adversarial
     provenance: dict | None = None
+    split: str | None = None  # the data split the images (or their clean sources) come from
+    indices: np.ndarray | None = None  # into that split, aligned with images
+    sample: str = ""  # which images: dqhw.sampling.Sample.describe()
 
 
 def latest_build(root: str | Path = ".") -> Path:
@@ -54,18 +57,27 @@ def parse_shard(text: str | None) -> tuple[int, int]:
 
 
 def collect_sets(build_dir: Path, split: str = "test", limit: int | None = None,
-                 set_paths: list[str] | None = None, frames: str | None = None) -> list[FrameSet]:
+                 set_paths: list[str] | None = None, frames: str | None = None, seed: int = 0) -> list[FrameSet]:
     """The sets `dqhw sim` runs. `frames` (a frame file): that set alone. Otherwise, for a build of a
     dqhw run: the clean `split` of its data set and its adversarial sets (or `set_paths`); for a build
-    of a model file: the frames the build was verified on (BUILD/frames/clean.npz) and `set_paths`."""
+    of a model file: the frames the build was verified on (BUILD/frames/clean.npz) and `set_paths`.
+    `limit` takes a seeded class-stratified sample of each set (dqhw.sampling), never the first N."""
     from dqhw.frames import load_frames
+    from dqhw.sampling import Sample, check_limit, class_counts, sample_split, stratified_indices
 
+    check_limit(limit)
     info = json.loads((build_dir / "build.json").read_text())
     src = info.get("source") or {"kind": "run", "path": info.get("run")}
     frame_shape = tuple(src.get("in_shape_hwc") or Design.load(build_dir / "rtl").in_shape)
+
+    def frame_file_set(path: Path, name: str, kind: str) -> FrameSet:
+        fs = load_frames(path, frame_shape)
+        smp = sample_split(fs.labels, f"frame file {path.name}", limit, seed, total=len(fs.images))
+        return FrameSet(name, fs.images[smp.indices], None if fs.labels is None else fs.labels[smp.indices], kind,
+                        sample=smp.describe())
+
     if frames:
-        fs = load_frames(frames, frame_shape)
-        return [FrameSet(Path(frames).stem, fs.images[:limit], _cut(fs.labels, limit), "clean")]
+        return [frame_file_set(Path(frames), Path(frames).stem, "clean")]
     if src["kind"] == "run":
         from dqhw.advsets import load_set
         from dqhw.data import load_dataset
@@ -74,27 +86,43 @@ def collect_sets(build_dir: Path, split: str = "test", limit: int | None = None,
         run = load_run(src["path"])
         data = load_dataset(run.config.dataset, run.config.data_dir)
         x, y = data.split(split)
-        sets = [FrameSet(f"clean-{split}", x[:limit], y[:limit], "clean")]
+        smp = sample_split(y, split, limit, seed)
+        sets = [FrameSet(f"clean-{split}", x[smp.indices], y[smp.indices], "clean", split=split,
+                         indices=smp.indices, sample=smp.describe())]
         paths = [Path(p) for p in set_paths] if set_paths else sorted((Path(src["path"]) / "adv").glob("*.npz"))
         for p in paths:
             s = load_set(p, run=run, check_source=False)
-            sets.append(FrameSet(p.stem, s.images[:limit], s.labels[:limit], "adversarial", s.provenance))
+            pos = stratified_indices(s.labels, len(s) if limit is None else limit, seed)
+            set_split = s.provenance["split"]
+            total = len(data.split(set_split)[1])
+            what = Sample(set_split, s.indices[pos], total, seed, class_counts(s.labels[pos])).describe()
+            sets.append(FrameSet(p.stem, s.images[pos], s.labels[pos], "adversarial", s.provenance, split=set_split,
+                                 indices=s.indices[pos], sample=f"crafted on the {what}"))
         return sets
-    fs = load_frames(build_dir / info.get("frames", "frames/clean.npz"), frame_shape)
-    sets = [FrameSet("clean-build-frames", fs.images[:limit], _cut(fs.labels, limit), "clean")]
+    sets = [frame_file_set(build_dir / info.get("frames", "frames/clean.npz"), "clean-build-frames", "clean")]
     for p in [Path(p) for p in set_paths or []]:
-        s = load_frames(p, frame_shape)
-        sets.append(FrameSet(p.stem, s.images[:limit], _cut(s.labels, limit), "adversarial"))
+        sets.append(frame_file_set(p, p.stem, "adversarial"))
     return sets
 
 
-def _cut(labels, limit):
-    return None if labels is None else labels[:limit]
+def clean_sources(build_dir: Path, fs: FrameSet, missing: np.ndarray) -> FrameSet:
+    """The clean images an adversarial set was crafted from (those at `missing` in its split), so its
+    clean accuracy on the same images is measured on the RTL too."""
+    from dqhw.data import load_dataset
+    from dqhw.runs import load_run
+
+    info = json.loads((build_dir / "build.json").read_text())
+    src = info.get("source") or {"kind": "run", "path": info.get("run")}
+    run = load_run(src["path"])
+    x, y = load_dataset(run.config.dataset, run.config.data_dir).split(fs.split)
+    return FrameSet(f"clean-{fs.split}-sources-of-{fs.name}", x[missing], y[missing], "clean", split=fs.split,
+                    indices=missing, sample=f"{fs.split} split, the {len(missing)} clean images {fs.name} was "
+                    "crafted from")
 
 
 def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None, shard: str | None = None,
             waves: bool = False, set_paths: list[str] | None = None, progress: bool = True,
-            frames: str | None = None) -> dict:
+            frames: str | None = None, seed: int = 0) -> dict:
     from dqhw.golden import GoldenModel
     from dqhw.simulate.runner import bulk_run, compare, locate_and_describe
 
@@ -107,30 +135,31 @@ def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None
     clock_ns = float(info.get("clock_ns", 10.0))
     idx, count = parse_shard(shard)
     golden = GoldenModel.from_build(build_dir)
-    sets = collect_sets(build_dir, split, limit, set_paths, frames)
+    sets = collect_sets(build_dir, split, limit, set_paths, frames, seed)
     # each shard works in its own folder, so shards of one build can run side by side
     work = build_dir / "sim" / ("work" if count == 1 else f"work-shard{idx}of{count}")
     rows = []
     failures = []
     t_all = time.time()
-    for fs in sets:
-        n = len(fs.images)
-        lo, hi = n * idx // count, n * (idx + 1) // count
+    clean_rtl: dict[str, dict[int, int]] = {}  # split -> index -> the RTL's class of that clean image
+
+    def simulate(fs: FrameSet, lo: int, hi: int) -> dict | None:
         images = fs.images[lo:hi]
         labels = None if fs.labels is None else fs.labels[lo:hi]
         if len(images) == 0:
-            continue
+            return None
         ref = golden.run(images)
         t0 = time.time()
         if progress:
-            print(f"sim {fs.name}: {len(images)} frames through the RTL ...", flush=True)
+            print(f"sim {fs.name}: {len(images)} frames through the RTL ({fs.sample}) ...", flush=True)
         res = bulk_run(rtl_dir, work / fs.name, images, waves=waves)
         if design.label_width == 0:  # no class output: the host's class of the RTL's logits
             res.labels = golden.class_of(res.logits)
         cmp = compare(ref.labels, ref.logits, res, has_labels=design.label_width > 0)
         ii = res.interval()
         row = {
-            "set": fs.name, "kind": fs.kind, "frames": len(images), "first_index": lo,
+            "set": fs.name, "kind": fs.kind, "frames": len(images), "first_index": lo, "split": fs.split,
+            "sample": fs.sample, "per_class": _class_counts(labels),
             "mismatches": {"labels": cmp.label_mismatches, "logits": cmp.logit_mismatches, "missing": cmp.missing},
             "rtl_accuracy": _accuracy(res.labels, labels), "golden_accuracy": _accuracy(ref.labels, labels),
             "cycles_per_frame": ii, "latency_cycles": res.latency(),
@@ -141,7 +170,12 @@ def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None
             "wall_seconds": round(time.time() - t0, 2),
         }
         if fs.provenance:
-            row["attack"] = {k: fs.provenance.get(k) for k in ("attack", "eps", "mode", "source_run")}
+            row["attack"] = {k: fs.provenance.get(k) for k in ("attack", "eps", "mode", "source_run", "split")}
+        if fs.kind == "clean" and fs.split is not None and fs.indices is not None:
+            got = np.asarray(res.labels)
+            known = clean_rtl.setdefault(fs.split, {})
+            for k, index in enumerate(fs.indices[lo:hi][: len(got)]):
+                known[int(index)] = int(got[k])
         rows.append(row)
         if progress:
             print(f"    mismatches {cmp.label_mismatches + cmp.logit_mismatches + cmp.missing}, "
@@ -155,6 +189,25 @@ def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None
             failures.append(message)
         elif not res.tlast_ok:
             failures.append(f"{fs.name}: m_axis_logits tlast not on the last beat of each frame")
+        return row
+
+    for fs in sets:
+        n = len(fs.images)
+        lo, hi = n * idx // count, n * (idx + 1) // count
+        paired = fs.kind == "adversarial" and fs.split is not None and fs.indices is not None and fs.labels is not None
+        if paired and hi > lo:
+            # the clean images this slice was crafted from, on the RTL too (only those not run yet)
+            want = fs.indices[lo:hi]
+            missing = np.array([i for i in want if int(i) not in clean_rtl.get(fs.split, {})], dtype=np.int64)
+            if len(missing):
+                extra = clean_sources(build_dir, fs, missing)
+                simulate(extra, 0, len(missing))
+        row = simulate(fs, lo, hi)
+        if row is not None and paired:
+            known = clean_rtl.get(fs.split, {})
+            clean_ok = np.array([known.get(int(i), -1) for i in fs.indices[lo:hi]]) == fs.labels[lo:hi]
+            row["clean_pair"] = {"split": fs.split, "frames": int(hi - lo),
+                                 "rtl_accuracy": float(clean_ok.mean())}
     # --- protocol run + throughput check (dqhw/simulate/protocol.py) ---------------------------------
     from dqhw.simulate.protocol import session_checks
 
@@ -191,6 +244,12 @@ def _accuracy(predicted: np.ndarray, labels: np.ndarray | None) -> float | None:
     return float((got == labels[: len(got)]).sum() / len(labels))
 
 
+def _class_counts(labels) -> dict[str, int]:
+    from dqhw.sampling import class_counts
+
+    return {str(c): k for c, k in class_counts(labels).items()}
+
+
 def _pct(v) -> str:
     return "-" if v is None else f"{v:.4f}"
 
@@ -203,16 +262,24 @@ def render_markdown(report: dict) -> str:
         f"**{report['total_frames']} frames, {report['total_mismatches']} mismatches against the golden model "
         f"({'PASS' if report['passed'] else 'FAIL'}).**",
         "",
-        "| set | frames | mismatches (class/logits/missing) | RTL accuracy | golden accuracy | cycles/frame "
-        "(FINN estimate) | latency | FPS @ clock | sim cycles/s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| set | frames | mismatches (class/logits/missing) | RTL accuracy | golden accuracy | RTL accuracy on "
+        "the clean source images | cycles/frame (FINN estimate) | latency | FPS @ clock | sim cycles/s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in report["sets"]:
         m = r["mismatches"]
         fps = f"{r['fps_at_clock']:.0f}" if r["fps_at_clock"] else "-"
+        pair = r.get("clean_pair")
         lines.append(f"| {r['set']} | {r['frames']} | {m['labels']}/{m['logits']}/{m['missing']} | "
-                     f"{_pct(r['rtl_accuracy'])} | {_pct(r['golden_accuracy'])} | {r['cycles_per_frame']} "
+                     f"{_pct(r['rtl_accuracy'])} | {_pct(r['golden_accuracy'])} | "
+                     f"{_pct(pair['rtl_accuracy']) if pair else '-'} | {r['cycles_per_frame']} "
                      f"({r['expected_cycles_per_frame']}) | {r['latency_cycles']} | {fps} | {r['cycles_per_second']} |")
+    lines += ["", "Which images each set holds (subsets are seeded class-stratified samples, never the first N; an "
+              "adversarial set's clean column is its own source images from the split it was crafted on):", ""]
+    for r in report["sets"]:
+        counts = ", ".join(f"{c}: {k}" for c, k in sorted(r.get("per_class", {}).items(), key=lambda t: int(t[0])))
+        lines.append(f"- {r['set']}: {r.get('sample') or 'unknown'}" + (f" (this run's classes {counts})"
+                                                                          if counts else ""))
     if report.get("protocol"):  # dqhw/simulate/protocol.py
         from dqhw.simulate.protocol import render_protocol
 
