@@ -125,6 +125,35 @@ def test_every_stream_matches_golden_on_a_correct_build(sized_build):
     assert first_differing_stage(sized_build, work, img, golden) is None
 
 
+def test_shards_merge_into_the_report_of_one_run(sized_build, tmp_path, capsys):
+    """`--shard i/n` runs (as on n machines) merged with `--merge` give the report a single run gives:
+    the same frames, mismatches and accuracies; an incomplete set of shards is refused in one line."""
+    limit = 2 * LIMIT
+    code, _, err = run_cli(["sim", sized_build, "--limit", limit, "--jobs", 1, "--quiet"], capsys)
+    assert code == 0, err
+    whole = json.loads((sized_build / "sim" / "report.json").read_text())
+    elsewhere = tmp_path / "from-machine-1"
+    elsewhere.mkdir()
+    for i in (0, 1):
+        code, _, err = run_cli(["sim", sized_build, "--limit", limit, "--shard", f"{i}/2", "--quiet"], capsys)
+        assert code == 0, err
+    # shard 1 came back from another machine: only its report, in another folder
+    shutil.move(sized_build / "sim" / "report-shard1of2.json", elsewhere / "report-shard1of2.json")
+    code, _, err = run_cli(["sim", sized_build, "--merge"], capsys)
+    assert_one_line_error(code, err, "shard 1/2 is missing")
+    code, out, err = run_cli(["sim", sized_build, "--merge", elsewhere], capsys)
+    assert code == 0, err
+    merged = json.loads((sized_build / "sim" / "report.json").read_text())
+    assert merged["shards"] == 2 and merged["passed"] and merged["total_frames"] == whole["total_frames"]
+    for a, b in zip(whole["sets"], merged["sets"], strict=True):
+        assert (a["set"], a["frames"], a["mismatches"]) == (b["set"], b["frames"], b["mismatches"])
+        assert a["rtl_accuracy"] == pytest.approx(b["rtl_accuracy"]) and a["per_class"] == b["per_class"]
+        assert ("clean_pair" in a) == ("clean_pair" in b)
+        if "clean_pair" in a:
+            assert a["clean_pair"]["rtl_accuracy"] == pytest.approx(b["clean_pair"]["rtl_accuracy"])
+    assert "2 shards merged" in (sized_build / "sim" / "report.md").read_text()
+
+
 def test_sim_passes_with_protocol_and_throughput(sized_build, capsys):
     code, out, err = run_cli(["sim", sized_build, "--limit", LIMIT, "--quiet"], capsys)
     assert code == 0, err

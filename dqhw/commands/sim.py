@@ -19,6 +19,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "split and adversarial sets of the run, or the frames a model-file build was verified on")
     p.add_argument("--shard", default=os.environ.get("SHARD") or None,
                    help="i/n: run the i-th of n slices of every set (default: $SHARD or all)")
+    p.add_argument("--jobs", type=int, default=int(os.environ.get("JOBS") or 0) or os.cpu_count() or 1,
+                   help="run this many shards side by side and merge them into one report (default: $JOBS or "
+                        "the number of CPUs; sets under 100 frames per job use fewer)")
+    p.add_argument("--merge", nargs="*", default=None, metavar="DIR",
+                   help="only merge shard reports (report-shard<i>of<n>.json) found in BUILD/sim and DIRs into "
+                        "BUILD/sim/report.json/.md, e.g. after a SLURM job array")
     p.add_argument("--waves", action="store_true", default=os.environ.get("WAVES") == "1",
                    help="dump FST waveforms (also WAVES=1)")
     p.add_argument("--quiet", action="store_true")
@@ -28,8 +34,19 @@ def run(args: argparse.Namespace) -> int:
     from dqhw.simulate.session import latest_build, run_sim
 
     build = args.build or str(latest_build())
+    if args.merge is not None:
+        from pathlib import Path
+
+        from dqhw.simulate.shards import merge_dirs
+
+        report = merge_dirs(Path(build), [Path(d) for d in args.merge])
+        print(f"sim {build}: merged {report['shards']} shards, {report['total_frames']} frames, "
+              f"{report['total_mismatches']} mismatches, report in {build}/sim/report.md")
+        return 0
     report = run_sim(build, split=args.split, limit=args.limit, shard=args.shard, waves=args.waves,
-                     set_paths=args.sets, progress=not args.quiet, frames=args.frames, seed=args.seed)
-    print(f"sim {build}: {report['total_frames']} frames, {report['total_mismatches']} mismatches, "
-          f"report in {build}/sim/report.md")
+                     set_paths=args.sets, progress=not args.quiet, frames=args.frames, seed=args.seed,
+                     jobs=args.jobs)
+    name = "report.md" if not args.shard else f"report-shard{args.shard.replace('/', 'of')}.md"
+    print(f"sim {build}{f' shard {args.shard}' if args.shard else ''}: {report['total_frames']} frames, "
+          f"{report['total_mismatches']} mismatches, report in {build}/sim/{name}")
     return 0

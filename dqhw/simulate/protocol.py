@@ -166,7 +166,7 @@ def throughput_failures(rtl_dir: Path, rows: list[dict]) -> list[str]:
 
 
 def session_checks(build_dir: Path, rows: list[dict], sets: list, failures: list[str], work: Path,
-                   seed: int = 1, progress: bool = False) -> dict:
+                   seed: int = 1, progress: bool = False, shard: int = 0) -> dict:
     """What `dqhw sim` runs after the bulk sets: the throughput check (failures appended to
     `failures`) and, when everything so far passed, a protocol run on the first PROTOCOL_FRAMES
     frames of the first non-empty set (in shard 0 only). Returns the report's `protocol` section."""
@@ -174,7 +174,7 @@ def session_checks(build_dir: Path, rows: list[dict], sets: list, failures: list
     failures += throughput_failures(rtl_dir, rows)
     if failures:
         return {"skipped": "earlier failures"}
-    if any(r.get("first_index", 0) for r in rows):
+    if shard != 0:
         return {"skipped": "runs in shard 0"}
     images = next((fs.images[:PROTOCOL_FRAMES] for fs in sets if len(fs.images)), None)
     if images is None:

@@ -67,32 +67,64 @@ def rtl_sources(rtl_dir: Path, design: Design) -> list[Path]:
     return [rtl_dir / f for f in design.files]
 
 
+def bulk_build_spec(rtl_dir: Path, design: Design, max_in: int, watchdog: int | None = None, stall_in: int = 0,
+                    stall_out: int = 0, waves: bool = False) -> tuple[list[Path], dict, list[str]]:
+    """(sources, parameters, Verilator args) of the bulk testbench build: equal specs share one build."""
+    if watchdog is None:
+        watchdog = max(WATCHDOG_CYCLES, 10 * int(design.expected_cycles_per_frame))
+    tb_file = rtl_dir / "tb_dqhw_accel.v"
+    if not tb_file.is_file() or tb_file.read_text() != tb.testbench_verilog(design):
+        tb_file.write_text(tb.testbench_verilog(design))
+    params = {"MAX_IN": max_in, "WATCHDOG": watchdog, "STALL_IN": stall_in, "STALL_OUT": stall_out}
+    # cocotb only touches clk and done (marked public in the testbench): without public access to
+    # every other signal Verilator optimizes the whole design (~8x faster here)
+    build_args = ["--no-public-flat-rw", "-O3"] + (waves_build_args() if waves else [])
+    return rtl_sources(rtl_dir, design) + [tb_file], params, build_args
+
+
+def prebuild_bulk(rtl_dir: str | Path, build_dir: str | Path, max_frames: int, waves: bool = False) -> float:
+    """Compile the bulk testbench for up to `max_frames` frames into `build_dir` once, so that every set
+    and every shard of a `dqhw sim` reuses it (bulk_run(..., build_dir=, max_in=max_in_for_frames(...)))."""
+    from dqhw.simulate.verilator import build
+
+    rtl_dir = Path(rtl_dir).resolve()
+    design = Design.load(rtl_dir)
+    sources, params, args = bulk_build_spec(rtl_dir, design, max_in_for_frames(design, max_frames), waves=waves)
+    return build(sources, tb.TB_TOP, Path(build_dir).resolve(), params, args,
+                 log_file=Path(build_dir).resolve().parent / f"{Path(build_dir).name}.build.log")
+
+
+def max_in_for_frames(design: Design, frames: int) -> int:
+    """The input memory size (MAX_IN) for `frames` frames of `design`."""
+    per_frame = len(tb.input_beats(design, np.zeros((1, *design.in_shape), dtype=np.uint8)))
+    return tb.max_in_for(per_frame * max(1, frames))
+
+
 def bulk_run(rtl_dir: str | Path, work_dir: str | Path, images: np.ndarray, stall_in: int = 0,
              stall_out: int = 0, watchdog: int | None = None, waves: bool = False, x_mode: str = "fast",
-             seed: int = 1) -> BulkResult:
+             seed: int = 1, build_dir: str | Path | None = None, max_in: int | None = None) -> BulkResult:
     """Build (cached) and run tb_dqhw_accel on uint8 NHWC `images`; returns what came out.
     `watchdog` (cycles without a beat on any port before the run ends as a deadlock) defaults to
     max(WATCHDOG_CYCLES, 10 frame intervals): the ports legitimately stay quiet for about one
     latency (input absorbed by the FIFOs, first output not out yet), which grows with the design.
     `x_mode="random"`: uninitialised state randomised at start-up (seeded by `seed`), see
-    dqhw.simulate.verilator.X_MODES."""
+    dqhw.simulate.verilator.X_MODES.
+    `build_dir`/`max_in`: a shared build (prebuild_bulk) instead of one under work_dir sized for these frames."""
     rtl_dir = Path(rtl_dir).resolve()
     work = Path(work_dir).resolve()
     design = Design.load(rtl_dir)
     if watchdog is None:
         watchdog = max(WATCHDOG_CYCLES, 10 * int(design.expected_cycles_per_frame))
     work.mkdir(parents=True, exist_ok=True)
-    tb_file = rtl_dir / "tb_dqhw_accel.v"
-    if not tb_file.is_file() or tb_file.read_text() != tb.testbench_verilog(design):
-        tb_file.write_text(tb.testbench_verilog(design))
     run_dir, n_in = tb.prepare_bulk_run(rtl_dir, work, design, images)
-    params = {"MAX_IN": tb.max_in_for(n_in), "WATCHDOG": watchdog, "STALL_IN": stall_in, "STALL_OUT": stall_out}
-    # cocotb only touches clk and done (marked public in the testbench): without public access to
-    # every other signal Verilator optimizes the whole design (~8x faster here)
-    build_args = ["--no-public-flat-rw", "-O3"] + (waves_build_args() if waves else [])
+    if max_in is not None and max_in < n_in:
+        raise DqhwError(f"internal: {n_in} input beats do not fit the shared build's MAX_IN {max_in}")
+    sources, params, build_args = bulk_build_spec(rtl_dir, design, max_in or tb.max_in_for(n_in), watchdog,
+                                                  stall_in, stall_out, waves)
+    if build_dir is None:
+        build_dir = work / ("build-waves" if waves else "build" if x_mode == "fast" else f"build-x{x_mode}")
     result = run_cocotb(
-        sources=rtl_sources(rtl_dir, design) + [tb_file], toplevel=tb.TB_TOP, test_module="test_accel_bulk",
-        build_dir=work / ("build-waves" if waves else "build" if x_mode == "fast" else f"build-x{x_mode}"),
+        sources=sources, toplevel=tb.TB_TOP, test_module="test_accel_bulk", build_dir=build_dir,
         test_dir=run_dir, parameters=params, python_path=[hw_dir("sim")], build_args=build_args,
         extra_env={"DQHW_SIM_TIMING": str(run_dir / "timing.json")} | ({"WAVES": "1"} if waves else {}),
         x_mode=x_mode, seed=seed,

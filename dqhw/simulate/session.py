@@ -10,6 +10,7 @@ fails with the first differing frame, layer and value.
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,9 @@ import numpy as np
 from dqhw.errors import DqhwError, MismatchError
 from dqhw.io import write_json, write_text
 from dqhw.rtlgen.generate import Design
+
+SHARED_BUILD_ENV = "DQHW_SIM_SHARED_BUILD"  # set by run_parallel: the shards reuse the parent's Verilator build
+MIN_FRAMES_PER_JOB = 100  # below this a shard process costs more (start-up, golden model) than it saves
 
 
 @dataclass
@@ -122,22 +126,38 @@ def clean_sources(build_dir: Path, fs: FrameSet, missing: np.ndarray) -> FrameSe
 
 def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None, shard: str | None = None,
             waves: bool = False, set_paths: list[str] | None = None, progress: bool = True,
-            frames: str | None = None, seed: int = 0) -> dict:
+            frames: str | None = None, seed: int = 0, jobs: int = 1) -> dict:
+    """Simulate and compare; `jobs` > 1 (without `shard`) runs that many shards side by side and merges
+    their reports into one (run_parallel)."""
     from dqhw.golden import GoldenModel
-    from dqhw.simulate.runner import bulk_run, compare, locate_and_describe
+    from dqhw.simulate.runner import bulk_run, compare, locate_and_describe, max_in_for_frames
 
     build_dir = Path(build_dir)
     rtl_dir = build_dir / "rtl"
     if not (rtl_dir / "design.json").is_file():
         raise DqhwError(f"{build_dir}: no rtl/design.json (run `dqhw build` first)")
+    if jobs < 1:
+        raise DqhwError(f"--jobs must be >= 1, got {jobs}")
     design = Design.load(rtl_dir)
     info = json.loads((build_dir / "build.json").read_text())
     clock_ns = float(info.get("clock_ns", 10.0))
     idx, count = parse_shard(shard)
-    golden = GoldenModel.from_build(build_dir)
     sets = collect_sets(build_dir, split, limit, set_paths, frames, seed)
+    if count == 1 and not waves:
+        jobs = min(jobs, max(1, sum(len(fs.images) for fs in sets) // MIN_FRAMES_PER_JOB))
+        if jobs > 1:
+            from dqhw.simulate.shards import run_parallel
+
+            return run_parallel(build_dir, jobs, sets, split=split, limit=limit, set_paths=set_paths, frames=frames,
+                                seed=seed, progress=progress)
+    golden = GoldenModel.from_build(build_dir)
     # each shard works in its own folder, so shards of one build can run side by side
     work = build_dir / "sim" / ("work" if count == 1 else f"work-shard{idx}of{count}")
+    # one Verilator build for every set (sized for the largest), shared by the shards of run_parallel
+    shared = os.environ.get(SHARED_BUILD_ENV)
+    bulk_dir = Path(shared) if shared and not waves else work / ("build-waves" if waves else "build")
+    max_in = max_in_for_frames(design, max([len(fs.images) for fs in sets] + [1]))
+    tag = f"[shard {idx}/{count}] " if count > 1 else ""
     rows = []
     failures = []
     t_all = time.time()
@@ -151,8 +171,8 @@ def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None
         ref = golden.run(images)
         t0 = time.time()
         if progress:
-            print(f"sim {fs.name}: {len(images)} frames through the RTL ({fs.sample}) ...", flush=True)
-        res = bulk_run(rtl_dir, work / fs.name, images, waves=waves)
+            print(f"{tag}sim {fs.name}: {len(images)} frames through the RTL ({fs.sample}) ...", flush=True)
+        res = bulk_run(rtl_dir, work / fs.name, images, waves=waves, build_dir=bulk_dir, max_in=max_in)
         if design.label_width == 0:  # no class output: the host's class of the RTL's logits
             res.labels = golden.class_of(res.logits)
         cmp = compare(ref.labels, ref.logits, res, has_labels=design.label_width > 0)
@@ -178,7 +198,7 @@ def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None
                 known[int(index)] = int(got[k])
         rows.append(row)
         if progress:
-            print(f"    mismatches {cmp.label_mismatches + cmp.logit_mismatches + cmp.missing}, "
+            print(f"{tag}    mismatches {cmp.label_mismatches + cmp.logit_mismatches + cmp.missing}, "
                   f"RTL accuracy {_pct(row['rtl_accuracy'])} (golden {_pct(row['golden_accuracy'])}), "
                   f"{ii} cycles/frame, {row['cycles_per_second']} cycles/s", flush=True)
         if res.deadlock:
@@ -211,7 +231,7 @@ def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None
     # --- protocol run + throughput check (dqhw/simulate/protocol.py) ---------------------------------
     from dqhw.simulate.protocol import session_checks
 
-    protocol = session_checks(build_dir, rows, sets, failures, work, progress=progress)
+    protocol = session_checks(build_dir, rows, sets, failures, work, progress=progress, shard=idx)
     # -------------------------------------------------------------------------------------------------
     from dqhw.rtlgen.generate import manifest_changes
 
@@ -258,7 +278,8 @@ def render_markdown(report: dict) -> str:
     lines = [
         f"# RTL simulation: {report['build']}",
         "",
-        f"Verilator + cocotb, memory-fed bulk testbench; clock {report['clock_ns']} ns; shard {report['shard']}.",
+        f"Verilator + cocotb, memory-fed bulk testbench; clock {report['clock_ns']} ns; "
+        + (f"{report['shards']} shards merged." if report.get("shards") else f"shard {report['shard']}."),
         f"**{report['total_frames']} frames, {report['total_mismatches']} mismatches against the golden model "
         f"({'PASS' if report['passed'] else 'FAIL'}).**",
         "",
