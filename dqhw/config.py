@@ -14,6 +14,8 @@ from dqhw.quant import QuantSpec, parse_bits
 DEFAULT_EPOCHS = {"digits": 30, "cifar10": 60, "svhn": 30}
 ADV_MODES = ("none", "rfgsm", "pgd")
 SCHEDULES = ("step", "cosine")
+DEFAULT_BETA = 2e-3  # the paper's best (Appendix B); full precision (--bits fp --wbits fp) defaults to 0
+DISTILL_ALPHA = 0.5  # --distill T: loss = (1 - a) CE(y) + a T^2 KL(teacher_T || student_T)
 
 
 @dataclass
@@ -26,7 +28,9 @@ class TrainConfig:
     act: str = "relu6"
     input_bits: str | None = None  # quantize the input pixels to this many bits inside the network (None: off)
     width: float = 1.0
-    beta: float = 2e-3  # the paper's best (Appendix B); 0 = vanilla
+    # DQ strength; None = the default: 2e-3 (the paper's best, Appendix B) for quantized models, 0 for full
+    # precision (--bits fp --wbits fp), whose DQ variant needs an explicit --beta. 0 = vanilla
+    beta: float | None = None
     reg_every: int = 1  # apply the regularizer lazily every k steps with k x its gradient
     epochs: int | None = None
     batch_size: int = 64
@@ -35,6 +39,12 @@ class TrainConfig:
     weight_decay: float = 5e-4
     clip_grad: float = 5.0  # max gradient norm (0 = off); keeps 1-bit QAT stable
     schedule: str = "step"  # the paper's: x0.1 at 50 % and 75 % of the epochs
+    warmup_epochs: int = 0  # linear LR warm-up over the first N epochs (per step), then the schedule
+    weight_scaling: str = "per-tensor"  # or per-channel (every layer followed by BatchNorm)
+    first_last_bits: str | None = None  # weight bits of the first conv and the classifier (None: --wbits)
+    act_range: str = "fixed"  # fixed (the paper's ReLU6/ReLU1 range) or learned (a trained range)
+    init: str | None = None  # start from this run's weights (e.g. a full-precision run)
+    distill: float | None = None  # knowledge distillation from the --init run's logits at this temperature
     adv: str = "none"  # adversarial training: rfgsm or pgd (eps ~ clip(|N(0, 8)|, 0, 16))
     seed: int = 0
     device: str = "cpu"
@@ -42,8 +52,9 @@ class TrainConfig:
     extra: dict = field(default_factory=dict)
 
     def validate(self) -> TrainConfig:
-        spec = self.quant_spec()  # raises on bad bits / act
-        del spec
+        spec = self.quant_spec()  # raises on bad bits / act / levers
+        if self.beta is None:
+            self.beta = self.resolved_beta
         from dqhw.data import DATASETS
         from dqhw.models import model_names
 
@@ -67,18 +78,88 @@ class TrainConfig:
             raise DqhwError(f"--adv must be one of {', '.join(ADV_MODES)}, got {self.adv!r}")
         if self.width <= 0:
             raise DqhwError(f"--width must be > 0, got {self.width}")
+        if not isinstance(self.warmup_epochs, int) or self.warmup_epochs < 0:
+            raise DqhwError(f"--warmup-epochs must be an integer >= 0, got {self.warmup_epochs}")
+        if self.warmup_epochs >= self.total_epochs:
+            raise DqhwError(f"--warmup-epochs ({self.warmup_epochs}) must be smaller than --epochs "
+                            f"({self.total_epochs})")
+        if spec.act_bits is None and self.act_range != "fixed":
+            raise DqhwError(f"--act-range {self.act_range} needs quantized activations (--bits 1..8), "
+                            "not --bits fp")
+        if self.first_last_bits is not None and spec.weight_bits is None:
+            raise DqhwError("--first-last-bits needs quantized weights (--wbits 1..8), not --wbits fp")
+        if spec.weight_bits is None and self.weight_scaling != "per-tensor":
+            raise DqhwError(f"--weight-scaling {self.weight_scaling} needs quantized weights (--wbits 1..8)")
+        if self.distill is not None:
+            if self.init is None:
+                raise DqhwError("--distill needs --init RUN (the teacher whose logits are distilled)")
+            if not self.distill > 0:
+                raise DqhwError(f"--distill (temperature) must be > 0, got {self.distill}")
+        if self.init is not None:
+            init = Path(self.init)
+            if not (init / "checkpoint.pt").is_file():
+                raise DqhwError(f"--init {self.init}: not a trained run (no checkpoint.pt)")
         return self
+
+    @property
+    def full_precision(self) -> bool:
+        spec = self.quant_spec()
+        return spec.act_bits is None and spec.weight_bits is None
+
+    @property
+    def resolved_beta(self) -> float:
+        """--beta as given, else 0 for full precision and the paper's 2e-3 for quantized models."""
+        if self.beta is not None:
+            return float(self.beta)
+        return 0.0 if self.full_precision else DEFAULT_BETA
+
+    def label(self) -> str:
+        """A short human label: 'fp', 'fp+dq', 'A2W2 vanilla', 'A1W2 DQ' (+ levers)."""
+        spec = self.quant_spec()
+        dq = self.resolved_beta > 0
+        if spec.act_bits is None and spec.weight_bits is None:
+            return "fp+dq" if dq else "fp"
+        a = "fp" if spec.act_bits is None else str(spec.act_bits)
+        w = "fp" if spec.weight_bits is None else str(spec.weight_bits)
+        levers = self.lever_tags()
+        return f"A{a}W{w} {'DQ' if dq else 'vanilla'}" + (f" ({', '.join(levers)})" if levers else "")
+
+    def lever_tags(self) -> list[str]:
+        """The non-default model levers, as short tags (also used in run_name)."""
+        tags = []
+        if self.weight_scaling == "per-channel":
+            tags.append("pc")
+        if self.first_last_bits is not None:
+            tags.append(f"fl{self.first_last_bits}")
+        if self.act_range == "learned":
+            tags.append("alearn")
+        return tags
 
     def quant_spec(self) -> QuantSpec:
         from dqhw.quant import ACT_RANGES
 
         if self.act not in ACT_RANGES:
             raise DqhwError(f"--act must be one of {', '.join(ACT_RANGES)}, got {self.act!r}")
+        from dqhw.quant import ACT_RANGE_KINDS, WEIGHT_SCALINGS
+
+        if self.weight_scaling not in WEIGHT_SCALINGS:
+            raise DqhwError(f"--weight-scaling must be one of {', '.join(WEIGHT_SCALINGS)}, "
+                            f"got {self.weight_scaling!r}")
+        if self.act_range not in ACT_RANGE_KINDS:
+            raise DqhwError(f"--act-range must be one of {', '.join(ACT_RANGE_KINDS)}, got {self.act_range!r}")
+        first_last = None
+        if self.first_last_bits is not None:
+            first_last = parse_bits(self.first_last_bits, "--first-last-bits", 2)
+            if first_last is None:
+                raise DqhwError("--first-last-bits must be an integer 2..8, got 'fp' (float layers cannot be built)")
         return QuantSpec(
             act_bits=parse_bits(self.bits, "--bits"),
             weight_bits=parse_bits(self.wbits, "--wbits"),
             act=self.act,
             input_bits=parse_bits(self.input_bits, "--input-bits") if self.input_bits is not None else None,
+            weight_scaling=self.weight_scaling,
+            first_last_bits=first_last,
+            act_range=self.act_range,
         )
 
     @property
@@ -88,6 +169,7 @@ class TrainConfig:
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["epochs"] = self.total_epochs
+        d["beta"] = self.resolved_beta
         return d
 
     @classmethod
@@ -105,7 +187,11 @@ class TrainConfig:
     def run_name(self) -> str:
         tag = "fp" if self.quant_spec().act_bits is None else f"a{self.bits}"
         wtag = "wfp" if self.quant_spec().weight_bits is None else f"w{self.wbits}"
-        reg = "dq" if self.beta > 0 else "vanilla"
+        dq = self.resolved_beta > 0
         adv = "" if self.adv == "none" else f"-{self.adv}"
         inp = "" if self.input_bits is None else f"-in{self.input_bits}"
-        return f"{self.model}-{self.dataset}-{tag}{wtag}{inp}-{reg}{adv}-s{self.seed}"
+        levers = "".join(f"-{t}" for t in self.lever_tags())
+        if self.full_precision:  # "fp" or "fp+dq": no bit tags, no vanilla/dq suffix
+            return f"{self.model}-{self.dataset}-{'fp+dq' if dq else 'fp'}{inp}{adv}-s{self.seed}"
+        reg = "dq" if dq else "vanilla"
+        return f"{self.model}-{self.dataset}-{tag}{wtag}{inp}{levers}-{reg}{adv}-s{self.seed}"

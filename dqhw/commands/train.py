@@ -6,7 +6,8 @@ import argparse
 import json
 import sys
 
-from dqhw.config import ADV_MODES, SCHEDULES, TrainConfig
+from dqhw.config import ADV_MODES, DEFAULT_BETA, DISTILL_ALPHA, SCHEDULES, TrainConfig
+from dqhw.quant import ACT_RANGE_KINDS, WEIGHT_SCALINGS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -21,7 +22,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="quantize the input pixels to 1..8 bits inside the network (bit-depth reduction; "
                         "a thresholding layer in hardware). Default: off")
     p.add_argument("--width", type=float, default=d.width, help="channel width multiplier (cnv, vgg16, wrn)")
-    p.add_argument("--beta", type=float, default=d.beta, help="DQ regularizer strength, 0 = vanilla (2e-3)")
+    p.add_argument("--beta", type=float, default=None,
+                   help=f"DQ regularizer strength, 0 = vanilla. Default: {DEFAULT_BETA:g} for quantized models; "
+                        "0 for full precision (--bits fp --wbits fp: the plain 'fp' baseline; "
+                        "give --beta for 'fp+dq')")
     p.add_argument("--reg-every", type=int, default=d.reg_every,
                    help="apply the regularizer every k steps with k x its gradient (lazy; default 1)")
     p.add_argument("--epochs", type=int, default=None, help="epochs (default: 30 digits/svhn, 60 cifar10)")
@@ -32,6 +36,19 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--clip-grad", type=float, default=d.clip_grad, help="max gradient norm, 0 = off (5)")
     p.add_argument("--schedule", default=d.schedule, choices=SCHEDULES,
                    help="step (x0.1 at 50%% and 75%%, the paper's) or cosine")
+    p.add_argument("--warmup-epochs", type=int, default=d.warmup_epochs,
+                   help="linear learning-rate warm-up over the first N epochs, then the schedule (default 0)")
+    p.add_argument("--weight-scaling", default=d.weight_scaling, choices=WEIGHT_SCALINGS,
+                   help="per-tensor (default) or per-channel weight scales (the classifier stays per-tensor)")
+    p.add_argument("--first-last-bits", default=None,
+                   help="weight bits 2..8 of the first conv and the classifier (default: --wbits)")
+    p.add_argument("--act-range", default=d.act_range, choices=ACT_RANGE_KINDS,
+                   help="fixed (the paper's [0, 6] / [0, 1], default) or learned (a trained clipping range)")
+    p.add_argument("--init", default=None, metavar="RUN",
+                   help="start from this run's weights (same model and width; e.g. a full-precision run)")
+    p.add_argument("--distill", type=float, default=None, metavar="T",
+                   help=f"distil the --init run's logits at temperature T: loss = {1 - DISTILL_ALPHA:g}*CE + "
+                        f"{DISTILL_ALPHA:g}*T^2*KL (default: off)")
     p.add_argument("--adv", default=d.adv, choices=ADV_MODES,
                    help="adversarial training: rfgsm or pgd, eps ~ clip(|N(0,8)|, 0, 16)")
     p.add_argument("--seed", type=int, default=d.seed)
@@ -50,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay, clip_grad=args.clip_grad,
-        schedule=args.schedule,
+        schedule=args.schedule, warmup_epochs=args.warmup_epochs, weight_scaling=args.weight_scaling,
+        first_last_bits=args.first_last_bits, act_range=args.act_range, init=args.init, distill=args.distill,
         adv=args.adv, seed=args.seed, device=args.device, out=args.out,
     ).validate()
     if args.resume and not args.out:
@@ -59,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
         raise DqhwError("--resume needs --out pointing at the run to continue")
     out = train(cfg, resume=args.resume, progress=not args.quiet)
     metrics = json.loads((out / "metrics.json").read_text())
-    print(f"run {out}: test accuracy {metrics['test_acc']:.4f} "
-          f"(regularizer {metrics['regularizer']:.4g}, {metrics['epochs'][-1]['seconds']:.0f} s)", file=sys.stdout)
+    last = metrics["epochs"][-1]
+    total_s = last.get("elapsed", last["seconds"])
+    print(f"run {out} ({metrics.get('label', '')}): test accuracy {metrics['test_acc']:.4f} "
+          f"(regularizer {metrics['regularizer']:.4g}, {total_s:.0f} s)", file=sys.stdout)
     return 0

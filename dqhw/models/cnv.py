@@ -13,7 +13,8 @@ def cnv(spec: quant.QuantSpec, in_shape, num_classes: int, width: float = 1.0) -
     layers: list[nn.Module] = [pixel_input(spec)]
     size = h
     for i, out in enumerate(chans):
-        layers += [quant.conv(spec, c, out, 3), nn.BatchNorm2d(out), quant.act(spec)]
+        layers += [quant.conv(spec.layer("first" if i == 0 else "hidden"), c, out, 3), nn.BatchNorm2d(out),
+                   quant.act(spec)]
         size -= 2
         c = out
         if i in (1, 3):
@@ -24,7 +25,7 @@ def cnv(spec: quant.QuantSpec, in_shape, num_classes: int, width: float = 1.0) -
     layers.append(nn.Flatten())
     n = c * size * size
     for hidden in (scaled(512, width), scaled(512, width)):
-        layers += [quant.linear(spec, n, hidden), nn.BatchNorm1d(hidden), quant.act(spec)]
+        layers += [quant.linear(spec.layer(), n, hidden), nn.BatchNorm1d(hidden), quant.act(spec)]
         n = hidden
-    layers.append(quant.linear(spec, n, num_classes))
+    layers.append(quant.linear(spec.layer("last"), n, num_classes))
     return nn.Sequential(*layers)

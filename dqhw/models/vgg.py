@@ -13,6 +13,7 @@ def vgg16(spec: quant.QuantSpec, in_shape, num_classes: int, width: float = 1.0)
     h, w, c = in_shape
     layers: list[nn.Module] = [pixel_input(spec)]
     size = h
+    first = True
     for v in _CFG:
         if v == "M":
             if size >= 2:  # small inputs (digits) skip the pools they cannot afford
@@ -20,7 +21,9 @@ def vgg16(spec: quant.QuantSpec, in_shape, num_classes: int, width: float = 1.0)
                 size //= 2
             continue
         out = scaled(v, width)
-        layers += [quant.conv(spec, c, out, 3, padding=1), nn.BatchNorm2d(out), quant.act(spec)]
+        layers += [quant.conv(spec.layer("first" if first else "hidden"), c, out, 3, padding=1), nn.BatchNorm2d(out),
+                   quant.act(spec)]
+        first = False
         c = out
-    layers += [nn.Flatten(), quant.linear(spec, c * size * size, num_classes)]
+    layers += [nn.Flatten(), quant.linear(spec.layer("last"), c * size * size, num_classes)]
     return nn.Sequential(*layers)

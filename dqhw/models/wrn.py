@@ -29,12 +29,12 @@ class WideBlock(nn.Module):
     def __init__(self, spec, c_in: int, c_out: int, stride: int):
         super().__init__()
         self.bn1, self.act1 = nn.BatchNorm2d(c_in), quant.act(spec)
-        self.conv1 = quant.conv(spec, c_in, c_out, 3, stride=stride, padding=1)
+        self.conv1 = quant.conv(spec.layer(), c_in, c_out, 3, stride=stride, padding=1)
         self.bn2, self.act2 = nn.BatchNorm2d(c_out), quant.act(spec)
-        self.conv2 = quant.conv(spec, c_out, c_out, 3, padding=1)
+        self.conv2 = quant.conv(spec.layer(), c_out, c_out, 3, padding=1)
         self.shortcut = None
         if stride != 1 or c_in != c_out:
-            self.shortcut = quant.conv(spec, c_in, c_out, 1, stride=stride)
+            self.shortcut = quant.conv(spec.layer(), c_in, c_out, 1, stride=stride)
         self.add = ConvexAdd()
 
     def forward(self, x):
@@ -52,7 +52,7 @@ class WideResNet(nn.Module):
         n = (depth - 4) // 6
         widths = [scaled(16, 1.0), scaled(16 * k, 1.0), scaled(32 * k, 1.0), scaled(64 * k, 1.0)]
         self.scale = pixel_input(spec)
-        self.stem = quant.conv(spec, in_ch, widths[0], 3, padding=1)
+        self.stem = quant.conv(spec.layer("first"), in_ch, widths[0], 3, padding=1)
         blocks, c = [], widths[0]
         for stage, w in enumerate(widths[1:]):
             for i in range(n):
@@ -61,7 +61,7 @@ class WideResNet(nn.Module):
         self.blocks = nn.Sequential(*blocks)
         self.bn, self.act = nn.BatchNorm2d(c), quant.act(spec)
         self.pool = nn.AdaptiveAvgPool2d(1)
-        self.fc = quant.linear(spec, c, num_classes)
+        self.fc = quant.linear(spec.layer("last"), c, num_classes)
 
     def forward(self, x):
         x = self.blocks(self.stem(self.scale(x)))
