@@ -12,7 +12,10 @@ White-box attacks differentiate through the quantized model (Brevitas' straight-
 - rfgsm: R+FGSM (Tramèr et al. 2018) as in the paper, one step: x' = x + ⌊ε/2⌋·sign(N(0, I)), then
   x' + (ε − ⌊ε/2⌋)·sign(∇x' L);
 - bim: α = 1 px, ⌊min(ε + 4, 1.25ε)⌋ iterations (Kurakin et al.); pgd: the same from a random
-  integer start in [−ε, ε] (Madry et al.);
+  integer start in [−ε, ε] (Madry et al.) — "PGD (paper)", the paper's schedule, kept as it is;
+- pgd-strong: "PGD-strong", PGD at full strength on the integer grid: α = max(1, ⌈ε/4⌉), 20 steps,
+  3 random integer restarts; per image the worst restart is kept (`pgd_strong`: the first restart that
+  misclassifies it, else the lowest margin; within a restart the iterate with the lowest margin);
 - square: the score-based, gradient-free Square attack (Andriushchenko et al. 2020, L∞, margin loss,
   the reference p schedule), implemented here on the integer grid with a seeded generator: quantized
   networks partly mask gradients (shared/notes/robustness.md), so a gradient-free attack is mandatory;
@@ -39,14 +42,17 @@ import torch.nn.functional as F
 
 from dqhw.errors import DqhwError
 
-ATTACKS = ("random", "fgsm", "rfgsm", "bim", "pgd", "square", "autoattack")
-GRADIENT_ATTACKS = ("fgsm", "rfgsm", "bim", "pgd", "autoattack")
-ITERATIVE_ATTACKS = ("bim", "pgd", "autoattack")
+ATTACKS = ("random", "fgsm", "rfgsm", "bim", "pgd", "pgd-strong", "square", "autoattack")
+GRADIENT_ATTACKS = ("fgsm", "rfgsm", "bim", "pgd", "pgd-strong", "autoattack")
+ITERATIVE_ATTACKS = ("bim", "pgd", "pgd-strong", "autoattack")
 SINGLE_STEP_ATTACKS = ("fgsm", "rfgsm")
-LABELS = {"random": "Random", "fgsm": "FGSM", "rfgsm": "R+FGSM", "bim": "BIM", "pgd": "PGD",
-          "square": "Square", "autoattack": "AutoAttack"}
+LABELS = {"random": "Random", "fgsm": "FGSM", "rfgsm": "R+FGSM", "bim": "BIM", "pgd": "PGD (paper)",
+          "pgd-strong": "PGD-strong", "square": "Square (score-based)", "autoattack": "AutoAttack"}
 MAX_EPS = 255
-DEFAULT_QUERIES = 1000  # Square: AutoAttack uses 5000; 1000 keeps CPU evaluation in minutes
+DEFAULT_QUERIES = 1000  # our Square column: 1000 keeps CPU evaluation in minutes
+AUTOATTACK_QUERIES = 5000  # AutoAttack "standard": its Square's own budget (unless --queries is given)
+STRONG_STEPS = 20  # PGD-strong: α = max(1, ⌈ε/4⌉), 20 steps, 3 restarts
+STRONG_RESTARTS = 3
 
 
 @dataclass(frozen=True)
@@ -59,10 +65,11 @@ class AttackParams:
     steps: int = 1
     queries: int | None = None  # Square / AutoAttack's Square
     random_start: bool = False
+    restarts: int = 1  # random restarts (PGD-strong); sets written before it existed have no field: read 1
 
     def to_dict(self) -> dict:
         return {"attack": self.name, "eps": self.eps, "alpha": self.alpha, "steps": self.steps,
-                "queries": self.queries, "random_start": self.random_start}
+                "queries": self.queries, "random_start": self.random_start, "restarts": self.restarts}
 
 
 def threat_mode(attack: str, on_target: bool) -> str:
@@ -84,6 +91,11 @@ def pgd_steps(eps: int) -> int:
     return int(math.floor(min(eps + 4, 1.25 * eps)))
 
 
+def strong_alpha(eps: int) -> int:
+    """PGD-strong's step: max(1, ⌈ε/4⌉) integer pixels (20 steps cover the ε-ball 5× over)."""
+    return max(1, math.ceil(eps / 4))
+
+
 def check_attack(name: str) -> str:
     if name not in ATTACKS:
         raise DqhwError(f"unknown attack {name!r}; choose one of {', '.join(ATTACKS)}")
@@ -101,10 +113,18 @@ def check_eps(eps) -> int:
 
 
 def attack_params(name: str, eps: int, queries: int | None = None, alpha: int | None = None,
-                  steps: int | None = None) -> AttackParams:
-    """The paper's settings for `name` at ε; `alpha`/`steps` override them for BIM/PGD only."""
+                  steps: int | None = None, restarts: int | None = None) -> AttackParams:
+    """The paper's settings for `name` at ε (PGD-strong: α = max(1, ⌈ε/4⌉), 20 steps, 3 restarts);
+    `alpha`/`steps` override them for BIM/PGD/PGD-strong only, `restarts` for PGD-strong only."""
     check_attack(name)
     eps = check_eps(eps)
+    if name == "pgd-strong":
+        a = strong_alpha(eps) if alpha is None else int(alpha)
+        n = STRONG_STEPS if steps is None else int(steps)
+        r = STRONG_RESTARTS if restarts is None else int(restarts)
+        if a < 1 or n < 0 or r < 1:
+            raise DqhwError(f"{name}: alpha must be >= 1, steps >= 0 and restarts >= 1 (got {a}, {n}, {r})")
+        return AttackParams(name, eps, a, n, None, True, r)
     if name in ("bim", "pgd"):
         a = 1 if alpha is None else int(alpha)
         n = pgd_steps(eps) if steps is None else int(steps)
@@ -117,7 +137,7 @@ def attack_params(name: str, eps: int, queries: int | None = None, alpha: int | 
         return AttackParams(name, eps, eps // 2, 1, None, True)
     if name == "random":
         return AttackParams(name, eps, None, 0, None, True)
-    q = DEFAULT_QUERIES if queries is None else int(queries)
+    q = (AUTOATTACK_QUERIES if name == "autoattack" else DEFAULT_QUERIES) if queries is None else int(queries)
     if q < 1:
         raise DqhwError(f"--queries must be >= 1, got {q}")
     if name == "square":
@@ -228,6 +248,83 @@ def pgd(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: int, gen: torch
     return bim(model, x, y, eps, alpha, steps, gen, random_start=True)
 
 
+def _grad_logits(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """∇x of the summed cross-entropy and the logits of the same forward pass."""
+    x = x.detach().clone().requires_grad_(True)
+    with torch.enable_grad():
+        logits = model(x)
+        (g,) = torch.autograd.grad(F.cross_entropy(logits, y, reduction="sum"), x)
+    return g, logits.detach().float()
+
+
+def _margin_of(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Logit of the true class minus the largest other logit (< 0: misclassified)."""
+    correct = logits.gather(1, y[:, None])[:, 0]
+    return correct - logits.scatter(1, y[:, None], float("-inf")).max(1).values
+
+
+def _worse(mis: torch.Tensor, margin: torch.Tensor, mis_best: torch.Tensor, margin_best: torch.Tensor) -> torch.Tensor:
+    """The worst-case rule of PGD-strong: a candidate replaces the kept image when it misclassifies and the kept
+    one does not, or when both do or both do not and its margin is lower (the most confidently wrong image is
+    kept, not a barely misclassified one that a rounding-level difference in the logits could flip back)."""
+    return (mis & ~mis_best) | ((mis == mis_best) & (margin < margin_best))
+
+
+def restart_starts(shape, eps: int, gen: torch.Generator, restarts: int, device="cpu") -> list[torch.Tensor]:
+    """The random integer starts of PGD-strong's restarts, uniform in [−ε, ε], drawn in order from `gen`
+    (one full batch each, also for images an earlier restart already broke: restart k starts the same
+    whichever images are still left)."""
+    return [_uniform_int(shape, eps, gen, device) for _ in range(restarts)]
+
+
+def pgd_restart(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: int, alpha: int, steps: int,
+                start: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One PGD run from x + start on the integer grid (cross-entropy ascent, sign steps of α, `steps` steps),
+    keeping per image its worst iterate by `_worse` (the start and the final iterate included).
+    Returns (kept images, misclassified, margin)."""
+    x_adv = _project(x + start, x, eps)
+    best = x_adv.clone()
+    mis_best = torch.zeros(len(x), dtype=torch.bool, device=x.device)
+    margin_best = torch.full((len(x),), float("inf"), device=x.device)
+    for t in range(steps + 1):
+        if t < steps:
+            g, logits = _grad_logits(model, x_adv, y)
+        else:
+            with torch.no_grad():
+                logits = model(x_adv).float()
+        mis, margin = logits.argmax(1) != y, _margin_of(logits, y)
+        upd = _worse(mis, margin, mis_best, margin_best)
+        best[upd], mis_best[upd], margin_best[upd] = x_adv[upd], mis[upd], margin[upd]
+        if t < steps:
+            x_adv = _project(x_adv + alpha * g.sign(), x, eps)
+    return best, mis_best, margin_best
+
+
+def pgd_strong(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: int, gen: torch.Generator,
+               alpha: int | None = None, steps: int = STRONG_STEPS, restarts: int = STRONG_RESTARTS,
+               starts: list[torch.Tensor] | None = None) -> torch.Tensor:
+    """PGD-strong: `restarts` runs of `pgd_restart` (α = max(1, ⌈ε/4⌉), `steps` steps, random integer
+    starts from `restart_starts`, or the given `starts`). Per image the worst restart is kept: the first
+    restart that misclassifies it (later restarts skip the image), else the one with the lowest margin (ties:
+    the earlier restart). Everything stays on the integer grid within ε."""
+    alpha = strong_alpha(eps) if alpha is None else alpha
+    if eps == 0:
+        return x.clone()
+    starts = restart_starts(x.shape, eps, gen, restarts, x.device) if starts is None else starts
+    best = x.clone()
+    mis_best = torch.zeros(len(x), dtype=torch.bool, device=x.device)
+    margin_best = torch.full((len(x),), float("inf"), device=x.device)
+    for start in starts:
+        left = (~mis_best).nonzero()[:, 0]
+        if len(left) == 0:
+            break
+        xr, mis, margin = pgd_restart(model, x[left], y[left], eps, alpha, steps, start[left])
+        upd = _worse(mis, margin, mis_best[left], margin_best[left])
+        keep = left[upd]
+        best[keep], mis_best[keep], margin_best[keep] = xr[upd], mis[upd], margin[upd]
+    return best
+
+
 @torch.no_grad()
 def _margin(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     logits = model(x).float()
@@ -292,7 +389,7 @@ class _Unit(nn.Module):
 
 
 def autoattack(model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: int, seed: int,
-               queries: int = DEFAULT_QUERIES, batch_size: int = 256) -> torch.Tensor:
+               queries: int = AUTOATTACK_QUERIES, batch_size: int = 256) -> torch.Tensor:
     import logging
 
     try:
@@ -330,10 +427,12 @@ def craft_batch(model: nn.Module, x: torch.Tensor, y: torch.Tensor, params: Atta
         return rfgsm(model, x, y, e, gen)
     if name in ("bim", "pgd"):
         return bim(model, x, y, e, params.alpha or 1, params.steps, gen, random_start=name == "pgd")
+    if name == "pgd-strong":
+        return pgd_strong(model, x, y, e, gen, params.alpha, params.steps, params.restarts)
     if name == "square":
         return square(model, x, y, e, gen, queries=params.queries or DEFAULT_QUERIES)
     if name == "autoattack":
-        return autoattack(model, x, y, e, seed, queries=params.queries or DEFAULT_QUERIES, batch_size=len(x))
+        return autoattack(model, x, y, e, seed, queries=params.queries or AUTOATTACK_QUERIES, batch_size=len(x))
     raise DqhwError(f"unknown attack {name!r}")
 
 

@@ -15,13 +15,18 @@ from dqhw.attacks import (
     attack_images,
     attack_params,
     check_linf,
+    nhwc_to_input,
+    pgd_restart,
     pgd_steps,
+    pgd_strong,
+    restart_starts,
     sample_training_eps,
     to_uint8_grid,
 )
 from dqhw.data import load_dataset
 from dqhw.errors import DqhwError
 from dqhw.infer import accuracy
+from tests.conftest import assert_one_line_error, run_cli
 
 N = 64  # test images used by the strength tests
 
@@ -88,6 +93,13 @@ def target(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def quantized(tmp_path_factory):
+    from dqhw.runs import load_run
+
+    return load_run(quant_run(tmp_path_factory))
+
+
+@pytest.fixture(scope="session")
 def substitute(tmp_path_factory):
     from dqhw.runs import load_run
 
@@ -99,6 +111,21 @@ def test_paper_iteration_count():
     p = attack_params("pgd", 8)
     assert (p.alpha, p.steps, p.random_start) == (1, 10, True)
     assert attack_params("rfgsm", 9).alpha == 4  # random step ⌊ε/2⌋, gradient step ε − ⌊ε/2⌋ = 5
+    assert p.restarts == 1 and p.to_dict()["restarts"] == 1
+
+
+def test_strong_pgd_settings():
+    # α = max(1, ⌈ε/4⌉), 20 steps, 3 restarts, random start; recorded in the provenance dict
+    for eps, alpha in ((1, 1), (2, 1), (4, 1), (5, 2), (8, 2), (16, 4), (17, 5), (64, 16)):
+        p = attack_params("pgd-strong", eps)
+        assert (p.alpha, p.steps, p.restarts, p.random_start) == (alpha, 20, 3, True), (eps, p)
+    d = attack_params("pgd-strong", 8).to_dict()
+    assert (d["attack"], d["alpha"], d["steps"], d["restarts"]) == ("pgd-strong", 2, 20, 3)
+    assert attack_params("pgd-strong", 8, restarts=5, steps=40).to_dict()["restarts"] == 5
+    with pytest.raises(DqhwError, match="restarts"):
+        attack_params("pgd-strong", 8, restarts=0)
+    assert attack_params("autoattack", 8).queries == 5000  # AutoAttack "standard": its Square's own budget
+    assert attack_params("autoattack", 8, queries=30).queries == 30
 
 
 def test_bad_attack_and_eps():
@@ -135,7 +162,7 @@ def test_every_attack_is_uint8_on_grid_within_eps(name, target, digits):
 
 def test_eps_zero_is_identity(target, digits):
     x, y = digits[0][:16], digits[1][:16]
-    for name in ("random", "fgsm", "pgd", "square"):
+    for name in ("random", "fgsm", "pgd", "pgd-strong", "square"):
         np.testing.assert_array_equal(attack_images(target.model, x, y, attack_params(name, 0)), x)
 
 
@@ -154,6 +181,90 @@ def test_strength_ordering_on_trained_model(target, digits):
     assert acc["square"] < clean - 0.1, acc
     big = accuracy(target.model, attack_images(target.model, x, y, attack_params("pgd", 128, alpha=13, steps=20)), y)
     assert big < 0.1
+
+
+def test_strong_pgd_at_least_as_strong_as_the_papers(target, quantized, digits):
+    """On the trained tiny digits models (FP and 2-bit DQ): PGD-strong never scores above the paper's PGD, and on
+    the quantized net it is far stronger (measured on all 360 test images at ε = 32: 48.6 % -> 5.6 %)."""
+    x, y = digits[0][:N], digits[1][:N]
+    for run in (target, quantized):
+        for eps in (16, 32):
+            paper = accuracy(run.model, attack_images(run.model, x, y, attack_params("pgd", eps), seed=0), y)
+            strong = accuracy(run.model, attack_images(run.model, x, y, attack_params("pgd-strong", eps), seed=0), y)
+            assert strong <= paper, (run.path.name, eps, strong, paper)
+    paper = accuracy(quantized.model, attack_images(quantized.model, x, y, attack_params("pgd", 32)), y)
+    strong = accuracy(quantized.model, attack_images(quantized.model, x, y, attack_params("pgd-strong", 32)), y)
+    assert strong <= paper - 0.15, (strong, paper)
+
+
+def test_strong_pgd_keeps_the_worst_restart(quantized, digits):
+    """PGD-strong against its restarts run one by one: per image it returns the first restart that misclassifies,
+    else the restart with the lowest margin. One image per call, so every forward pass sees the same batch and
+    the comparison is exact."""
+    model = quantized.model.eval()
+    eps, n, steps = 16, 16, 10  # 10 steps of α = 4 keep the per-image loop short
+    x, y = nhwc_to_input(digits[0][:n]), torch.as_tensor(digits[1][:n])
+    starts = restart_starts(x.shape, eps, torch.Generator().manual_seed(7), 3)
+    again = restart_starts(x.shape, eps, torch.Generator().manual_seed(7), 3)
+    assert all(torch.equal(a, b) for a, b in zip(starts, again))  # seeded
+    assert not torch.equal(starts[0], starts[1]) and not torch.equal(starts[1], starts[2])  # restarts differ
+    disagree, later = 0, 0
+    for i in range(n):
+        xi, yi = x[i:i + 1], y[i:i + 1]
+        own = [s[i:i + 1] for s in starts]
+        got = pgd_strong(model, xi, yi, eps, None, steps=steps, starts=own)
+        singles = [pgd_restart(model, xi, yi, eps, 4, steps, s) for s in own]
+        for img, _, _ in singles:  # every restart's kept iterate is on the grid within ε
+            assert torch.equal(img, img.round()) and (img - xi).abs().max() <= eps
+            assert img.min() >= 0 and img.max() <= 255
+        mis = [bool(s[1][0]) for s in singles]
+        margins = [float(s[2][0]) for s in singles]
+        k = mis.index(True) if any(mis) else int(np.argmin(margins))
+        assert torch.equal(got, singles[k][0]), (i, mis, margins)
+        with torch.no_grad():
+            assert (model(got).argmax(1) != yi).item() == any(mis)  # misclassified iff some restart was
+        disagree += len(set(mis)) > 1
+        later += k > 0
+    # the case the rule is about occurred: restarts disagreed on some image, and a later restart was kept
+    assert disagree >= 1 and later >= 1, (disagree, later)
+
+
+def test_strong_pgd_is_seeded_and_restarts_add_strength(quantized, digits):
+    x, y = digits[0][:N], digits[1][:N]
+    p = attack_params("pgd-strong", 16)
+    a = attack_images(quantized.model, x, y, p, seed=1)
+    np.testing.assert_array_equal(a, attack_images(quantized.model, x, y, p, seed=1))
+    assert not np.array_equal(a, attack_images(quantized.model, x, y, p, seed=2))
+    one = attack_images(quantized.model, x, y, attack_params("pgd-strong", 16, restarts=1), seed=1)
+    # restart 1 of the three-restart run starts exactly where the single restart does
+    assert accuracy(quantized.model, a, y) <= accuracy(quantized.model, one, y)
+
+
+def test_cli_attack_pgd_strong_writes_a_valid_set(tmp_path_factory, tmp_path, capsys):
+    import json
+
+    from dqhw.advsets import load_set, save_set
+    from dqhw.runs import load_run
+
+    run = quant_run(tmp_path_factory)
+    code, out, err = run_cli(["attack", run, "--attack", "pgd-strong", "--eps", "16", "--limit", "20", "--quiet",
+                              "--out", tmp_path / "s.npz"], capsys)
+    assert code == 0, err
+    assert "white-box" in out
+    s = load_set(tmp_path / "s.npz", run=load_run(run))
+    p = s.provenance
+    assert (p["attack"], p["eps"], p["alpha"], p["steps"], p["restarts"], p["mode"]) == (
+        "pgd-strong", 16, 4, 20, 3, "white-box")
+    assert len(s) == 20 and np.abs(s.images.astype(int) - load_dataset("digits").split("test")[0][s.indices]
+                                   .astype(int)).max() <= 16
+    # a set written before `restarts` existed still loads
+    old = {k: v for k, v in p.items() if k != "restarts"}
+    s.provenance = old
+    save_set(tmp_path / "old.npz", s)
+    assert "restarts" not in load_set(tmp_path / "old.npz", run=load_run(run)).provenance
+    assert json.loads(json.dumps(old))["steps"] == 20
+    code, _, err = run_cli(["attack", run, "--attack", "pgd-strongest", "--eps", "16", "--quiet"], capsys)
+    assert_one_line_error(code, err, "unknown attack")
 
 
 def test_blackbox_transfer_weaker_than_whitebox(target, substitute, digits):

@@ -11,10 +11,13 @@ from dqhw.evaluate import (
     Pipeline,
     activation_modules,
     bit_table,
+    default_attacks,
     evaluate,
     markdown,
     normalized_distance,
     sanity_checks,
+    strong_vs_paper_tolerance,
+    worst_cases,
 )
 from dqhw.runs import load_run
 from tests.conftest import assert_one_line_error, run_cli
@@ -37,7 +40,8 @@ def paths(tmp_path_factory):
 @pytest.fixture(scope="module")
 def report(paths, tmp_path_factory):
     out = tmp_path_factory.mktemp("eval")
-    return evaluate([paths["target"], paths["a2"]], eps=[32, 64], attacks=["random", "fgsm", "pgd", "square"],
+    return evaluate([paths["target"], paths["a2"]], eps=[32, 64],
+                    attacks=["random", "fgsm", "pgd", "pgd-strong", "square"],
                     source=paths["sub"], limit=48, queries=40, squeeze=True, out=out, progress=False)
 
 
@@ -55,19 +59,41 @@ def test_report_files_and_layout(report):
     assert len(rep["runs"]) == 4  # two runs, each also behind feature squeezing
     assert [r["squeeze"] for r in rep["runs"]] == [False, True, False, True]
     for r in rep["runs"]:
-        assert r["columns"] == ["random", "fgsm", "pgd", "fgsm(B)", "pgd(B)", "square"]
+        assert r["columns"] == ["random", "fgsm", "pgd", "pgd-strong", "fgsm(B)", "pgd(B)", "square"]
+        assert set(r["columns_n"].values()) == {48} and r["worst_case_subsample"] == {}
         for c in r["columns"]:
             for e in ("32", "64"):
                 assert 0.0 <= r["acc"][c][e] <= 1.0
                 assert r["worst_case"][e] <= min(r["acc"][c][e], r["clean"])  # per-example worst case
         assert {c["status"] for c in r["checks"]} <= {"pass", "flag", "skip"}
-        assert len(r["checks"]) == 6
+        assert len(r["checks"]) == 7
+        strong = next(c for c in r["checks"] if c["name"].startswith("PGD-strong"))
+        assert strong["status"] == "pass", strong  # PGD-strong <= PGD (paper)
+        large = next(c for c in r["checks"] if "large" in c["name"])
+        assert "PGD-strong" in large["detail"] and set(r["large_eps"]["acc"]) == {"pgd-strong", "square"}
     md = (out / "report.md").read_text()
-    assert "| run | clean | Random | FGSM | PGD | FGSM(B) | PGD(B) | Square | worst case |" in md
+    assert ("| run | clean | Random | FGSM | PGD (paper) | PGD-strong | FGSM(B) | PGD(B) | Square (score-based) "
+            "| worst case |") in md
+    # Square is score-based, never listed as white-box
+    legend = next(line for line in md.splitlines() if line.startswith("noise (no model)"))
+    white = next(part for part in legend.split("; ") if part.startswith("white-box"))
+    assert "Square" not in white and "PGD-strong" in white
+    assert "score-based (the target's logits only, no gradients): Square (score-based)" in legend
     assert "## Sanity checks" in md and "Error amplification" in md
+    # error amplification: one row per run and ε, every ε of the analysis, with the values of report.json
+    for r in rep["runs"]:
+        a = r["amplification"]
+        if a is None:
+            continue
+        assert a["eps"] == [4, 8, 16, 32, 64]
+        for e, row in zip(a["eps"], a["D"]):
+            assert f"| {r['label']} | {e} | " + " | ".join(f"{v:.3f}" for v in row) + " |" in md, (r["label"], e)
     fp = rep["runs"][0]
     assert fp["clean"] > 0.8 and fp["acc"]["fgsm"]["64"] < fp["clean"] - 0.3
     assert fp["acc"]["pgd(B)"]["32"] > fp["acc"]["pgd"]["32"]  # transfer weaker than white-box
+    for r in rep["runs"]:
+        for e in ("32", "64"):
+            assert r["acc"]["pgd-strong"][e] <= r["acc"]["pgd"][e]
     amp = fp["amplification"]
     assert len(amp["layers"]) == 3 and len(amp["D"]) == len(amp["eps"])
     d_first = [row[0] for row in amp["D"]]
@@ -103,6 +129,47 @@ def test_eval_errors(paths, tmp_path, capsys):
     assert_one_line_error(code, err, "--eps")
     code, _, err = run_cli(["eval", tmp_path / "missing", "--out", tmp_path], capsys)
     assert_one_line_error(code, err, "not a run directory")
+    code, _, err = run_cli(["eval", paths["target"], "--autoattack-images", "-1", "--out", tmp_path], capsys)
+    assert_one_line_error(code, err, "--autoattack-images")
+
+
+def test_default_attacks():
+    for ds in ("cifar10", "svhn"):
+        assert {"pgd", "pgd-strong", "autoattack", "square"} <= set(default_attacks(ds))
+    assert "pgd-strong" in default_attacks("digits") and "autoattack" not in default_attacks("digits")
+
+
+def test_autoattack_on_a_subsample(paths, tmp_path):
+    """AutoAttack on a stratified sub-sample: the report says on how many images each column ran, gives the
+    worst case twice, and (whole split) saves its sets under the name of `dqhw attack --limit M`."""
+    pytest.importorskip("pyautoattack")
+    from dqhw.advsets import load_set
+    from dqhw.data import load_dataset
+    from dqhw.sampling import sample_split
+
+    # ε = 64: AutoAttack breaks every image within its first attack (a robust image costs it ~20 s on CPU)
+    kw = dict(eps=[64], attacks=["fgsm", "autoattack"], queries=10, progress=False, amplification=False,
+              large_eps=0)
+    rep = evaluate([paths["a2"]], out=tmp_path / "all", autoattack_images=8, save_sets=True, **kw)
+    _, y = load_dataset("digits").split("test")
+    r = rep["runs"][0]
+    assert r["columns_n"] == {"fgsm": len(y), "autoattack": 8}
+    w = r["worst_case_subsample"]["64"]
+    assert w["n"] == 8 and w["columns"] == ["fgsm", "autoattack"] and w["acc"] <= r["acc"]["autoattack"]["64"]
+    assert r["worst_case"]["64"] <= r["acc"]["fgsm"]["64"]  # all images, without AutoAttack
+    aa = rep["autoattack_images"]
+    assert (aa["n"], aa["of"], aa["requested"]) == (8, len(y), 8)
+    s = load_set(paths["a2"] / "adv" / "autoattack-eps64-test-n8-s0.npz", run=load_run(paths["a2"]))
+    np.testing.assert_array_equal(s.indices, sample_split(y, "test", 8, 0).indices)
+    md = (tmp_path / "all" / "report.md").read_text()
+    assert f"sub-sample of 8 of the {len(y)} evaluated images" in md
+    assert (f"| AutoAttack (8 images) | worst case (all {len(y)}, without AutoAttack) "
+            "| worst case (8, every column) |") in md
+
+    # a sub-sample of a --limit sample: measured and reported, but not saved (no file name can say which images)
+    rep = evaluate([paths["a2"]], out=tmp_path / "lim", limit=24, autoattack_images=8, save_sets=True, **kw)
+    assert rep["runs"][0]["columns_n"] == {"fgsm": 24, "autoattack": 8}
+    assert any("not saved" in t for t in rep["notes"]) and "not saved" in (tmp_path / "lim" / "report.md").read_text()
 
 
 # ---- pieces, on synthetic numbers
@@ -124,21 +191,25 @@ def _acc(n_correct: int, n: int = 100) -> np.ndarray:
 def test_sanity_checks_flag_masking_and_weak_iterative():
     clean = _acc(100)
     ok = _pipe({"clean": clean, "random": {8: _acc(95), 16: _acc(90)}, "fgsm": {8: _acc(60), 16: _acc(30)},
-                "pgd": {8: _acc(40), 16: _acc(10)}, "square": {8: _acc(55), 16: _acc(20)},
-                "pgd(B)": {8: _acc(70), 16: _acc(50)}})
+                "pgd": {8: _acc(40), 16: _acc(10)}, "pgd-strong": {8: _acc(30), 16: _acc(5)},
+                "square": {8: _acc(55), 16: _acc(20)}, "pgd(B)": {8: _acc(70), 16: _acc(50)}})
     large = {"eps": 128, "correct": {"pgd": _acc(2), "square": _acc(0)}}
     grad = {"zero_grad_images": 0.0, "zero_grad_entries": 0.01, "nan_images": 0}
     status = {c["name"]: c["status"] for c in sanity_checks(ok, [8, 16], large, grad)}
     assert set(status.values()) == {"pass"}, status
 
     bad = _pipe({"clean": clean, "random": {8: _acc(50)}, "fgsm": {8: _acc(60)}, "pgd": {8: _acc(75)},
-                 "square": {8: _acc(30)}, "pgd(B)": {8: _acc(70)}})
+                 "pgd-strong": {8: _acc(90)}, "square": {8: _acc(30)}, "pgd(B)": {8: _acc(70)}})
     checks = sanity_checks(bad, [8], {"eps": 128, "correct": {"pgd": _acc(60), "square": _acc(40)}},
                            {"zero_grad_images": 0.5, "zero_grad_entries": 0.9, "nan_images": 0})
     flagged = {c["name"]: c["detail"] for c in checks if c["status"] == "flag"}
-    assert len(flagged) == 5, flagged
+    assert len(flagged) == 6, flagged
     masking = next(d for n, d in flagged.items() if "masking" in n)
-    assert "GRADIENT MASKING SUSPECTED" in masking and "Square 30.0 vs best white-box FGSM 60.0" in masking
+    assert "GRADIENT MASKING SUSPECTED" in masking
+    assert "Square (score-based) 30.0 vs best white-box FGSM 60.0" in masking
+    # 15 images only the paper's PGD breaks, none only PGD-strong: 15 > 1 + 2·√15 ≈ 8.7
+    assert "15 images only the paper's PGD breaks, 0 only PGD-strong" in flagged[
+        "PGD-strong at least as strong as PGD (paper)"]
     assert "PGD(B)" not in masking
 
     mono = _pipe({"clean": clean, "fgsm": {8: _acc(40), 16: _acc(60)}})
@@ -146,11 +217,44 @@ def test_sanity_checks_flag_masking_and_weak_iterative():
                                                                                                   None))
 
 
+def test_strong_vs_paper_within_paired_noise():
+    clean = _acc(100)
+    paper = _acc(40)
+    strong = _acc(35)
+    strong[40:46] = True  # 1 point weaker overall: 6 images only the paper breaks, 5 only PGD-strong
+    p = _pipe({"clean": clean, "pgd": {8: paper}, "pgd-strong": {8: strong}})
+    check = next(c for c in sanity_checks(p, [8], None, None) if c["name"].startswith("PGD-strong"))
+    assert check["status"] == "pass" and "tolerance 7.6 images" in check["detail"], check
+    assert strong_vs_paper_tolerance(6, 5) == pytest.approx(1 + 2 * 11 ** 0.5)
+    strong[46:60] = True  # now 20 vs 5: flagged
+    check = next(c for c in sanity_checks(p, [8], None, None) if c["name"].startswith("PGD-strong"))
+    assert check["status"] == "flag", check
+
+
+def test_subsampled_column_is_compared_on_shared_images():
+    """AutoAttack measured on images 60..99 only, exactly the ones FGSM breaks: on those, AutoAttack (50 %) is
+    weaker than FGSM (0 %) — flagged — although over their own image sets it looks stronger (50 vs 60 %)."""
+    clean = _acc(100)
+    fgsm = _acc(60)
+    aa = np.zeros(100, bool)
+    aa[60:80] = True
+    sub = np.zeros(100, bool)
+    sub[60:] = True
+    p = _pipe({"clean": clean, "fgsm": {8: fgsm}, "autoattack": {8: aa}})
+    p.measured["autoattack"] = sub
+    check = next(c for c in sanity_checks(p, [8], None, None) if c["name"].startswith("iterative"))
+    assert check["status"] == "flag", check
+    assert "AutoAttack 50.0 vs FGSM 0.0 (on the 40 correctly classified images both were run on)" in check["detail"]
+    worst, sub_worst = worst_cases(p, ["fgsm", "autoattack"], [8])
+    assert worst == {"8": 0.6}  # all 100 images, FGSM only
+    assert sub_worst == {"8": {"acc": 0.0, "n": 40, "columns": ["fgsm", "autoattack"]}}
+
+
 def test_sanity_checks_use_correctly_classified_images():
     clean = _acc(50)  # images 50..99 are misclassified and stay so
     p = _pipe({"clean": clean, "fgsm": {8: _acc(25)}, "pgd": {8: _acc(20)}})
     detail = next(c["detail"] for c in sanity_checks(p, [8], None, None) if c["name"].startswith("iterative"))
-    assert "PGD 40.0 vs FGSM 50.0" in detail
+    assert "PGD (paper) 40.0 vs FGSM 50.0" in detail
 
 
 def test_bit_table_and_markdown():
@@ -168,6 +272,11 @@ def test_bit_table_and_markdown():
                    "created": "now", "source": None, "sets": [], "eps": [8], "runs": runs, "bit_table": bt,
                    "settings": {}, "seconds": 1.0})
     assert "| DQ |  | 95.0 / 51.3 |  |" in md and "No transfer attack" in md
+    assert "AutoAttack" not in md.split("## Settings")[0]  # no AutoAttack note without AutoAttack
+    rep = {"dataset": "cifar10", "split": "test", "num_images": 10, "seed": 0, "dqhw_version": "x",
+           "created": "now", "source": None, "sets": [], "eps": [8], "runs": runs, "bit_table": None,
+           "settings": {}, "seconds": 1.0, "autoattack_images": {"requested": 500, "n": 10, "of": 10}}
+    assert "AutoAttack: on all 10 images — fewer than the 500 asked for" in markdown(rep)
 
 
 def test_normalized_distance_and_activation_stages(paths):

@@ -6,12 +6,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from dqhw.attacks import ATTACKS, DEFAULT_QUERIES
+from dqhw.attacks import ATTACKS, AUTOATTACK_QUERIES, DEFAULT_QUERIES
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", metavar="RUN", help="the target run directory (dqhw train --out)")
-    p.add_argument("--attack", required=True, metavar="NAME", help=f"one of {', '.join(ATTACKS)}")
+    p.add_argument("--attack", required=True, metavar="NAME",
+                   help=f"one of {', '.join(ATTACKS)} (pgd: the paper's schedule; pgd-strong: α = ⌈ε/4⌉, "
+                        "20 steps, 3 restarts)")
     p.add_argument("--eps", required=True, type=int, help="L-inf budget in integer pixels 0..255 (paper: 2, 8, 16)")
     p.add_argument("--source", default=None, metavar="RUN2",
                    help="craft on this substitute run (black-box transfer) instead of the target itself")
@@ -19,7 +21,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, default=None,
                    help="a seeded, class-stratified sample of N images of the split (default: all)")
     p.add_argument("--seed", type=int, default=0, help="seeds the attack and the --limit sample (default 0)")
-    p.add_argument("--queries", type=int, default=None, help=f"Square/AutoAttack queries (default {DEFAULT_QUERIES})")
+    p.add_argument("--queries", type=int, default=None,
+                   help=f"Square queries (default {DEFAULT_QUERIES}) / AutoAttack's Square "
+                        f"(default {AUTOATTACK_QUERIES})")
     p.add_argument("--squeeze", action="store_true",
                    help="attack the feature-squeezed pipeline end to end (BPDA); images are the unsqueezed input")
     p.add_argument("--batch-size", type=int, default=256)
