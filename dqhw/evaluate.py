@@ -108,6 +108,11 @@ class Pipeline:
     correct: dict = field(default_factory=dict)  # column -> {eps: bool array}; "clean" -> bool array
     measured: dict = field(default_factory=dict)  # column -> bool mask of the images it was run on (absent: all)
 
+    def robust(self, adv_correct: np.ndarray) -> np.ndarray:
+        """Robust = classified correctly clean and under the attack: an image the model already gets wrong
+        counts as an error in every column, even when the perturbation happens to flip it to the right class."""
+        return np.asarray(adv_correct, bool) & self.correct["clean"]
+
     def mask(self, col: str) -> np.ndarray:
         """The images a column was measured on (its correct arrays are meaningless outside)."""
         m = self.measured.get(col)
@@ -523,12 +528,12 @@ def evaluate(run_paths: Sequence[str | Path], eps: Sequence[int] | None = None, 
                     desc = f"{a} ε={e} {p.run.name}{' +FS' if p.squeeze else ''}"
                     if not part:
                         adv = run_attack(p.model, params, desc)
-                        p.correct.setdefault(a, {})[e] = _correct(p.model, adv, y, batch_size)
+                        p.correct.setdefault(a, {})[e] = p.robust(_correct(p.model, adv, y, batch_size))
                     else:
                         adv = run_attack(p.model, params, f"{desc} ({len(sub)} images)", sub)
                         ok = np.zeros(n, bool)
                         ok[sub] = _correct(p.model, adv, y[sub], batch_size)
-                        p.correct.setdefault(a, {})[e] = ok
+                        p.correct.setdefault(a, {})[e] = p.robust(ok)
                         p.measured[a] = sub_mask
                     if save_sets and (not part or sub_named):
                         smp, pos = (sub_sample, sub) if part else (sample, np.arange(n))
@@ -545,7 +550,7 @@ def evaluate(run_paths: Sequence[str | Path], eps: Sequence[int] | None = None, 
                 for a in LARGE_ATTACKS:
                     params = attack_params(a, large_eps, queries)
                     adv = run_attack(p.model, params, f"{a} ε={large_eps} (sanity) {p.run.name}")
-                    big[a] = _correct(p.model, adv, y, batch_size)
+                    big[a] = p.robust(_correct(p.model, adv, y, batch_size))
                     big_params[a] = {k: v for k, v in params.to_dict().items()
                                      if k not in ("attack", "eps") and v is not None}
                 large_res[p.label] = {"eps": large_eps, "correct": big, "params": big_params}
@@ -556,7 +561,7 @@ def evaluate(run_paths: Sequence[str | Path], eps: Sequence[int] | None = None, 
                 params = attack_params(a, e, queries)
                 adv = run_attack(src.model, params, f"{a} ε={e} on substitute {src.name}")
                 for p in pipes:
-                    p.correct.setdefault(f"{a}(B)", {})[e] = _correct(p.model, adv, y, batch_size)
+                    p.correct.setdefault(f"{a}(B)", {})[e] = p.robust(_correct(p.model, adv, y, batch_size))
                 if save_sets:
                     for r in runs:
                         prov = provenance(r, src, params, seed, sample, x.shape[1:], False)
@@ -569,7 +574,7 @@ def evaluate(run_paths: Sequence[str | Path], eps: Sequence[int] | None = None, 
             for p in pipes:
                 white = s.provenance["crafted_by_hash"] == p.run.model_hash() and s.squeezed == p.squeeze
                 col = s.attack if white else f"{s.attack}(B)"
-                p.correct.setdefault(col, {})[s.eps] = _correct(p.model, adv, y, batch_size)
+                p.correct.setdefault(col, {})[s.eps] = p.robust(_correct(p.model, adv, y, batch_size))
             bar.update(overall, advance=1)
 
         if amplification:

@@ -113,13 +113,38 @@ def test_evaluate_saved_sets_cli(paths, tmp_path, capsys):
     r = rep["runs"][0]
     assert rep["num_images"] == 24 and rep["eps"] == [32]
     assert r["columns"] == ["fgsm", "pgd(B)"]
-    # scoring a saved set gives the accuracy `dqhw attack` reported for it
+    # scoring a saved set: robust accuracy, correct clean and on the set's image
     from dqhw.advsets import load_set
-    from dqhw.infer import accuracy
+    from dqhw.data import load_dataset
+    from dqhw.infer import predict_logits
 
     run = load_run(paths["target"])
     s = load_set(sets[0], run=run)
-    assert r["acc"]["fgsm"]["32"] == pytest.approx(accuracy(run.model, s.images, s.labels))
+    x, _ = load_dataset("digits").split("test")
+    clean = predict_logits(run.model, x[s.indices]).argmax(1) == s.labels
+    adv = predict_logits(run.model, s.images).argmax(1) == s.labels
+    assert r["acc"]["fgsm"]["32"] == pytest.approx(float((clean & adv).mean()))
+
+
+def test_attack_columns_count_clean_errors(paths, tmp_path):
+    """An image the model gets wrong clean is an error in every column, even where the perturbation flips it to
+    its class — which happens: 9 of the 25 test images the 2-bit digits run gets wrong are right again under
+    random noise at ε = 16 (11 of 100 CIFAR-10 images of a weak 2-bit CNV under FGSM at ε = 2)."""
+    from dqhw.attacks import attack_images, attack_params
+    from dqhw.data import load_dataset
+    from dqhw.infer import predict_logits
+    from dqhw.sampling import sample_split
+
+    rep = evaluate([paths["a2"]], eps=[16], attacks=["random"], limit=60, progress=False, amplification=False,
+                   large_eps=0, out=tmp_path)
+    run = load_run(paths["a2"])
+    x, y = load_dataset("digits").split("test")
+    idx = sample_split(y, "test", 60, 0).indices
+    x, y = x[idx], y[idx]
+    clean = predict_logits(run.model, x).argmax(1) == y
+    adv = predict_logits(run.model, attack_images(run.model, x, y, attack_params("random", 16), seed=0)).argmax(1) == y
+    assert (~clean & adv).any()  # the case exists here
+    assert rep["runs"][0]["acc"]["random"]["16"] == pytest.approx(float((clean & adv).mean()))
 
 
 def test_eval_errors(paths, tmp_path, capsys):
