@@ -79,7 +79,7 @@ def check_compatible(target, source) -> None:
 def craft_set(target, attack: str, eps: int, source=None, split: str = "test", limit: int | None = None,
               seed: int = 0, squeeze: bool = False, queries: int | None = None, batch_size: int = 256,
               data=None, on_batch: Callable[[int], None] | None = None,
-              params: AttackParams | None = None) -> AdvSet:
+              params: AttackParams | None = None, shard: tuple[int, int] | None = None) -> AdvSet:
     """Craft `attack` at ε on `source` (white-box on the target when source is None), on the split or a
     seeded stratified sample of `limit` of its images (dqhw.sampling; `seed` also seeds the attack).
     `target`/`source` are dqhw.runs.Run; `data` a loaded Dataset (else loaded)."""
@@ -97,6 +97,9 @@ def craft_set(target, attack: str, eps: int, source=None, split: str = "test", l
                         f"the {target.config.dataset} {split} split has {tuple(x.shape[1:])}")
     sample = sample_split(y, split, limit, seed)
     idx = sample.indices
+    if shard is not None:  # slice i of n of the sample (merge_shards puts them back together)
+        i, n = shard
+        idx = idx[len(idx) * i // n: len(idx) * (i + 1) // n]
     model = crafter.model
     if squeeze:
         from dqhw.squeeze import Squeezed
@@ -104,6 +107,9 @@ def craft_set(target, attack: str, eps: int, source=None, split: str = "test", l
         model = Squeezed(model)
     adv = attack_images(model, x[idx], y[idx], params, seed=seed, batch_size=batch_size, on_batch=on_batch)
     prov = provenance(target, crafter, params, seed, sample, x.shape[1:], squeeze)
+    if shard is not None:
+        prov["shard"] = f"{shard[0]}/{shard[1]}"
+        prov["num_images"] = len(idx)
     return AdvSet(adv, y[idx].astype(np.int64), idx, prov)
 
 
@@ -121,6 +127,48 @@ def provenance(target, crafter, params: AttackParams, seed: int, sample: Sample,
         "mode": threat_mode(params.name, white), "source_run": None if white else str(crafter.path),
         "squeeze": bool(squeeze), "dqhw_version": __version__,
     }
+
+
+def shard_path(set_path: Path, shard: tuple[int, int]) -> Path:
+    """Shards live in RUN/adv/shards/ (not RUN/adv/, which `dqhw sim` and `dqhw build` read as whole sets)."""
+    return set_path.parent / "shards" / f"{set_path.stem}.shard{shard[0]}of{shard[1]}.npz"
+
+
+def merge_shards(paths: list[Path]) -> tuple[AdvSet, str]:
+    """The sets of `dqhw attack --shard i/n` (i = 0..n-1, one attack, ε, sample and crafting model)
+    joined into the whole set; returns it and its canonical file name. Refuses an incomplete or mixed
+    collection in one line."""
+    if not paths:
+        raise DqhwError("--merge: no shard files given")
+    sets = [load_set(p, check_source=False) for p in paths]
+    shards = [s.provenance.get("shard") for s in sets]
+    if any(sh is None for sh in shards):
+        raise DqhwError(f"--merge: {paths[shards.index(None)]} is not a shard (no `shard` in its provenance)")
+    counts = {sh.split("/")[1] for sh in shards}
+    if len(counts) != 1:
+        raise DqhwError(f"--merge: shards of different splits ({', '.join(sorted(counts))} shards)")
+    n = int(counts.pop())
+    by_index = {int(sh.split("/")[0]): s for sh, s in zip(shards, sets)}
+    missing = [i for i in range(n) if i not in by_index]
+    if missing:
+        raise DqhwError(f"--merge: shard {missing[0]}/{n} is missing")
+    same = ("attack", "eps", "alpha", "steps", "seed", "split", "sample", "crafted_by_hash", "target_hash", "squeeze")
+    ref = by_index[0].provenance
+    for i, s in by_index.items():
+        diff = [k for k in same if s.provenance.get(k) != ref.get(k)]
+        if diff:
+            raise DqhwError(f"--merge: shard {i}/{n} differs from shard 0/{n} in {', '.join(diff)}")
+    ordered = [by_index[i] for i in range(n)]
+    prov = {k: v for k, v in ref.items() if k != "shard"}
+    prov["num_images"] = sum(len(s) for s in ordered)
+    prov["merged_shards"] = n
+    merged = AdvSet(np.concatenate([s.images for s in ordered]), np.concatenate([s.labels for s in ordered]),
+                    np.concatenate([s.indices for s in ordered]), prov)
+    if len(np.unique(merged.indices)) != len(merged):
+        raise DqhwError("--merge: the shards overlap (an image index appears twice)")
+    sample = Sample(ref["split"], np.sort(merged.indices), int(ref["sample"]["of"]), int(ref["sample"]["seed"]), {})
+    source = Path(ref["source_run"]).name if ref.get("mode") == "black-box" and ref.get("source_run") else None
+    return merged, set_name(ref["attack"], int(ref["eps"]), sample, source, bool(ref.get("squeeze")))
 
 
 def save_set(path: str | os.PathLike, advset: AdvSet) -> Path:

@@ -93,3 +93,16 @@ def class_counts(labels: np.ndarray | None) -> dict[int, int]:
         return {}
     classes, counts = np.unique(np.asarray(labels).reshape(-1), return_counts=True)
     return {int(c): int(k) for c, k in zip(classes, counts)}
+
+
+def parse_shard(text: str | None) -> tuple[int, int]:
+    """`i/n` (SHARD, --shard of sim and attack) -> (i, n); None or empty -> (0, 1)."""
+    if not text:
+        return 0, 1
+    try:
+        i, n = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise DqhwError(f"SHARD must look like i/n (e.g. 0/4), got {text!r}") from None
+    if n < 1 or not 0 <= i < n:
+        raise DqhwError(f"SHARD {text}: need 0 <= i < n")
+    return i, n

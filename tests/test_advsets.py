@@ -157,3 +157,29 @@ def test_wrong_dtype_missing_key_and_eps_violation(paths, tmp_path):
     save_set(tmp_path / "lab.npz", wrong)
     with pytest.raises(DqhwError, match="labels do not match"):
         load_set(tmp_path / "lab.npz", run=load_run(paths["target"]))
+
+
+def test_attack_shards_merge_into_the_whole_set(paths, capsys):
+    """`dqhw attack --shard i/n` on n machines + `--merge` = the set one run writes (FGSM is
+    deterministic per image); shard files stay out of RUN/adv/ (sim and build read every set there)."""
+    run = paths["target"]
+    common = ["attack", str(run), "--attack", "fgsm", "--eps", "24", "--limit", "30", "--quiet"]
+    assert main(common) == 0
+    whole = load_set(run / "adv" / "fgsm-eps24-test-n30-s0.npz", run=load_run(run))
+    (run / "adv" / "fgsm-eps24-test-n30-s0.npz").unlink()
+    for i in range(3):
+        assert main([*common, "--shard", f"{i}/3"]) == 0
+    shards = sorted((run / "adv" / "shards").glob("fgsm-eps24-test-n30-s0.shard*of3.npz"))
+    assert len(shards) == 3 and not (run / "adv" / "fgsm-eps24-test-n30-s0.npz").exists()
+    assert sum(len(load_set(p, check_source=False)) for p in shards) == 30
+    code, _, err = run_cli(["attack", run, "--merge", shards[0], shards[2]], capsys)
+    assert_one_line_error(code, err, "shard 1/3 is missing")
+    code, out, err = run_cli(["attack", run, "--merge", *shards], capsys)
+    assert code == 0, err
+    merged = load_set(run / "adv" / "fgsm-eps24-test-n30-s0.npz", run=load_run(run))
+    np.testing.assert_array_equal(merged.indices, whole.indices)
+    np.testing.assert_array_equal(merged.images, whole.images)
+    assert merged.provenance["merged_shards"] == 3 and "shard" not in merged.provenance
+    assert merged.provenance["sample"] == whole.provenance["sample"]
+    for p in [*shards, run / "adv" / "fgsm-eps24-test-n30-s0.npz"]:
+        p.unlink()

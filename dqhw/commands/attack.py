@@ -11,10 +11,11 @@ from dqhw.attacks import ATTACKS, AUTOATTACK_QUERIES, DEFAULT_QUERIES
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", metavar="RUN", help="the target run directory (dqhw train --out)")
-    p.add_argument("--attack", required=True, metavar="NAME",
+    p.add_argument("--attack", default=None, metavar="NAME",
                    help=f"one of {', '.join(ATTACKS)} (pgd: the paper's schedule; pgd-strong: α = ⌈ε/4⌉, "
                         "20 steps, 3 restarts)")
-    p.add_argument("--eps", required=True, type=int, help="L-inf budget in integer pixels 0..255 (paper: 2, 8, 16)")
+    p.add_argument("--eps", type=int, default=None,
+                   help="L-inf budget in integer pixels 0..255 (paper: 2, 8, 16); required with --attack")
     p.add_argument("--source", default=None, metavar="RUN2",
                    help="craft on this substitute run (black-box transfer) instead of the target itself")
     p.add_argument("--split", default="test", choices=("test", "val", "train"))
@@ -28,6 +29,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="attack the feature-squeezed pipeline end to end (BPDA); images are the unsqueezed input")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--out", default=None, metavar="FILE", help="output .npz (default RUN/adv/<name>.npz)")
+    p.add_argument("--shard", default=None, metavar="i/n",
+                   help="craft only slice i of n of the sample, into RUN/adv/shards/ (run the n slices anywhere, "
+                        "then --merge)")
+    p.add_argument("--merge", nargs="*", default=None, metavar="SHARD.npz",
+                   help="join the shard files of one set (default: every shard file in RUN/adv/shards/ of one "
+                        "attack) into the whole set in RUN/adv/ (or --out)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -36,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from dqhw.advsets import craft_set, default_path, save_set
+    from dqhw.advsets import craft_set, default_path, save_set, shard_path
     from dqhw.attacks import MODE_LABELS, attack_params
     from dqhw.data import load_dataset
     from dqhw.errors import DqhwError
@@ -44,7 +51,16 @@ def run(args: argparse.Namespace) -> int:
     from dqhw.runs import load_run
     from dqhw.sampling import sample_split
 
+    if args.merge is not None:
+        return _merge(args)
+    if args.attack is None or args.eps is None:
+        raise DqhwError("--attack and --eps are required (unless --merge)")
     params = attack_params(args.attack, args.eps, args.queries)  # validates name, eps, queries first
+    shard = None
+    if args.shard:
+        from dqhw.sampling import parse_shard
+
+        shard = parse_shard(args.shard)
     if args.batch_size < 1:
         raise DqhwError(f"--batch-size must be >= 1, got {args.batch_size}")
     out = Path(args.out) if args.out else None
@@ -55,14 +71,16 @@ def run(args: argparse.Namespace) -> int:
     data = load_dataset(target.config.dataset, target.config.data_dir)
     x, y = data.split(args.split)
     sample = sample_split(y, args.split, args.limit, args.seed)
-    n = sample.size
+    n = sample.size if shard is None else len(sample.indices[sample.size * shard[0] // shard[1]:
+                                                             sample.size * (shard[0] + 1) // shard[1]])
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   disable=args.quiet, transient=True) as bar:
         task = bar.add_task(f"{args.attack} eps {args.eps}", total=n)
         advset = craft_set(target, args.attack, args.eps, source=source, split=args.split, limit=args.limit,
                            seed=args.seed, squeeze=args.squeeze, batch_size=args.batch_size, data=data,
-                           params=params, on_batch=lambda k: bar.update(task, advance=k))
-    path = save_set(out or default_path(target, args.attack, args.eps, sample, source, args.squeeze), advset)
+                           params=params, on_batch=lambda k: bar.update(task, advance=k), shard=shard)
+    whole = default_path(target, args.attack, args.eps, sample, source, args.squeeze)
+    path = save_set(out or (whole if shard is None else shard_path(whole, shard)), advset)
     model = target.model
     if args.squeeze:
         from dqhw.squeeze import Squeezed
@@ -70,6 +88,26 @@ def run(args: argparse.Namespace) -> int:
         model = Squeezed(model)
     clean = float((predict_logits(model, x[advset.indices]).argmax(1) == advset.labels).mean())
     adv = float((predict_logits(model, advset.images).argmax(1) == advset.labels).mean())
-    print(f"wrote {path}: {sample.describe()}; {MODE_LABELS[advset.provenance['mode']]}; accuracy of "
+    part = "" if shard is None else f" (shard {args.shard}: {len(advset)} images)"
+    print(f"wrote {path}: {sample.describe()}{part}; {MODE_LABELS[advset.provenance['mode']]}; accuracy of "
           f"{target.name} clean {clean:.4f} -> adversarial {adv:.4f}", file=sys.stdout)
+    return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from dqhw.advsets import load_set, merge_shards, save_set
+    from dqhw.errors import DqhwError
+    from dqhw.runs import load_run
+
+    target = load_run(args.run)
+    paths = [Path(p) for p in args.merge] or sorted((Path(target.path) / "adv" / "shards").glob("*.shard*of*.npz"))
+    if not paths:
+        raise DqhwError(f"--merge: no shard files given and none in {Path(target.path) / 'adv' / 'shards'}")
+    merged, name = merge_shards(paths)
+    out = Path(args.out) if args.out else Path(target.path) / "adv" / name
+    save_set(out, merged)
+    load_set(out, run=target)  # the whole set passes every check a set file gets (labels, indices, ε)
+    print(f"wrote {out}: {len(merged)} images merged from {merged.provenance['merged_shards']} shards", file=sys.stdout)
     return 0

@@ -20,6 +20,7 @@ import numpy as np
 from dqhw.errors import DqhwError, MismatchError
 from dqhw.io import write_json, write_text
 from dqhw.rtlgen.generate import Design
+from dqhw.sampling import parse_shard
 
 SHARED_BUILD_ENV = "DQHW_SIM_SHARED_BUILD"  # set by run_parallel: the shards reuse the parent's Verilator build
 MIN_FRAMES_PER_JOB = 100  # below this a shard process costs more (start-up, golden model) than it saves
@@ -46,18 +47,6 @@ def latest_build(root: str | Path = ".") -> Path:
     if not candidates:
         raise DqhwError("no build found under runs/ or builds/; run `dqhw build RUN` or pass BUILD=DIR")
     return max(candidates, key=lambda p: (p / "rtl" / "design.json").stat().st_mtime)
-
-
-def parse_shard(text: str | None) -> tuple[int, int]:
-    if not text:
-        return 0, 1
-    try:
-        i, n = (int(v) for v in text.split("/"))
-    except ValueError:
-        raise DqhwError(f"SHARD must look like i/n (e.g. 0/4), got {text!r}") from None
-    if n < 1 or not 0 <= i < n:
-        raise DqhwError(f"SHARD {text}: need 0 <= i < n")
-    return i, n
 
 
 def collect_sets(build_dir: Path, split: str = "test", limit: int | None = None,
