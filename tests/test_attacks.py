@@ -303,6 +303,22 @@ def test_square_uses_no_gradients(target, digits):
         attack_images(_Guarded(target.model), x, y, attack_params("fgsm", 8))
 
 
+def test_autoattack_sees_the_rounded_image(target, digits):
+    """AutoAttack's model wrapper rounds its [0, 1] input onto the pixel grid (identity backward): off-grid
+    candidates are judged as the uint8 image that will be scored."""
+    from dqhw.attacks import _Unit
+    from dqhw.models import to_input
+
+    x = to_input(digits[0][:8])
+    off = (x + 0.4 * torch.sign(torch.randn(x.shape, generator=torch.Generator().manual_seed(0)))).clamp(0, 255)
+    u = (off / 255.0).requires_grad_(True)
+    model = target.model.eval()
+    out = _Unit(model)(u)
+    torch.testing.assert_close(out, model(torch.round(off)), rtol=0, atol=1e-5)
+    (g,) = torch.autograd.grad(out.sum(), u)
+    assert g.abs().sum() > 0  # gradients pass the rounding
+
+
 def test_autoattack_is_mapped_back_to_the_grid(target, digits):
     pytest.importorskip("pyautoattack")
     x, y = digits[0][:4], digits[1][:4]
