@@ -791,7 +791,8 @@ def markdown(rep: dict) -> str:
              f"random integer start). PGD-strong: α = max(1, ⌈ε/4⌉), {STRONG_STEPS} steps, {STRONG_RESTARTS} random "
              "integer restarts, per image the worst restart (the first that misclassifies, else the lowest margin). "
              "R+FGSM random step ⌊ε/2⌋. Square: queries per image (stops when misclassified). AutoAttack: "
-             "\"standard\" (APGD-CE, APGD-T, FAB-T, Square), rounded back onto the grid and re-scored. "
+             "\"standard\" (APGD-CE, APGD-T, FAB-T, Square) on a model that rounds its input onto the pixel grid "
+             "(identity backward); its result rounded back onto the grid and re-scored. "
              "Large-ε sanity attacks: PGD-strong and Square.\n")
     for a, per in rep["settings"].items():
         L.append(f"- {column_label(a)}: " + "; ".join(
