@@ -72,10 +72,10 @@ def _lr_at(cfg: TrainConfig, epoch: int, step: int, steps_per_epoch: int) -> flo
     if cfg.schedule == "cosine":  # cosine over the epochs after the warm-up
         t = (epoch - warm + step / max(1, steps_per_epoch)) / (total - warm)
         return 0.5 * cfg.lr * (1 + np.cos(np.pi * t))
-    factor = 1.0
-    if epoch >= int(0.5 * total):
+    factor = 1.0  # milestones at 50 % and 75 %, never at epoch 0 (--epochs 1 used to train at lr / 100)
+    if epoch >= max(1, int(0.5 * total)):
         factor *= 0.1
-    if epoch >= int(0.75 * total):
+    if epoch >= max(1, int(0.75 * total)):
         factor *= 0.1
     return cfg.lr * factor
 

@@ -136,6 +136,9 @@ def test_warmup_ramps_then_follows_the_schedule():
     assert c[20] == pytest.approx(0.1) and c[-1] < 0.002 and c[19] == pytest.approx(0.1)
     no = TrainConfig(epochs=8, lr=0.1).validate()
     assert _lr_at(no, 0, 0, 10) == 0.1  # default: no warm-up
+    assert [_lr_at(no, e, 0, 10) for e in (3, 4, 5, 6)] == pytest.approx([0.1, 0.01, 0.01, 0.001])
+    one = TrainConfig(epochs=1, lr=0.1).validate()
+    assert _lr_at(one, 0, 5, 10) == 0.1  # one epoch: no milestone at epoch 0 (it trained at lr / 100)
 
 
 def test_learned_range_trains_and_reloads(lever_run):
