@@ -164,6 +164,13 @@ def test_default_attacks():
     assert "pgd-strong" in default_attacks("digits") and "autoattack" not in default_attacks("digits")
 
 
+def test_default_attack_list_is_the_data_sets(paths, tmp_path):
+    rep = evaluate([paths["a2"]], eps=[64], limit=20, queries=5, progress=False, amplification=False, large_eps=0,
+                   out=tmp_path)
+    assert rep["attacks"] == list(default_attacks("digits"))
+    assert rep["runs"][0]["columns"] == ["random", "fgsm", "rfgsm", "pgd", "pgd-strong", "square"]
+
+
 def test_autoattack_on_a_subsample(paths, tmp_path):
     """AutoAttack on a stratified sub-sample: the report says on how many images each column ran, gives the
     worst case twice, and (whole split) saves its sets under the name of `dqhw attack --limit M`."""
