@@ -65,7 +65,8 @@ def accuracy_vs_eps(rep: dict, out: Path) -> str | None:
             xs = [0] + [p[0] for p in pts]
             ys = [100 * r["clean"]] + [100 * p[1] for p in pts]
             ax.plot(xs, ys, label=_short(r["label"]), **style[r["label"]])
-        ax.set_title(column_label(c))
+        ns = {r.get("columns_n", {}).get(c, rep["num_images"]) for r in runs} - {rep["num_images"]}
+        ax.set_title(column_label(c) + (f" ({', '.join(map(str, sorted(ns)))} images)" if ns else ""))
         ax.set_xlabel("ε (pixels)")
         ax.set_ylim(-3, 103)
         ax.grid(alpha=0.3)
