@@ -86,11 +86,13 @@ def run(args: argparse.Namespace) -> int:
         from dqhw.squeeze import Squeezed
 
         model = Squeezed(model)
-    clean = float((predict_logits(model, x[advset.indices]).argmax(1) == advset.labels).mean())
-    adv = float((predict_logits(model, advset.images).argmax(1) == advset.labels).mean())
+    clean_ok = predict_logits(model, x[advset.indices]).argmax(1) == advset.labels
+    adv_ok = predict_logits(model, advset.images).argmax(1) == advset.labels
+    # robust accuracy, as dqhw eval counts it: right on the clean image and on its adversarial twin
+    clean, adv = float(clean_ok.mean()), float((clean_ok & adv_ok).mean())
     part = "" if shard is None else f" (shard {args.shard}: {len(advset)} images)"
     print(f"wrote {path}: {sample.describe()}{part}; {MODE_LABELS[advset.provenance['mode']]}; accuracy of "
-          f"{target.name} clean {clean:.4f} -> adversarial {adv:.4f}", file=sys.stdout)
+          f"{target.name} clean {clean:.4f} -> robust {adv:.4f}", file=sys.stdout)
     return 0
 
 
