@@ -102,6 +102,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
     elif ckpt_path.exists():
         raise DqhwError(f"{out} already holds a run; use --resume to continue it or choose another --out")
 
+    if world > 1:
+        cfg.extra["world_size"] = world  # how the run was trained (each rank saw 1/world of every epoch)
     seed_everything(cfg.seed + rank)
     device = torch.device(cfg.device if world == 1 or not torch.cuda.is_available() else f"cuda:{rank}")
     model = runs.build_from_config(cfg, data.shape, data.num_classes)
@@ -212,6 +214,10 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
             _write_metrics(out, cfg, history, model, init_info)
     if rank == 0:
         _write_layer_report(out, model, data.shape)
+    if world > 1:
+        # the other ranks return only once rank 0 has written the whole run (their callers read it)
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
     return out
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from dqhw.config import ADV_MODES, DEFAULT_BETA, DISTILL_ALPHA, SCHEDULES, TrainConfig
@@ -76,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
 
         raise DqhwError("--resume needs --out pointing at the run to continue")
     out = train(cfg, resume=args.resume, progress=not args.quiet)
+    if int(os.environ.get("RANK", "0")) != 0:  # torchrun: rank 0 reports the run
+        return 0
     metrics = json.loads((out / "metrics.json").read_text())
     last = metrics["epochs"][-1]
     total_s = last.get("elapsed", last["seconds"])
