@@ -14,9 +14,8 @@ seconds/epoch), writes OUT/bench_training.json and OUT/bench_training.png.
 
 usage:
   python bench/bench_training.py --data-dir data/cifar10.npz [--epochs 15] [--width 0.5] [--out DIR]
-  python bench/bench_training.py --screen --width 0.25 --epochs 4 --out bench-out/screen
+  python bench/bench_training.py --screen --width 0.5 --epochs 6 --train-subset 10000 --test-subset 5000 --threads 1
   python bench/bench_training.py --only fp a2w2-dq a2w2-dq+levers
-  python bench/bench_training.py --screen --train-subset 10000 --test-subset 2000 ...   (a CPU screening)
 
 --train-subset / --test-subset train and test on a seeded, class-stratified subset (written once as
 OUT/data-subset.npz; the results then say so); the default is the whole data set.
@@ -189,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--screen", action="store_true", help="A2W2 vanilla: default vs each lever alone vs all")
     ap.add_argument("--only", nargs="*", default=None, help="train/report only these runs (names as printed)")
-    ap.add_argument("--out", default=None, help="folder for the runs (default bench-out/training[-screen])")
+    ap.add_argument("--out", default=None, help="folder for the runs (default runs/bench-training[-screen])")
     ap.add_argument("--train-subset", type=int, default=None, help="seeded class-stratified training subset")
     ap.add_argument("--test-subset", type=int, default=None, help="seeded class-stratified test subset")
     ap.add_argument("--threads", type=int, default=None,
@@ -200,8 +199,7 @@ def main(argv: list[str] | None = None) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    out = Path(args.out or ("bench-out/training-screen" if args.screen else "bench-out/training"))
-    out.mkdir(parents=True, exist_ok=True)
+    out = Path(args.out or ("runs/bench-training-screen" if args.screen else "runs/bench-training"))
     args.data_dir_used, args.data_label = args.data_dir, DATASET_LABEL + ", all 50k train (10 % val) / 10k test"
     if args.train_subset or args.test_subset:
         args.data_dir_used = str(stratified_subset(args.data_dir, out / "data-subset.npz", args.train_subset,
@@ -216,6 +214,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         needs_fp = any(todo[n].get("init") == "fp" for n in args.only)
         todo = {n: kw for n, kw in todo.items() if n in args.only or (n == "fp" and needs_fp)}
+    out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     rows = {name: train_one(name, kw, args, out) for name, kw in todo.items()}
     checks = [] if args.screen else check_targets(rows)
