@@ -88,3 +88,26 @@ def test_check_folding_rejects_non_divisors():
         check_folding(apply_folding(finn_graph, {"MVAU_hls_1": {"SIMD": 5}}))
     with pytest.raises(DqhwError, match="must equal"):
         check_folding(apply_folding(finn_graph, {"Pool_hls_0": {"PE": 2}}))
+
+
+@pytest.mark.rtl
+def test_user_folding_with_a_width_converter_before_label_select(tmp_path):
+    """A user folding whose last MVAU emits 5 logits per beat while LabelSelect takes 1 (FINN's own
+    CNV-W2A2 folding does this): finn inserts a width converter between them, and the logits leave on
+    the converted stream. dqhw described them with the MVAU's PE, so the RTL deadlocked in FIFO sizing
+    (and the logits fork joined streams of different widths). The build's RTL proof must now pass."""
+    from dqhw.flow.pipeline import BuildOptions, build
+    from dqhw.rtlgen.generate import Design
+
+    a = built("thr_b2", **RUN)
+    cfg = json.loads((a / "folding_config.json").read_text())
+    last = sorted((k for k in cfg if k.startswith("MVAU_hls_")), key=lambda k: int(k.rsplit("_", 1)[1]))[-1]
+    cfg[last]["PE"] = 5
+    cfg["LabelSelect_hls_0"] = {"PE": 1}
+    folding = tmp_path / "folding.json"
+    folding.write_text(json.dumps(cfg))
+    b = build(BuildOptions(model=str(run_dir("thr_b2", **RUN)), out=str(tmp_path / "b"), folding=str(folding),
+                           verify_frames=16, exec_frames=2))
+    design = Design.load(b / "rtl")
+    assert design.logits_per_beat == 1 and design.logits_beats_per_frame == 10
+    assert any(s.op_type.startswith("StreamingDataWidthConverter") for s in design.stages)

@@ -193,7 +193,16 @@ def generate_rtl(dataflow_path: str | Path, out_dir: str | Path, fpga_part: str 
     folded_in = first.get_folded_input_shape(0)
     label_stage = next((s for s in stages if s.op_type == "DqhwLabelSelect"), None)
     lp = last_mvau.rtl_params()
-    logits_per_beat = lp["PE"]
+    # the logits leave on the stream that enters LabelSelect (or on the last stream without one): a
+    # width converter may sit between the last MVAU and that point (its PE differs from LabelSelect's)
+    if label_stage is not None:
+        logits_per_beat = int(get_custom_op(model.get_node_from_name(label_stage.name)).get_folded_input_shape(0)[-1])
+    else:
+        logits_per_beat = int(get_custom_op(model.graph.node[-1]).get_folded_output_shape(0)[-1])
+    logits_total = int(lp["MH"] * np.prod(last_mvau.get_nodeattr("numInputVectors")))
+    if logits_per_beat < 1 or logits_total % logits_per_beat:
+        raise DqhwError(f"the logits stream carries {logits_per_beat} logits per beat, which does not divide the "
+                        f"{logits_total} logits of a frame")
     design = Design(
         top="dqhw_accel",
         in_width=stages[0].in_width,
@@ -206,7 +215,7 @@ def generate_rtl(dataflow_path: str | Path, out_dir: str | Path, fpga_part: str 
         logits_width=contract.beat_bits(logits_per_beat, lp["ACC_BITS"]),
         logits_elem_bits=lp["ACC_BITS"],
         logits_per_beat=logits_per_beat,
-        logits_beats_per_frame=int(lp["MH"] // lp["PE"] * np.prod(last_mvau.get_nodeattr("numInputVectors"))),
+        logits_beats_per_frame=logits_total // logits_per_beat,
         num_classes=int(lp["MH"]),
         fifos={s.name: s.fifo_depth for s in stages if s.kind == "fifo"},
         stages=stages,
@@ -450,6 +459,9 @@ def _top_verilog(d: Design) -> str:
             continue  # LabelSelect is instantiated behind the fork below
         lines.append(_instance(s, i))
     lw = d.logits_width
+    tap = stages[label_idx].in_width if label_idx is not None else stages[-1].out_width
+    if tap != lw:  # never connect streams of different widths (Verilator would only warn)
+        raise DqhwError(f"internal: the logits stream is {tap} bits wide, the design describes {lw}")
     if label_idx is not None:
         fork_in = f"s{label_idx}"
         lines += [
