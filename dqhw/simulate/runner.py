@@ -195,16 +195,23 @@ def compare(golden_labels: np.ndarray, golden_logits: np.ndarray, rtl: BulkResul
 
 
 def locate_and_describe(build_dir: Path, work: Path, set_name: str, cmp: Comparison, images: np.ndarray,
-                        first_index: int = 0) -> tuple[dict, str]:
+                        first_index: int | np.ndarray = 0) -> tuple[dict, str]:
     """For a failed comparison: re-simulate the first bad frame with every internal stream dumped
     (dqhw.simulate.streams) and return (where, one-line message). `first_index`: the index of
-    images[0] in its set (shards), so the message names the frame in the whole set. One format for
+    images[0] in its set (shards), or the positions in the set of all of `images`, so the message names
+    the frame in the whole set. One format for
     `dqhw sim` and for the build's own proof."""
     from dqhw.simulate.streams import first_differing_stage
 
     where = dict(cmp.first or {})
     local = int(where.get("frame", 0))
-    where["frame"] = local + first_index
+    positions = np.asarray(first_index)
+    if positions.ndim == 0:
+        where["frame"] = local + int(positions)
+    elif local < len(positions):
+        where["frame"] = int(positions[local])
+    else:  # a missing output after the last frame given
+        where["frame"] = (int(positions[-1]) + 1 if len(positions) else 0) + local - len(positions)
     if local < len(images):
         layer = first_differing_stage(build_dir, work, images[local])
         if layer:

@@ -36,6 +36,7 @@ class FrameSet:
     split: str | None = None  # the data split the images (or their clean sources) come from
     indices: np.ndarray | None = None  # into that split, aligned with images
     sample: str = ""  # which images: dqhw.sampling.Sample.describe()
+    total: int | None = None  # images in that split (shards cut the split's index range, see run_sim)
 
 
 def latest_build(root: str | Path = ".") -> Path:
@@ -81,7 +82,7 @@ def collect_sets(build_dir: Path, split: str = "test", limit: int | None = None,
         x, y = data.split(split)
         smp = sample_split(y, split, limit, seed)
         sets = [FrameSet(f"clean-{split}", x[smp.indices], y[smp.indices], "clean", split=split,
-                         indices=smp.indices, sample=smp.describe())]
+                         indices=smp.indices, sample=smp.describe(), total=len(y))]
         paths = [Path(p) for p in set_paths] if set_paths else sorted((Path(src["path"]) / "adv").glob("*.npz"))
         for p in paths:
             s = load_set(p, run=run, check_source=False)
@@ -90,7 +91,7 @@ def collect_sets(build_dir: Path, split: str = "test", limit: int | None = None,
             total = len(data.split(set_split)[1])
             what = Sample(set_split, s.indices[pos], total, seed, class_counts(s.labels[pos])).describe()
             sets.append(FrameSet(p.stem, s.images[pos], s.labels[pos], "adversarial", s.provenance, split=set_split,
-                                 indices=s.indices[pos], sample=f"crafted on the {what}"))
+                                 indices=s.indices[pos], sample=f"crafted on the {what}", total=total))
         return sets
     sets = [frame_file_set(build_dir / info.get("frames", "frames/clean.npz"), "clean-build-frames", "clean")]
     for p in [Path(p) for p in set_paths or []]:
@@ -110,7 +111,7 @@ def clean_sources(build_dir: Path, fs: FrameSet, missing: np.ndarray) -> FrameSe
     x, y = load_dataset(run.config.dataset, run.config.data_dir).split(fs.split)
     return FrameSet(f"clean-{fs.split}-sources-of-{fs.name}", x[missing], y[missing], "clean", split=fs.split,
                     indices=missing, sample=f"{fs.split} split, the {len(missing)} clean images {fs.name} was "
-                    "crafted from")
+                    "crafted from", total=len(y))
 
 
 def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None, shard: str | None = None,
@@ -152,9 +153,10 @@ def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None
     t_all = time.time()
     clean_rtl: dict[str, dict[int, int]] = {}  # split -> index -> the RTL's class of that clean image
 
-    def simulate(fs: FrameSet, lo: int, hi: int) -> dict | None:
-        images = fs.images[lo:hi]
-        labels = None if fs.labels is None else fs.labels[lo:hi]
+    def simulate(fs: FrameSet, pos: np.ndarray) -> dict | None:
+        images = fs.images[pos]
+        labels = None if fs.labels is None else fs.labels[pos]
+        lo = int(pos[0]) if len(pos) else 0
         if len(images) == 0:
             return None
         ref = golden.run(images)
@@ -183,7 +185,7 @@ def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None
         if fs.kind == "clean" and fs.split is not None and fs.indices is not None:
             got = np.asarray(res.labels)
             known = clean_rtl.setdefault(fs.split, {})
-            for k, index in enumerate(fs.indices[lo:hi][: len(got)]):
+            for k, index in enumerate(fs.indices[pos][: len(got)]):
                 known[int(index)] = int(got[k])
         rows.append(row)
         if progress:
@@ -193,29 +195,39 @@ def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None
         if res.deadlock:
             failures.append(f"{fs.name}: deadlock (no stream moved for the watchdog period)")
         elif not cmp.ok:
-            where, message = locate_and_describe(build_dir, work / f"{fs.name}-locate", fs.name, cmp, images, lo)
+            where, message = locate_and_describe(build_dir, work / f"{fs.name}-locate", fs.name, cmp, images, pos)
             row["first_mismatch"] = where
             failures.append(message)
         elif not res.tlast_ok:
             failures.append(f"{fs.name}: m_axis_logits tlast not on the last beat of each frame")
         return row
 
-    for fs in sets:
+    def shard_positions(fs: FrameSet) -> np.ndarray:
+        """This shard's frames of a set. Sets that know their images' indices into a split are cut by
+        that index range (image k of the split goes to shard k * n // size), so an adversarial image
+        and its clean source land in the same shard; others by position."""
         n = len(fs.images)
-        lo, hi = n * idx // count, n * (idx + 1) // count
+        if count == 1:
+            return np.arange(n)
+        if fs.indices is not None and fs.total:
+            return np.flatnonzero(np.asarray(fs.indices) * count // fs.total == idx)
+        return np.arange(n * idx // count, n * (idx + 1) // count)
+
+    for fs in sets:
+        pos = shard_positions(fs)
         paired = fs.kind == "adversarial" and fs.split is not None and fs.indices is not None and fs.labels is not None
-        if paired and hi > lo:
+        if paired and len(pos):
             # the clean images this slice was crafted from, on the RTL too (only those not run yet)
-            want = fs.indices[lo:hi]
+            want = fs.indices[pos]
             missing = np.array([i for i in want if int(i) not in clean_rtl.get(fs.split, {})], dtype=np.int64)
             if len(missing):
                 extra = clean_sources(build_dir, fs, missing)
-                simulate(extra, 0, len(missing))
-        row = simulate(fs, lo, hi)
+                simulate(extra, np.arange(len(missing)))
+        row = simulate(fs, pos)
         if row is not None and paired:
             known = clean_rtl.get(fs.split, {})
-            clean_ok = np.array([known.get(int(i), -1) for i in fs.indices[lo:hi]]) == fs.labels[lo:hi]
-            row["clean_pair"] = {"split": fs.split, "frames": int(hi - lo),
+            clean_ok = np.array([known.get(int(i), -1) for i in fs.indices[pos]]) == fs.labels[pos]
+            row["clean_pair"] = {"split": fs.split, "frames": int(len(pos)),
                                  "rtl_accuracy": float(clean_ok.mean())}
     # --- protocol run + throughput check (dqhw/simulate/protocol.py) ---------------------------------
     from dqhw.simulate.protocol import session_checks
