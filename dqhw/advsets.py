@@ -27,7 +27,7 @@ import numpy as np
 from dqhw.attacks import AttackParams, attack_images, attack_params, check_eps, check_linf, threat_mode
 from dqhw.errors import DqhwError
 from dqhw.io import atomic_path
-from dqhw.sampling import Sample, sample_split
+from dqhw.sampling import Sample, sample_split, shard_slice
 
 FORMAT = "dqhw-advset"
 FORMAT_VERSION = 1
@@ -98,8 +98,7 @@ def craft_set(target, attack: str, eps: int, source=None, split: str = "test", l
     sample = sample_split(y, split, limit, seed)
     idx = sample.indices
     if shard is not None:  # slice i of n of the sample (merge_shards puts them back together)
-        i, n = shard
-        idx = idx[len(idx) * i // n: len(idx) * (i + 1) // n]
+        idx = shard_slice(idx, shard)
     model = crafter.model
     if squeeze:
         from dqhw.squeeze import Squeezed

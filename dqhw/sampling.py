@@ -106,3 +106,9 @@ def parse_shard(text: str | None) -> tuple[int, int]:
     if n < 1 or not 0 <= i < n:
         raise DqhwError(f"SHARD {text}: need 0 <= i < n")
     return i, n
+
+
+def shard_slice(items, shard: tuple[int, int]):
+    """Slice i of n of a sequence: items[len * i // n : len * (i + 1) // n] (attack and sim shards)."""
+    i, n = shard
+    return items[len(items) * i // n: len(items) * (i + 1) // n]

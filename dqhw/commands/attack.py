@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from dqhw.errors import DqhwError
     from dqhw.infer import predict_logits
     from dqhw.runs import load_run
-    from dqhw.sampling import sample_split
+    from dqhw.sampling import sample_split, shard_slice
 
     if args.merge is not None:
         return _merge(args)
@@ -71,8 +71,7 @@ def run(args: argparse.Namespace) -> int:
     data = load_dataset(target.config.dataset, target.config.data_dir)
     x, y = data.split(args.split)
     sample = sample_split(y, args.split, args.limit, args.seed)
-    n = sample.size if shard is None else len(sample.indices[sample.size * shard[0] // shard[1]:
-                                                             sample.size * (shard[0] + 1) // shard[1]])
+    n = sample.size if shard is None else len(shard_slice(sample.indices, shard))
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                   disable=args.quiet, transient=True) as bar:
         task = bar.add_task(f"{args.attack} eps {args.eps}", total=n)

@@ -20,7 +20,7 @@ import numpy as np
 from dqhw.errors import DqhwError, MismatchError
 from dqhw.io import write_json, write_text
 from dqhw.rtlgen.generate import Design
-from dqhw.sampling import parse_shard
+from dqhw.sampling import parse_shard, shard_slice
 
 SHARED_BUILD_ENV = "DQHW_SIM_SHARED_BUILD"  # set by run_parallel: the shards reuse the parent's Verilator build
 MIN_FRAMES_PER_JOB = 100  # below this a shard process costs more (start-up, golden model) than it saves
@@ -211,7 +211,7 @@ def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None
             return np.arange(n)
         if fs.indices is not None and fs.total:
             return np.flatnonzero(np.asarray(fs.indices) * count // fs.total == idx)
-        return np.arange(n * idx // count, n * (idx + 1) // count)
+        return shard_slice(np.arange(n), (idx, count))
 
     for fs in sets:
         pos = shard_positions(fs)
@@ -247,10 +247,16 @@ def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None
         "total_mismatches": sum(sum(r["mismatches"].values()) for r in rows),
         "passed": not failures, "failures": failures, "seconds": round(time.time() - t_all, 1),
     }
-    suffix = "" if count == 1 else f"-shard{idx}of{count}"
+    return write_report(build_dir, report, "" if count == 1 else f"-shard{idx}of{count}")
+
+
+def write_report(build_dir: Path, report: dict, suffix: str = "") -> dict:
+    """BUILD/sim/report{suffix}.json + .md (one run, a shard, or a merge); a failed run then raises
+    MismatchError with the first failure."""
     out = build_dir / "sim"
     write_json(out / f"report{suffix}.json", report)
     write_text(out / f"report{suffix}.md", render_markdown(report))
+    failures = report["failures"]
     if failures:
         raise MismatchError(failures[0] + (f" (+{len(failures) - 1} more; see {out}/report{suffix}.md)"
                                            if len(failures) > 1 else ""))

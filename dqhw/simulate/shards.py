@@ -12,16 +12,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from dqhw.errors import DqhwError, MismatchError
-from dqhw.io import write_json, write_text
-
-SHARD_REPORT = re.compile(r"report-shard(\d+)of(\d+)\.json$")
+from dqhw.errors import DqhwError
 
 
 def run_parallel(build_dir: Path, jobs: int, sets: list, split: str, limit: int | None, set_paths, frames,
@@ -61,7 +57,9 @@ def run_parallel(build_dir: Path, jobs: int, sets: list, split: str, limit: int 
     report = merge_reports([json.loads(p.read_text()) for p in paths])
     report["seconds"] = round(time.time() - t0, 1)
     report["jobs"] = jobs
-    return finish(build_dir, report)
+    from dqhw.simulate.session import write_report
+
+    return write_report(build_dir, report)
 
 
 def find_shard_reports(dirs: list[Path]) -> list[Path]:
@@ -84,7 +82,9 @@ def merge_dirs(build_dir: Path, dirs: list[Path]) -> dict:
             reports.append(json.loads(p.read_text()))
         except ValueError:
             raise DqhwError(f"{p}: not a readable shard report") from None
-    return finish(build_dir, merge_reports(reports))
+    from dqhw.simulate.session import write_report
+
+    return write_report(build_dir, merge_reports(reports))
 
 
 def merge_reports(reports: list[dict]) -> dict:
@@ -158,16 +158,3 @@ def _merge_rows(parts: list[dict]) -> dict:
     if mism:
         row["first_mismatch"] = mism[0]["first_mismatch"]
     return row
-
-
-def finish(build_dir: Path, report: dict) -> dict:
-    """Write BUILD/sim/report.json + report.md; a failed run raises MismatchError with the first failure."""
-    from dqhw.simulate.session import render_markdown
-
-    out = build_dir / "sim"
-    write_json(out / "report.json", report)
-    write_text(out / "report.md", render_markdown(report))
-    if report["failures"]:
-        raise MismatchError(report["failures"][0] + (f" (+{len(report['failures']) - 1} more; see {out}/report.md)"
-                                                     if len(report["failures"]) > 1 else ""))
-    return report
