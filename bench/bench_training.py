@@ -82,6 +82,7 @@ def stratified_subset(src: str, dst: Path, n_train: int | None, n_test: int | No
 
     if dst.is_file():
         return dst
+    dst.parent.mkdir(parents=True, exist_ok=True)
     z = np.load(src)
     rng = np.random.default_rng(seed)
     out = {}
