@@ -17,6 +17,7 @@ COMMANDS = {
     "eval": ("dqhw.commands.evaluate", "robustness report (Markdown + JSON + PNG) for one or more runs"),
     "build": ("dqhw.commands.build", "QONNX -> FINN flow -> folded dataflow graph -> RTL for a board"),
     "sim": ("dqhw.commands.sim", "run clean + adversarial sets through the RTL (Verilator), bit-exact"),
+    "reproduce": ("dqhw.commands.reproduce", "the paper's claims from one config: train, attack, eval, build, sim"),
 }
 
 

@@ -1,0 +1,90 @@
+"""`dqhw reproduce CONFIG`: train, attack, evaluate, build and simulate everything a config
+(configs/*.toml) describes; resumable (finished units are skipped); writes OUT/report.md, tables.md,
+results.json and plots/ (see dqhw.reproduce and docs/reproduce.md)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", metavar="CONFIG", help="a reproduce config, e.g. configs/cifar10-cpu.toml")
+    p.add_argument("--out", default=None, help="output folder (default: the config's experiment.out)")
+    p.add_argument("--plan", action="store_true",
+                   help="print every unit (done / to run), its dependencies and estimated time; run nothing")
+    p.add_argument("--no-hardware", action="store_true",
+                   help="skip the [hardware] units (dqhw build + dqhw sim); the report says so")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: the config's threads)")
+    p.add_argument("--report-only", action="store_true", help="only write the report from the units done so far")
+    p.add_argument("--quiet", action="store_true", help="only the runner's own progress lines")
+
+
+def run(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from dqhw.errors import DqhwError
+    from dqhw.reproduce.config import load_config
+
+    cfg = load_config(args.config)
+    threads = args.threads if args.threads is not None else cfg.threads
+    if threads is not None:
+        if threads < 1:
+            raise DqhwError(f"--threads must be >= 1, got {threads}")
+        os.environ["OMP_NUM_THREADS"] = str(threads)  # for any subprocess (build tools, shards)
+        import torch
+
+        torch.set_num_threads(threads)
+    out = Path(args.out or cfg.out)
+    from dqhw.reproduce.plan import make_plan
+
+    units = make_plan(cfg, out, hardware=not args.no_hardware)
+    if args.plan:
+        print_plan(cfg, out, units)
+        return 0
+    from dqhw.reproduce.report import write_report
+    from dqhw.reproduce.runner import execute
+
+    if not args.report_only:
+        out.mkdir(parents=True, exist_ok=True)
+        summary = execute(cfg, out, units, quiet=args.quiet)
+    results = write_report(cfg, out, units, hardware_run=not args.no_hardware)
+    outcomes = ", ".join(f"{v['outcome']}" for v in results["verdict"]) or "no rules"
+    ran = "" if args.report_only else (f"{len(summary['ran'])} units run, {len(summary['skipped'])} skipped, "
+                                       f"{summary['seconds']:.0f} s; ")
+    print(f"reproduce {cfg.name}: {ran}wrote {out}/report.md (+ tables.md, results.json, plots/); verdict: "
+          f"{outcomes}", file=sys.stdout)
+    return 0
+
+
+def print_plan(cfg, out, units) -> None:
+    from dqhw.reproduce.estimate import estimate, hms, split_sizes
+    from dqhw.reproduce.plan import read_done, train_progress
+
+    by_id = {u.id: u for u in units}
+    n_train, n_test = split_sizes(cfg)
+    print(f"plan of {cfg.path} ({cfg.name}): {cfg.dataset_label}, {n_train:,} training images (after the "
+          f"validation carve), {n_test:,} test images; device {cfg.device}, threads {cfg.threads or 'torch default'}; "
+          f"output {out}")
+    total_left, total_done = 0.0, 0.0
+    width = max(len(u.id) for u in units)
+    for k, u in enumerate(units, 1):
+        rec = read_done(out, u)
+        est = estimate(u, by_id, cfg)
+        if rec:
+            status, shown = "done", f"{hms(rec['wall_seconds'])} measured"
+            total_done += rec["wall_seconds"]
+        else:
+            prog = train_progress(u) if u.kind == "train" else None
+            status = f"epoch {prog[0]}/{prog[1]}" if prog else "to run"
+            left = est * (1 - prog[0] / prog[1]) if prog else est
+            total_left += left
+            shown = f"~{hms(left)}"
+        deps = ", ".join(by_id[d].title for d in u.deps) or "-"
+        print(f"{k:>3}. {u.id:<{width}}  {status:<11} {shown:>16}  after: {deps}")
+    print(f"total: {len(units)} units, {sum(1 for u in units if read_done(out, u))} done ({hms(total_done)} "
+          f"measured), estimated {hms(total_left)} to run (cost model: dqhw/reproduce/estimate.py)")
+    if cfg.device != "cpu":
+        print(f"note: device {cfg.device}: the estimates are for this project's 2-core CPU with one thread; a GPU "
+              "trains far faster (not calibrated), evaluation stays on the CPU")
