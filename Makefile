@@ -9,12 +9,13 @@ DEMO   ?= runs/demo
 BUILD  ?=
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast sim lint bench clean help
+.PHONY: install demo test test-fast sim reproduce lint bench clean help
 
 help:
 	@echo "make demo   - install, train a 2-bit DQ model on digits, attack, evaluate, build, simulate"
 	@echo "make test   - install and run the whole test suite (what CI runs)"
 	@echo "make sim    - run clean + adversarial sets through the RTL of BUILD (default: newest build)"
+	@echo "make reproduce CONFIG=configs/cifar10-cpu.toml - the paper's claims from one config (resumable)"
 	@echo "make lint   - ruff + verilator --lint-only -Wall on rtl/"
 	@echo "make bench  - benchmarks (numbers and ratios)"
 
@@ -45,6 +46,11 @@ sim: $(STAMP)
 		$(if $(JOBS),--jobs $(JOBS)) \
 		$(if $(FRAMES),--frames $(FRAMES)) \
 		$(if $(filter 1,$(WAVES)),--waves)
+
+# make reproduce CONFIG=configs/cifar10-cpu.toml [PLAN=1] [OUT=DIR]: train, attack, eval, build, sim (resumable)
+CONFIG ?= configs/digits-smoke.toml
+reproduce: $(STAMP)
+	$(BIN)/dqhw reproduce $(CONFIG) $(if $(OUT),--out $(OUT)) $(if $(filter 1,$(PLAN)),--plan)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
