@@ -40,9 +40,15 @@ module dqhw_fifo #(
 );
 
     localparam integer CW = $clog2(DEPTH + 1);
+`ifdef DQHW_FIFO_LIMIT
+    // FIFO sizing (simulation only): every FIFO in the asynchronous-read style, so that a run-time
+    // limit L behaves exactly like DEPTH = L in that style, at full throughput down to L = 2
+    localparam [0:0] BRAM = 1'b0;
+`else
     localparam [0:0] BRAM = (DEPTH >= BRAM_MIN_DEPTH) && (DEPTH >= 3);
+`endif
     // entries of the memory array
-    localparam integer MD = (DEPTH >= BRAM_MIN_DEPTH && DEPTH >= 3) ? DEPTH - 1 : DEPTH;
+    localparam integer MD = BRAM ? DEPTH - 1 : DEPTH;
     localparam integer AW = (MD > 1) ? $clog2(MD) : 1;
     localparam integer LAST_I = MD - 1;
     localparam [AW-1:0] LAST_ADDR = LAST_I[AW-1:0];
@@ -70,7 +76,15 @@ module dqhw_fifo #(
     reg  [CW-1:0] mem_cnt;       // beats in the memory array
     wire [CW-1:0] occupancy_next;
 
+`ifdef DQHW_FIFO_LIMIT
+    // Simulation only (FIFO sizing, dqhw.flow.fifo_sizing): the sizing testbench lowers the capacity
+    // at run time through this register, so trying other depths needs no recompile. A limit L holds
+    // L beats, like DEPTH = L (the asynchronous-read style, forced above).
+    reg [CW-1:0] limit = DEPTH[CW-1:0];
+    assign s_axis_tready = (mem_cnt != MEM_FULL) && (mem_cnt < limit);
+`else
     assign s_axis_tready = (mem_cnt != MEM_FULL);
+`endif
     assign push = s_axis_tvalid && s_axis_tready;
 
     generate

@@ -1,7 +1,8 @@
 """cocotb test of rtl/dqhw_fifo.v: data integrity under random stalls, capacity, throughput, and the
 `count` / `peak` outputs checked cycle by cycle against a model built from the observed handshakes.
 
-DQHW_TB_CFG = JSON with WIDTH, DEPTH (module parameters), BEATS, SEED.
+DQHW_TB_CFG = JSON with WIDTH, DEPTH (module parameters), BEATS, SEED; with LIMIT (a build with
+DQHW_FIFO_LIMIT) the run-time capacity written into `limit`, and DEPTH is then that capacity.
 """
 
 from __future__ import annotations
@@ -57,6 +58,9 @@ async def _setup(dut, valid_prob: float, ready_prob: float, seed: int):
     src = AxisSource(dut, valid_prob=valid_prob, rng=random.Random(seed))
     snk = AxisSink(dut, ready_prob=ready_prob, rng=random.Random(seed + 1))
     mon = OccupancyMonitor(dut)
+    cfg = json.loads(os.environ["DQHW_TB_CFG"])
+    if "LIMIT" in cfg:  # compiled with DQHW_FIFO_LIMIT: the capacity is set at run time, as FIFO sizing does
+        dut.limit.value = cfg["LIMIT"]
     await reset(dut)
     return src, snk, mon
 

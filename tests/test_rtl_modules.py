@@ -41,11 +41,12 @@ AXIS_PORTS = [f"{prefix}_{sig}" for prefix in ("s_axis", "m_axis") for sig in ("
 # PE 64 MVAU compiles in ~2 minutes instead of ~6 with every internal signal public)
 PUBLIC_PORTS = {
     "dqhw_fifo": ["clk", "rst_n", *AXIS_PORTS, "count", "peak"],
+    "dqhw_fifo-limit": ["clk", "rst_n", *AXIS_PORTS, "count", "peak", "limit"],
 }
 
 
-def ports_vlt(top: str, case_dir: Path) -> Path:
-    ports = PUBLIC_PORTS.get(top, ["clk", "rst_n", *AXIS_PORTS])
+def ports_vlt(top: str, case_dir: Path, variant: str = "") -> Path:
+    ports = PUBLIC_PORTS.get(f"{top}-{variant}" if variant else top, ["clk", "rst_n", *AXIS_PORTS])
     vlt = case_dir / "ports_public.vlt"
     text = "`verilator_config\n" + "".join(f'public_flat_rw -module "{top}" -var "{p}"\n' for p in ports)
     if not vlt.is_file() or vlt.read_text() != text:
@@ -53,12 +54,13 @@ def ports_vlt(top: str, case_dir: Path) -> Path:
     return vlt
 
 
-def _run(top: str, case: str, params: dict, cfg: dict, build_root: Path) -> None:
+def _run(top: str, case: str, params: dict, cfg: dict, build_root: Path, defines: tuple[str, ...] = (),
+         variant: str = "") -> None:
     case_dir = build_root / f"{top}-{case}"
     case_dir.mkdir(parents=True, exist_ok=True)
     result = run_cocotb(
-        sources=[RTL / f"{top}.v", ports_vlt(top, case_dir)],
-        build_args=["--no-public-flat-rw"],
+        sources=[RTL / f"{top}.v", ports_vlt(top, case_dir, variant)],
+        build_args=["--no-public-flat-rw", *(f"+define+{d}" for d in defines)],
         toplevel=top,
         test_module=f"test_{top}",
         build_dir=case_dir / "build",
@@ -674,6 +676,20 @@ def test_fifo(case, build_root):
     params = dict(FIFO_CASES[case])
     cfg = dict(WIDTH=params["WIDTH"], DEPTH=params["DEPTH"], BEATS=400, SEED=len(case))
     _run("dqhw_fifo", case, params, cfg, build_root)
+
+
+# FIFO sizing's run-time capacity (DQHW_FIFO_LIMIT, simulation only): a FIFO compiled deep and limited
+# to L at run time must pass the same tests as DEPTH = L: exactly L beats held, one beat per cycle
+# at full rate (even at L = 2), count/peak cycle by cycle, data intact under random stalls.
+FIFO_LIMIT_CASES = {"limit2-of-64": (dict(WIDTH=8, DEPTH=64, BRAM_MIN_DEPTH=16), 2),
+                    "limit29-of-300": (dict(WIDTH=16, DEPTH=300), 29)}
+
+
+@pytest.mark.parametrize("case", list(FIFO_LIMIT_CASES))
+def test_fifo_runtime_limit(case, build_root):
+    params, limit = FIFO_LIMIT_CASES[case]
+    cfg = dict(WIDTH=params["WIDTH"], DEPTH=limit, LIMIT=limit, BEATS=400, SEED=len(case))
+    _run("dqhw_fifo", case, dict(params), cfg, build_root, defines=("DQHW_FIFO_LIMIT",), variant="limit")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -85,6 +85,12 @@ def test_input_quantizer_thresholding_is_shipped_proven_and_simulates(thr_build,
     info = json.loads((thr_build / "build.json").read_text())
     proof = info["rtl"]["proof"]
     assert proof["passed"] and proof["mismatches"] == 0 and proof["frames"] >= 16
+    # FIFO sizing compiled twice: the generous design once for every trial of depths (run-time limits),
+    # the sized design once, and the proof reused that second compile
+    sizing = json.loads((rtl / "fifo_sizing.json").read_text())
+    assert sizing["trials"] and sizing["rounds"], sizing
+    assert sizing["trials"][-1]["depths"] == sizing["rounds"][0]["depths"]
+    assert proof["compile_s"] == 0, proof
     code, _, err = run_cli(["sim", thr_build, "--limit", LIMIT, "--quiet"], capsys)
     assert code == 0, err
     report = json.loads((thr_build / "sim" / "report.json").read_text())

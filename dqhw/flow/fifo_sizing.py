@@ -1,11 +1,15 @@
 """FIFO depths by simulation (the last steps of `dqhw build`).
 
-1. Generate the accelerator with generous FIFOs (each can hold a whole frame of its stream, capped).
+1. Generate the accelerator with generous FIFOs (each can hold a whole frame of its stream, capped)
+   and compile it once with run-time FIFO capacities (dqhw_fifo's simulation-only DQHW_FIFO_LIMIT).
 2. Run a few frames; every dqhw_fifo records its peak occupancy.
-3. Write depth = max(2, peak) into the graph's StreamingFIFO nodes (DATAFLOW is rewritten: it then
-   describes the hardware), regenerate from the graph alone and run the same frames again: the
-   interval between frames must not grow (a FIFO whose peak reached its cap is doubled and the loop
-   repeats), and the run must finish without the watchdog firing (no deadlock).
+3. Trials on that same compile, no recompiles: capacity = max(2, peak); the interval between frames
+   must not grow beyond TOLERANCE and the run must finish without the watchdog firing (no
+   deadlock), else the FIFOs that ran full are doubled and the trial repeats.
+4. Write the depths into the graph's StreamingFIFO nodes (DATAFLOW is rewritten: it then describes the
+   hardware), regenerate from the graph alone, compile and run the same frames again: the real
+   design must confirm the trial (it normally does at once; a storage style's extra cycle of latency
+   can make it grow again, with a recompile). That compile is the one the build's proof reuses.
 Every run's outputs (each logit and class) are compared with the golden model when `expected` is
 given: a sizing run that computes wrong results fails at once. The record (peaks, depths, cycles per
 frame before/after) goes to DIR/rtl/fifo_sizing.json, and the final folder is sealed
@@ -21,7 +25,7 @@ import numpy as np
 
 from dqhw.errors import DqhwError, MismatchError
 from dqhw.rtlgen.generate import Design, fifo_frame_beats, generate_rtl, write_manifest
-from dqhw.simulate.runner import bulk_run, compare
+from dqhw.simulate.runner import bulk_run, compare, max_in_for_frames
 
 GENEROUS_CAP = 4096
 TOLERANCE = 0.02  # the sized design may be at most 2 % slower than the generous one
@@ -63,8 +67,11 @@ def write_fifo_depths(dataflow: Path, depths: dict[str, int], styles: dict[str, 
 
 
 def size_and_generate(dataflow: Path, rtl_dir: Path, work_dir: Path, frames: np.ndarray,
-                      fpga_part: str, clock_ns: float, max_rounds: int = 4, expected=None, storage=None) -> dict:
+                      fpga_part: str, clock_ns: float, max_rounds: int = 4, expected=None, storage=None,
+                      max_frames: int = 0) -> dict:
     """`expected`: the golden model's result on `frames` (a GoldenResult), checked after every run.
+    `max_frames`: the most frames a later simulation of this build in work_dir/"sized" runs (the
+    proof), so that its compile is this one.
     `storage`: depths -> {fifo name: ram_style}, the FIFOs' storage for the budget (applied before
     every sized round, so the rounds measure the final hardware)."""
     frames = np.asarray(frames)
@@ -83,33 +90,55 @@ def size_and_generate(dataflow: Path, rtl_dir: Path, work_dir: Path, frames: np.
         raise DqhwError("FIFO sizing needs at least 3 frames (steady-state interval)")
     generous = {k: int(min(GENEROUS_CAP, max(2, v + 2))) for k, v in fifo_frame_beats(dataflow).items()}
     generate_rtl(dataflow, rtl_dir, fpga_part, clock_ns, generous)
-    ref = bulk_run(rtl_dir, work_dir / "generous", frames)
+    # One compile of the generous design with run-time FIFO capacities (DQHW_FIFO_LIMIT): the generous
+    # run and every trial of smaller depths reuse it.
+    limits_work = work_dir / "generous"
+    ref = bulk_run(rtl_dir, limits_work, frames, fifo_limits=generous)
     check(ref, "generous FIFOs")
     if ref.deadlock or len(ref.logits) != len(frames):
         raise DqhwError(f"the accelerator did not finish {len(frames)} frames even with generous FIFOs "
                         f"(deadlock={ref.deadlock})")
     ref_ii = ref.interval()
+
+    def acceptable(res) -> bool:
+        ii = res.interval()
+        return not res.deadlock and len(res.logits) == len(frames) and ii is not None and \
+            ii <= ref_ii * (1 + TOLERANCE)
+
+    def grow(res, depths: dict[str, int]) -> None:
+        # the FIFOs that ran full are the candidates: double them
+        full = [k for k, d in depths.items() if res.peaks.get(k, 0) >= d] or list(depths)
+        for k in full:
+            depths[k] = min(generous[k], depths[k] * 2)
+
     depths = {k: max(2, int(ref.peaks.get(k, 2))) for k in generous}
+    trials = []
+    for r in range(max_rounds):
+        res = bulk_run(rtl_dir, limits_work, frames, fifo_limits=depths)
+        check(res, f"trial {r + 1} (run-time depths)")
+        trials.append({"depths": dict(depths), "interval": res.interval(), "deadlock": res.deadlock})
+        if acceptable(res):
+            break
+        grow(res, depths)
+    else:
+        raise DqhwError(f"FIFO sizing did not reach the generous design's interval ({ref_ii} cycles) "
+                        f"in {max_rounds} trials")
+    # The real design (depths as parameters, storage styles for the budget): one compile, which the
+    # build's proof reuses (same testbench, MAX_IN for `max_frames`). It normally confirms the trial at
+    # once; a storage style's different latency can cost cycles, then depths grow with a recompile.
+    max_in = max_in_for_frames(Design.load(rtl_dir), max(len(frames), max_frames))
     rounds = []
     styles = None
     for r in range(max_rounds):
         styles = storage(dict(depths)) if storage is not None else None
         write_fifo_depths(dataflow, depths, styles)
         generate_rtl(dataflow, rtl_dir, fpga_part, clock_ns)
-        res = bulk_run(rtl_dir, work_dir / "sized", frames)
+        res = bulk_run(rtl_dir, work_dir / "sized", frames, max_in=max_in)
         check(res, f"round {r + 1}")
-        ii = res.interval()
-        ok = not res.deadlock and len(res.logits) == len(frames) and ii is not None and \
-            ii <= ref_ii * (1 + TOLERANCE)
-        rounds.append({"depths": dict(depths), "interval": ii, "deadlock": res.deadlock})
-        if ok:
+        rounds.append({"depths": dict(depths), "interval": res.interval(), "deadlock": res.deadlock})
+        if acceptable(res):
             break
-        # the FIFOs that ran full are the candidates: double them
-        full = [k for k, d in depths.items() if res.peaks.get(k, 0) >= d]
-        if not full:
-            full = list(depths)
-        for k in full:
-            depths[k] = min(generous[k], depths[k] * 2)
+        grow(res, depths)
     else:
         raise DqhwError(f"FIFO sizing did not reach the generous design's interval ({ref_ii} cycles) "
                         f"in {max_rounds} rounds")
@@ -122,6 +151,7 @@ def size_and_generate(dataflow: Path, rtl_dir: Path, work_dir: Path, frames: np.
         "interval_generous": ref_ii,
         "interval_sized": rounds[-1]["interval"],
         "latency_cycles": ref.latency(),
+        "trials": trials,
         "rounds": rounds,
         "expected_cycles_per_frame": Design.load(rtl_dir).expected_cycles_per_frame,
     }

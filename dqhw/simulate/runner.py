@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dqhw import contract
 from dqhw.errors import DqhwError
 from dqhw.resources import hw_dir
 from dqhw.rtlgen.generate import Design
@@ -68,17 +69,24 @@ def rtl_sources(rtl_dir: Path, design: Design) -> list[Path]:
 
 
 def bulk_build_spec(rtl_dir: Path, design: Design, max_in: int, watchdog: int | None = None, stall_in: int = 0,
-                    stall_out: int = 0, waves: bool = False) -> tuple[list[Path], dict, list[str]]:
-    """(sources, parameters, Verilator args) of the bulk testbench build: equal specs share one build."""
+                    stall_out: int = 0, waves: bool = False, limits_dir: Path | None = None
+                    ) -> tuple[list[Path], dict, list[str]]:
+    """(sources, parameters, Verilator args) of the bulk testbench build: equal specs share one build.
+    `limits_dir`: the FIFO-sizing variant (run-time FIFO capacities, testbench_verilog(fifo_limits=True)),
+    its testbench written there rather than into the RTL folder."""
     if watchdog is None:
         watchdog = max(WATCHDOG_CYCLES, 10 * int(design.expected_cycles_per_frame))
-    tb_file = rtl_dir / "tb_dqhw_accel.v"
-    if not tb_file.is_file() or tb_file.read_text() != tb.testbench_verilog(design):
-        tb_file.write_text(tb.testbench_verilog(design))
+    text = tb.testbench_verilog(design, fifo_limits=limits_dir is not None)
+    tb_file = (limits_dir if limits_dir is not None else rtl_dir) / "tb_dqhw_accel.v"
+    if not tb_file.is_file() or tb_file.read_text() != text:
+        tb_file.parent.mkdir(parents=True, exist_ok=True)
+        tb_file.write_text(text)
     params = {"MAX_IN": max_in, "WATCHDOG": watchdog, "STALL_IN": stall_in, "STALL_OUT": stall_out}
     # cocotb only touches clk and done (marked public in the testbench): without public access to
     # every other signal Verilator optimizes the whole design (~8x faster here)
     build_args = ["--no-public-flat-rw", "-O3"] + (waves_build_args() if waves else [])
+    if limits_dir is not None:
+        build_args.append("+define+DQHW_FIFO_LIMIT")
     return rtl_sources(rtl_dir, design) + [tb_file], params, build_args
 
 
@@ -102,14 +110,17 @@ def max_in_for_frames(design: Design, frames: int) -> int:
 
 def bulk_run(rtl_dir: str | Path, work_dir: str | Path, images: np.ndarray, stall_in: int = 0,
              stall_out: int = 0, watchdog: int | None = None, waves: bool = False, x_mode: str = "fast",
-             seed: int = 1, build_dir: str | Path | None = None, max_in: int | None = None) -> BulkResult:
+             seed: int = 1, build_dir: str | Path | None = None, max_in: int | None = None,
+             fifo_limits: dict[str, int] | None = None) -> BulkResult:
     """Build (cached) and run tb_dqhw_accel on uint8 NHWC `images`; returns what came out.
     `watchdog` (cycles without a beat on any port before the run ends as a deadlock) defaults to
     max(WATCHDOG_CYCLES, 10 frame intervals): the ports legitimately stay quiet for about one
     latency (input absorbed by the FIFOs, first output not out yet), which grows with the design.
     `x_mode="random"`: uninitialised state randomised at start-up (seeded by `seed`), see
     dqhw.simulate.verilator.X_MODES.
-    `build_dir`/`max_in`: a shared build (prebuild_bulk) instead of one under work_dir sized for these frames."""
+    `build_dir`/`max_in`: a shared build (prebuild_bulk) instead of one under work_dir sized for these frames.
+    `fifo_limits`: {fifo name: capacity <= its compiled depth}: run the FIFO-sizing build (one compile
+    under work_dir/build-limits, whatever the capacities) with these capacities."""
     rtl_dir = Path(rtl_dir).resolve()
     work = Path(work_dir).resolve()
     design = Design.load(rtl_dir)
@@ -119,10 +130,21 @@ def bulk_run(rtl_dir: str | Path, work_dir: str | Path, images: np.ndarray, stal
     run_dir, n_in = tb.prepare_bulk_run(rtl_dir, work, design, images)
     if max_in is not None and max_in < n_in:
         raise DqhwError(f"internal: {n_in} input beats do not fit the shared build's MAX_IN {max_in}")
+    limits_dir = None
+    if fifo_limits is not None:
+        limits_dir = work / "tb-limits"
+        fifos = [s for s in design.stages if s.kind == "fifo"]
+        bad = [f.name for f in fifos if not 2 <= int(fifo_limits.get(f.name, f.fifo_depth)) <= f.fifo_depth]
+        if bad:
+            raise DqhwError(f"internal: FIFO limit of {bad[0]} outside 2..its compiled depth")
+        if fifos:
+            contract.write_memh(run_dir / "limits.memh", [int(fifo_limits.get(f.name, f.fifo_depth)) for f in fifos],
+                                32)
     sources, params, build_args = bulk_build_spec(rtl_dir, design, max_in or tb.max_in_for(n_in), watchdog,
-                                                  stall_in, stall_out, waves)
+                                                  stall_in, stall_out, waves, limits_dir=limits_dir)
     if build_dir is None:
-        build_dir = work / ("build-waves" if waves else "build" if x_mode == "fast" else f"build-x{x_mode}")
+        build_dir = work / ("build-limits" if limits_dir is not None else "build-waves" if waves
+                            else "build" if x_mode == "fast" else f"build-x{x_mode}")
     result = run_cocotb(
         sources=sources, toplevel=tb.TB_TOP, test_module="test_accel_bulk", build_dir=build_dir,
         test_dir=run_dir, parameters=params, python_path=[hw_dir("sim")], build_args=build_args,

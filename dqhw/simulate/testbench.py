@@ -109,13 +109,32 @@ def max_in_for(n_in: int) -> int:
     return size
 
 
-def testbench_verilog(design: Design) -> str:
+def testbench_verilog(design: Design, fifo_limits: bool = False) -> str:
     """tb_dqhw_accel: parameters IN_FILE, COUNT_FILE (input beats, frames), MAX_IN, WATCHDOG, STALL_IN/STALL_OUT
     (0..255: probability x 256 of withholding valid / ready in a cycle, from an LFSR; 256 or more:
-    withheld for ever, a hang the watchdog must report), OUT_DIR."""
-    fifos = [s.name for s in design.stages if s.kind == "fifo"]
+    withheld for ever, a hang the watchdog must report), OUT_DIR.
+    `fifo_limits`: the FIFO-sizing variant (compiled with DQHW_FIFO_LIMIT): LIMIT_FILE holds one
+    capacity per FIFO (stream order), loaded into each dqhw_fifo's `limit` during reset, so one
+    compile tries any depths up to the compiled ones."""
+    fifos = [s for s in design.stages if s.kind == "fifo"]
     has_label = design.label_width > 0
-    peak_lines = "\n".join(f'            $fwrite(fs, "peak {f} %0d\\n", dut.{f}.peak);' for f in fifos)
+    peak_lines = "\n".join(f'            $fwrite(fs, "peak {f.name} %0d\\n", dut.{f.name}.peak);' for f in fifos)
+    limit_param = limit_logic = ""
+    if fifo_limits and fifos:
+        limit_param = ',\n    parameter LIMIT_FILE = "limits.memh"'
+        # dqhw_fifo's `limit` is $clog2(DEPTH + 1) bits wide
+        writes = "\n".join(f"            dut.{f.name}.limit <= fifo_limit[{i}][{int(f.fifo_depth).bit_length() - 1}:0];"
+                           for i, f in enumerate(fifos))
+        limit_logic = f"""
+    // FIFO sizing: capacities from LIMIT_FILE, set while the design is in reset
+    reg [31:0] fifo_limit [0:{len(fifos) - 1}];
+    initial $readmemh(LIMIT_FILE, fifo_limit);
+    always @(posedge clk) begin
+        if (rst_cnt == 8'd1) begin
+{writes}
+        end
+    end
+"""
     label_ports = ""
     label_logic = ""
     if has_label:
@@ -144,7 +163,7 @@ module {TB_TOP} #(
     parameter integer MAX_IN = 1024,
     parameter integer WATCHDOG = 200000,
     parameter integer STALL_IN = 0,
-    parameter integer STALL_OUT = 0
+    parameter integer STALL_OUT = 0{limit_param}
 ) (
     input  wire clk /* verilator public_flat_rw */,
     output reg  done /* verilator public_flat_rw */
@@ -208,6 +227,7 @@ module {TB_TOP} #(
         rst_n <= (rst_cnt == 8'd16);
     end
 
+{limit_logic}
     always @(posedge clk) begin
         if (s_tvalid && s_tready) begin
             if (in_ptr % IN_BEATS == 0) $fwrite(ff, "in %0d %0d\\n", in_ptr / IN_BEATS, cycle);
