@@ -23,7 +23,7 @@ def test_build_directory():
     names = [s["step"] for s in info["steps"]]
     # the ordered step list, finn's and dqhw's, verification included (no RTL in this build: --no-rtl)
     assert names == [n for n, _, _ in steps(rtl=False)]
-    assert names[:3] == ["load_graph", "check_graph", "qonnx_to_finn"] and names[-2:] == ["verify", "report"]
+    assert names[:3] == ["load_graph", "check_graph", "qonnx_to_finn"] and names[-3:] == ["verify", "hls", "report"]
     for i, (s, (_, _, saves)) in enumerate(zip(info["steps"], steps(rtl=False))):
         if saves:  # every step that changes the graph leaves its model
             assert s["model"] == f"intermediate/{i:02d}_{s['step']}.onnx" and (out / s["model"]).is_file()
@@ -31,7 +31,7 @@ def test_build_directory():
             assert s["model"] is None
     for f in ("dataflow.onnx", "model.qonnx.onnx", "folding_config.json", "report/summary.json", "report/summary.md",
               "report/estimate_layer_cycles.json", "report/estimate_layer_resources.json",
-              "intermediate/dataflow_parent.onnx", "frames/clean.npz"):
+              "intermediate/dataflow_parent.onnx", "frames/clean.npz", "hls/hls.json", "hls/dqhw_accel.cpp"):
         assert (out / f).is_file(), f
     assert info["board"]["part"] == "xc7z020clg400-1" and info["board"]["finn_board"] == "Pynq-Z2"
     assert info["outputs"]["logits_tensor"] == "logits" and info["outputs"]["output_tensor"] == "label"

@@ -27,6 +27,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "BUILD/sim/report.json/.md, e.g. after a SLURM job array")
     p.add_argument("--waves", action="store_true", default=os.environ.get("WAVES") == "1",
                    help="dump FST waveforms (also WAVES=1)")
+    p.add_argument("--backend", choices=("verilator", "hls"), default="verilator",
+                   help="verilator (default): the RTL; hls: the build's HLS C++ (BUILD/hls) C-simulated with g++, "
+                        "report in BUILD/sim/report-hls.md")
     p.add_argument("--quiet", action="store_true")
 
 
@@ -34,6 +37,10 @@ def run(args: argparse.Namespace) -> int:
     from dqhw.simulate.session import latest_build, run_sim
 
     build = args.build or str(latest_build())
+    if args.merge is not None and args.backend != "verilator":
+        from dqhw.errors import DqhwError
+
+        raise DqhwError("--merge combines Verilator shard reports; the hls backend writes one report")
     if args.merge is not None:
         from pathlib import Path
 
@@ -45,8 +52,11 @@ def run(args: argparse.Namespace) -> int:
         return 0
     report = run_sim(build, split=args.split, limit=args.limit, shard=args.shard, waves=args.waves,
                      set_paths=args.sets, progress=not args.quiet, frames=args.frames, seed=args.seed,
-                     jobs=args.jobs)
+                     jobs=args.jobs, backend=args.backend)
     name = "report.md" if not args.shard else f"report-shard{args.shard.replace('/', 'of')}.md"
-    print(f"sim {build}{f' shard {args.shard}' if args.shard else ''}: {report['total_frames']} frames, "
-          f"{report['total_mismatches']} mismatches, report in {build}/sim/{name}")
+    if args.backend == "hls":
+        name = "report-hls.md"
+    backend = " (backend=hls)" if args.backend == "hls" else ""
+    print(f"sim {build}{f' shard {args.shard}' if args.shard else ''}{backend}: "
+          f"{report['total_frames']} frames, {report['total_mismatches']} mismatches, report in {build}/sim/{name}")
     return 0

@@ -421,6 +421,18 @@ def step_board_package(model, ctx: BuildContext):
     return model
 
 
+def step_hls(model, ctx: BuildContext):
+    """DIR/hls: the HLS C++ twin of the accelerator (dqhw.hlsgen: a dataflow top over hls/'s layers, the
+    weights and thresholds as C++ arrays in the contract's layouts, a C-simulation driver, a Vitis HLS
+    script). Only writes sources (seconds); `dqhw sim --backend hls` compiles and checks them."""
+    from dqhw.hlsgen.generate import generate_hls
+
+    model.save(str(ctx.out / "dataflow.onnx"))  # the graph the HLS is generated from (FIFO depths sized)
+    info = generate_hls(ctx.out / "dataflow.onnx", ctx.out / "hls", ctx.board.part, ctx.clock_ns)
+    ctx.notes["hls"] = {"dir": "hls", "top": info["top"], "sources": info["sources"]}
+    return model
+
+
 def step_report(model, ctx: BuildContext):
     """DIR/report/summary.json + summary.md: layers, folding, resources, verification, the RTL proof."""
     import time
@@ -468,4 +480,4 @@ RTL: list[tuple[str, Callable, bool]] = [
 
 
 def steps(rtl: bool = True) -> list[tuple[str, Callable, bool]]:
-    return FRONT + (RTL if rtl else []) + [("report", step_report, False)]
+    return FRONT + (RTL if rtl else []) + [("hls", step_hls, False), ("report", step_report, False)]

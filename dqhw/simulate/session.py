@@ -114,15 +114,26 @@ def clean_sources(build_dir: Path, fs: FrameSet, missing: np.ndarray) -> FrameSe
                     "crafted from", total=len(y))
 
 
+BACKENDS = ("verilator", "hls")
+
+
 def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None, shard: str | None = None,
             waves: bool = False, set_paths: list[str] | None = None, progress: bool = True,
-            frames: str | None = None, seed: int = 0, jobs: int = 1) -> dict:
+            frames: str | None = None, seed: int = 0, jobs: int = 1, backend: str = "verilator") -> dict:
     """Simulate and compare; `jobs` > 1 (without `shard`) runs that many shards side by side and merges
-    their reports into one (run_parallel)."""
+    their reports into one (run_parallel). backend "hls": the build's HLS C++ C-simulated with g++
+    instead (run_sim_hls)."""
     from dqhw.golden import GoldenModel
     from dqhw.simulate.runner import bulk_run, compare, locate_and_describe, max_in_for_frames
 
+    if backend not in BACKENDS:
+        raise DqhwError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
     build_dir = Path(build_dir)
+    if backend == "hls":
+        if shard or waves:
+            raise DqhwError("--shard and --waves are for the verilator backend (the HLS C-sim runs every set in "
+                            "one process)")
+        return run_sim_hls(build_dir, split, limit, set_paths, progress, frames, seed)
     rtl_dir = build_dir / "rtl"
     if not (rtl_dir / "design.json").is_file():
         raise DqhwError(f"{build_dir}: no rtl/design.json (run `dqhw build` first)")
@@ -182,11 +193,7 @@ def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None
         }
         if fs.provenance:
             row["attack"] = {k: fs.provenance.get(k) for k in ("attack", "eps", "mode", "source_run", "split")}
-        if fs.kind == "clean" and fs.split is not None and fs.indices is not None:
-            got = np.asarray(res.labels)
-            known = clean_rtl.setdefault(fs.split, {})
-            for k, index in enumerate(fs.indices[pos][: len(got)]):
-                known[int(index)] = int(got[k])
+        record_clean(clean_rtl, fs, pos, np.asarray(res.labels))
         rows.append(row)
         if progress:
             print(f"{tag}    mismatches {cmp.label_mismatches + cmp.logit_mismatches + cmp.missing}, "
@@ -201,6 +208,43 @@ def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None
         elif not res.tlast_ok:
             failures.append(f"{fs.name}: m_axis_logits tlast not on the last beat of each frame")
         return row
+
+    run_paired_sets(build_dir, sets, simulate, clean_rtl, idx, count)
+    # --- protocol run + throughput check (dqhw/simulate/protocol.py) ---------------------------------
+    from dqhw.simulate.protocol import session_checks
+
+    protocol = session_checks(build_dir, rows, sets, failures, work, progress=progress, shard=idx)
+    # -------------------------------------------------------------------------------------------------
+    from dqhw.rtlgen.generate import manifest_changes
+
+    changed = manifest_changes(rtl_dir)
+    if changed:  # simulated fine or not, this is not the RTL the build sized and proved
+        failures.append(f"{rtl_dir / changed[0]} differs from the RTL the build sealed and proved (rtl/manifest.json)"
+                        + (f", and {len(changed) - 1} more files" if len(changed) > 1 else ""))
+    report = {
+        "build": str(build_dir), "backend": "verilator", "design_sha": design.graph_sha, "clock_ns": clock_ns,
+        "shard": f"{idx}/{count}", "sets": rows, "protocol": protocol,
+        "total_frames": sum(r["frames"] for r in rows),
+        "total_mismatches": sum(sum(r["mismatches"].values()) for r in rows),
+        "passed": not failures, "failures": failures, "seconds": round(time.time() - t_all, 1),
+    }
+    return write_report(build_dir, report, "" if count == 1 else f"-shard{idx}of{count}")
+
+
+def record_clean(clean_rtl: dict[str, dict[int, int]], fs: FrameSet, pos: np.ndarray, got: np.ndarray) -> None:
+    """Remember the class the hardware model gave each clean image of a split (for the adversarial sets'
+    clean pairs)."""
+    if fs.kind == "clean" and fs.split is not None and fs.indices is not None:
+        known = clean_rtl.setdefault(fs.split, {})
+        for k, index in enumerate(fs.indices[pos][: len(got)]):
+            known[int(index)] = int(got[k])
+
+
+def run_paired_sets(build_dir: Path, sets: list[FrameSet], simulate, clean_rtl: dict[str, dict[int, int]],
+                    idx: int = 0, count: int = 1) -> None:
+    """simulate(fs, positions) for this shard's frames of every set; an adversarial set is preceded by
+    the clean images it was crafted from that no clean set ran yet, and its row gets their accuracy
+    (`clean_pair`). simulate fills clean_rtl (record_clean)."""
 
     def shard_positions(fs: FrameSet) -> np.ndarray:
         """This shard's frames of a set. Sets that know their images' indices into a split are cut by
@@ -217,7 +261,7 @@ def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None
         pos = shard_positions(fs)
         paired = fs.kind == "adversarial" and fs.split is not None and fs.indices is not None and fs.labels is not None
         if paired and len(pos):
-            # the clean images this slice was crafted from, on the RTL too (only those not run yet)
+            # the clean images this slice was crafted from, on the hardware model too (only those not run yet)
             want = fs.indices[pos]
             missing = np.array([i for i in want if int(i) not in clean_rtl.get(fs.split, {})], dtype=np.int64)
             if len(missing):
@@ -229,25 +273,84 @@ def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None
             clean_ok = np.array([known.get(int(i), -1) for i in fs.indices[pos]]) == fs.labels[pos]
             row["clean_pair"] = {"split": fs.split, "frames": int(len(pos)),
                                  "rtl_accuracy": float(clean_ok.mean())}
-    # --- protocol run + throughput check (dqhw/simulate/protocol.py) ---------------------------------
-    from dqhw.simulate.protocol import session_checks
 
-    protocol = session_checks(build_dir, rows, sets, failures, work, progress=progress, shard=idx)
-    # -------------------------------------------------------------------------------------------------
-    from dqhw.rtlgen.generate import manifest_changes
 
-    changed = manifest_changes(rtl_dir)
-    if changed:  # simulated fine or not, this is not the RTL the build sized and proved
-        failures.append(f"{rtl_dir / changed[0]} differs from the RTL the build sealed and proved (rtl/manifest.json)"
-                        + (f", and {len(changed) - 1} more files" if len(changed) > 1 else ""))
+def run_sim_hls(build_dir: Path, split: str = "test", limit: int | None = None, set_paths: list[str] | None = None,
+                progress: bool = True, frames: str | None = None, seed: int = 0) -> dict:
+    """`dqhw sim --backend hls`: the same sets as the Verilator run through the build's HLS C++ (BUILD/hls),
+    compiled once with g++ (dqhw.simulate.hls_csim), every logit and class compared with the golden model.
+    Writes BUILD/sim/report-hls.json and .md (backend "hls")."""
+    import hashlib
+
+    from dqhw.golden import GoldenModel
+    from dqhw.simulate.hls_csim import compile_csim, load_description, run_csim
+    from dqhw.simulate.runner import compare
+
+    hls_dir = build_dir / "hls"
+    info = load_description(hls_dir)
+    dataflow = build_dir / "dataflow.onnx"
+    sets = collect_sets(build_dir, split, limit, set_paths, frames, seed)
+    golden = GoldenModel.from_build(build_dir)
+    work = build_dir / "sim" / "hls-work"
+    t_all = time.time()
+    if progress:
+        print("hls: compiling the C-simulation with g++ (cached per build) ...", flush=True)
+    exe, compile_s = compile_csim(hls_dir, build_dir / "sim" / "hls-csim")
+    has_class = info["class_width"] > 0
+    rows, failures = [], []
+    clean_rtl: dict[str, dict[int, int]] = {}
+
+    def simulate(fs: FrameSet, pos: np.ndarray) -> dict | None:
+        images = fs.images[pos]
+        labels = None if fs.labels is None else fs.labels[pos]
+        if len(images) == 0:
+            return None
+        ref = golden.run(images)
+        t0 = time.time()
+        if progress:
+            print(f"hls {fs.name}: {len(images)} frames through the C-simulation ({fs.sample}) ...", flush=True)
+        res = run_csim(exe, hls_dir, images, work / fs.name)
+        if not has_class:  # no class output: the host's class of the logits
+            res.labels = golden.class_of(res.logits)
+        cmp = compare(ref.labels, ref.logits, res, has_labels=has_class)
+        row = {
+            "set": fs.name, "kind": fs.kind, "frames": len(images), "first_index": int(pos[0]), "split": fs.split,
+            "sample": fs.sample, "per_class": _class_counts(labels),
+            "mismatches": {"labels": cmp.label_mismatches, "logits": cmp.logit_mismatches, "missing": cmp.missing},
+            "rtl_accuracy": _accuracy(res.labels, labels), "golden_accuracy": _accuracy(ref.labels, labels),
+            "sim_seconds": round(res.wall_s, 3), "frames_per_second": round(len(images) / max(res.wall_s, 1e-9), 1),
+            "wall_seconds": round(time.time() - t0, 2),
+        }
+        if fs.provenance:
+            row["attack"] = {k: fs.provenance.get(k) for k in ("attack", "eps", "mode", "source_run", "split")}
+        record_clean(clean_rtl, fs, pos, np.asarray(res.labels))
+        rows.append(row)
+        if progress:
+            print(f"    mismatches {cmp.label_mismatches + cmp.logit_mismatches + cmp.missing}, HLS accuracy "
+                  f"{_pct(row['rtl_accuracy'])} (golden {_pct(row['golden_accuracy'])}), "
+                  f"{row['frames_per_second']} frames/s", flush=True)
+        if not cmp.ok:
+            first = dict(cmp.first or {})
+            frame = int(pos[first["frame"]]) if first.get("frame", len(pos)) < len(pos) else first.get("frame")
+            row["first_mismatch"] = first | {"frame": frame}
+            failures.append(f"{fs.name}: frame {frame}: {first.get('where')}: HLS C-sim {first.get('rtl')}, golden "
+                            f"{first.get('golden')}")
+        return row
+
+    run_paired_sets(build_dir, sets, simulate, clean_rtl)
+    sha = hashlib.sha256(dataflow.read_bytes()).hexdigest()[:16] if dataflow.is_file() else None
+    if sha != info["graph_sha"]:
+        failures.append(f"{hls_dir} was generated from another dataflow.onnx than {dataflow} "
+                        "(regenerate it: python -m dqhw.hlsgen BUILD)")
     report = {
-        "build": str(build_dir), "design_sha": design.graph_sha, "clock_ns": clock_ns,
-        "shard": f"{idx}/{count}", "sets": rows, "protocol": protocol,
+        "build": str(build_dir), "backend": "hls", "design_sha": info["graph_sha"],
+        "compile_seconds": round(compile_s, 1), "sets": rows,
         "total_frames": sum(r["frames"] for r in rows),
         "total_mismatches": sum(sum(r["mismatches"].values()) for r in rows),
+        "frames_per_second": round(sum(r["frames"] for r in rows) / max(sum(r["sim_seconds"] for r in rows), 1e-9), 1),
         "passed": not failures, "failures": failures, "seconds": round(time.time() - t_all, 1),
     }
-    return write_report(build_dir, report, "" if count == 1 else f"-shard{idx}of{count}")
+    return write_report(build_dir, report, "-hls")
 
 
 def write_report(build_dir: Path, report: dict, suffix: str = "") -> dict:
@@ -282,6 +385,8 @@ def _pct(v) -> str:
 
 
 def render_markdown(report: dict) -> str:
+    if report.get("backend") == "hls":
+        return render_markdown_hls(report)
     lines = [
         f"# RTL simulation: {report['build']}",
         "",
@@ -312,6 +417,32 @@ def render_markdown(report: dict) -> str:
         from dqhw.simulate.protocol import render_protocol
 
         lines += ["", render_protocol(report["protocol"])]
+    if report["failures"]:
+        lines += ["", "## Failures", ""] + [f"- {f}" for f in report["failures"]]
+    return "\n".join(lines) + "\n"
+
+
+def render_markdown_hls(report: dict) -> str:
+    lines = [
+        f"# HLS C-simulation: {report['build']}",
+        "",
+        f"backend=hls: the build's HLS C++ (BUILD/hls) compiled with g++ ({report['compile_seconds']} s, 0 when "
+        f"cached), {report['frames_per_second']} frames/s overall.",
+        f"**{report['total_frames']} frames, {report['total_mismatches']} mismatches against the golden model "
+        f"({'PASS' if report['passed'] else 'FAIL'}).**",
+        "",
+        "| set | frames | mismatches (class/logits/missing) | HLS accuracy | golden accuracy | HLS accuracy on the "
+        "clean source images | frames/s |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in report["sets"]:
+        m = r["mismatches"]
+        pair = r.get("clean_pair")
+        lines.append(f"| {r['set']} | {r['frames']} | {m['labels']}/{m['logits']}/{m['missing']} | "
+                     f"{_pct(r['rtl_accuracy'])} | {_pct(r['golden_accuracy'])} | "
+                     f"{_pct(pair['rtl_accuracy']) if pair else '-'} | {r['frames_per_second']} |")
+    lines += ["", "Which images each set holds:", ""]
+    lines += [f"- {r['set']}: {r.get('sample') or 'unknown'}" for r in report["sets"]]
     if report["failures"]:
         lines += ["", "## Failures", ""] + [f"- {f}" for f in report["failures"]]
     return "\n".join(lines) + "\n"
