@@ -20,11 +20,17 @@ template <unsigned SIMD, unsigned IN_BITS, bool IN_SIGNED, unsigned W_BITS, bool
 inline ap_int<ACC_BITS> dqhw_mvau_dot(const ap_uint<SIMD * IN_BITS> &x, const ap_uint<SIMD * W_BITS> &w) {
 #pragma HLS INLINE
     ap_int<ACC_BITS> sum = 0;
+    if (XNOR) {  // 1-bit inputs and weights, bit 1 = +1: count the lanes where they agree
+        ap_uint<SIMD * IN_BITS> agree = ~(x ^ w);
+        for (unsigned s = 0; s < SIMD; s++) {
+#pragma HLS UNROLL
+            sum += agree[s];
+        }
+        return sum;
+    }
     for (unsigned s = 0; s < SIMD; s++) {
 #pragma HLS UNROLL
-        if (XNOR) {
-            sum += (x[s] == w[s]) ? 1 : 0;  // 1-bit inputs and weights, bit 1 = +1
-        } else if (W_BITS == 1) {
+        if (W_BITS == 1) {
             ap_int<IN_BITS + 1> v = dqhw_lane_value<IN_BITS, IN_SIGNED>(x, s);
             sum += w[s] ? ap_int<IN_BITS + 2>(v) : ap_int<IN_BITS + 2>(-v);  // bipolar weight
         } else {

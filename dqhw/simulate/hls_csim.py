@@ -1,5 +1,6 @@
 """C-simulation of a build's HLS accelerator (BUILD/hls, dqhw.hlsgen) with g++: compile once per build
-(the executable is cached under BUILD/sim/hls-csim/<hash of the sources, headers, compiler and flags>),
+(the executable and its objects are cached under BUILD/sim/hls-csim/, keyed by a hash of the sources, the
+headers they include, the compiler and the flags),
 then run every frame of a set through it in one process (frames in and outputs out as binary files).
 
 The headers ap_int.h / hls_stream.h come from the hls4ml wheel (hls4ml/templates/vivado/ap_types),
@@ -62,53 +63,63 @@ def load_description(hls_dir: str | Path) -> dict:
 
 def compile_csim(hls_dir: str | Path, cache_root: str | Path, jobs: int | None = None) -> tuple[Path, float]:
     """The C-simulation executable of `hls_dir`, compiled unless the cache holds one for exactly these
-    sources; returns (path, seconds spent compiling: 0 on a cache hit)."""
+    sources; returns (path, seconds spent compiling: 0 on a cache hit). Objects are cached too, each keyed
+    by its source and what it includes: the memories (params/*.cpp, most of the compile time of a large
+    network) are not compiled again when only the layers or the top change."""
     gxx, includes = find_toolchain()
     hls_dir = Path(hls_dir).resolve()
     info = load_description(hls_dir)
-    files = sorted(set(info["headers"]) | set(info["sources"]) | {info["testbench"], f"{info['top']}.h",
-                                                                    "dqhw_accel_params.h"})
     flags = [*CXXFLAGS, f"-std={info['cxx_std']}", f"-I{hls_dir}", *[f"-isystem{p}" for p in includes]]
-    h = hashlib.sha256()
-    for name in files:
-        h.update(name.encode() + b"\0" + (hls_dir / name).read_bytes() + b"\0")
+    base = hashlib.sha256(_compiler_version(gxx).encode() + " ".join(CXXFLAGS + [info["cxx_std"]]).encode())
     for inc in includes:
         for f in sorted(inc.rglob("*.h")):
-            h.update(f.name.encode() + f.read_bytes())
-    h.update(_compiler_version(gxx).encode() + " ".join(CXXFLAGS + [info["cxx_std"]]).encode())
-    out = Path(cache_root).resolve() / h.hexdigest()[:16]
-    exe = out / EXE
+            base.update(f.name.encode() + f.read_bytes())
+    local = [f"{info['top']}.h", "dqhw_accel_params.h", *info["headers"]]
+    sources = list(info["sources"]) + [info["testbench"]]
+
+    def key(src: str) -> str:
+        h = base.copy()
+        # params/*.cpp include only the memory declarations; the top and the driver every local header
+        deps = ["dqhw_accel_params.h"] if src.startswith("params/") else local
+        for name in [src, *deps]:
+            h.update(name.encode() + b"\0" + (hls_dir / name).read_bytes() + b"\0")
+        return h.hexdigest()[:20]
+
+    keys = {src: key(src) for src in sources}
+    root = Path(cache_root).resolve()
+    exe = root / hashlib.sha256("".join(sorted(keys.values())).encode()).hexdigest()[:16] / EXE
     if exe.is_file():
         return exe, 0.0
     t0 = time.time()
-    tmp = out.with_name(out.name + f".tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    sources = list(info["sources"]) + [info["testbench"]]
+    (root / "objects").mkdir(parents=True, exist_ok=True)
 
-    def compile_one(i_src):
-        i, src = i_src
-        obj = tmp / f"{i}.o"
-        r = subprocess.run([gxx, *flags, "-c", str(hls_dir / src), "-o", str(obj)], capture_output=True, text=True)
-        return src, obj, r
-
-    workers = max(1, min(len(sources), jobs or os.cpu_count() or 1))
-    try:
-        with ThreadPoolExecutor(workers) as pool:
-            results = list(pool.map(compile_one, enumerate(sources)))
-        for src, _, r in results:
-            if r.returncode != 0:
-                first = next((ln for ln in r.stderr.splitlines() if "error" in ln), r.stderr.strip()[:300])
-                raise DqhwError(f"g++ failed on {hls_dir / src}: {first.strip()}")
-        r = subprocess.run([gxx, *[str(o) for _, o, _ in results], "-o", str(tmp / EXE)], capture_output=True,
-                           text=True)
+    def compile_one(src: str):
+        obj = root / "objects" / f"{keys[src]}.o"
+        if obj.is_file():
+            return None
+        tmp = obj.with_name(f".{obj.name}.{os.getpid()}.tmp")
+        r = subprocess.run([gxx, *flags, "-c", str(hls_dir / src), "-o", str(tmp)], capture_output=True, text=True)
         if r.returncode != 0:
-            raise DqhwError(f"linking the C-simulation failed: {r.stderr.strip()[:300]}")
-        if out.exists():
-            shutil.rmtree(out)
-        os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+            tmp.unlink(missing_ok=True)
+            first = next((ln for ln in r.stderr.splitlines() if "error" in ln), r.stderr.strip()[:300])
+            return f"g++ failed on {hls_dir / src}: {first.strip()}"
+        os.replace(tmp, obj)
+        return None
+
+    # the largest sources first, so the long compiles overlap
+    order = sorted(sources, key=lambda f: -(hls_dir / f).stat().st_size)
+    with ThreadPoolExecutor(max(1, min(len(sources), jobs or os.cpu_count() or 1))) as pool:
+        errors = [e for e in pool.map(compile_one, order) if e]
+    if errors:
+        raise DqhwError(errors[0])
+    exe.parent.mkdir(parents=True, exist_ok=True)
+    tmp = exe.with_name(f".{EXE}.{os.getpid()}.tmp")
+    r = subprocess.run([gxx, *[str(root / "objects" / f"{keys[s]}.o") for s in sources], "-o", str(tmp)],
+                       capture_output=True, text=True)
+    if r.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        raise DqhwError(f"linking the C-simulation failed: {r.stderr.strip()[:300]}")
+    os.replace(tmp, exe)
     return exe, time.time() - t0
 
 
