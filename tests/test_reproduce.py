@@ -218,6 +218,18 @@ def test_rerun_is_idempotent_and_redone_units_give_identical_tables(smoke, capsy
     assert code == 0, err
     assert "1 units run" in stdout
     assert (out / "tables.md").read_text() == tables
+    # killed after a training run's last checkpoint, before its metrics and done record: finished from the
+    # checkpoint, not trained again
+    rec = next((out / "done").glob("train-dq-a1-s0-*.json"))
+    run = Path(json.loads(rec.read_text())["result"]["run"])
+    stamp = (run / "checkpoint.pt").stat().st_mtime_ns
+    for p in (rec, run / "metrics.json", run / "layers.json"):
+        p.unlink()
+    code, stdout, err = run_cli(["reproduce", SMOKE, "--out", out, "--no-hardware", "--quiet"], capsys)
+    assert code == 0, err
+    assert "1 units run" in stdout
+    assert (run / "layers.json").is_file() and (run / "checkpoint.pt").stat().st_mtime_ns == stamp
+    assert (out / "tables.md").read_text() == tables
 
 
 @pytest.mark.slow

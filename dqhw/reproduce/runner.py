@@ -130,18 +130,20 @@ def _data_dir(u: Unit, cfg: ReproConfig, by_id) -> str | None:
 
 def run_train(u: Unit, cfg: ReproConfig, by_id, quiet, say) -> dict:
     from dqhw.config import TrainConfig
-    from dqhw.runs import load_run
-    from dqhw.train import _write_layer_report, train
+    from dqhw.runs import CHECKPOINT, load_checkpoint, load_run
+    from dqhw.train import _write_layer_report, _write_metrics, train
 
     run_dir = Path(u.meta["run_dir"])
     tc = TrainConfig(**u.meta["train_kwargs"], dataset=cfg.dataset, data_dir=_data_dir(u, cfg, by_id),
                      seed=u.meta["seed"], device=cfg.device, out=str(run_dir), init=u.meta.get("init_dir"))
-    prog = train_progress(u) if (run_dir / "checkpoint.pt").is_file() else None
-    if prog and prog[0] >= prog[1]:  # killed after the last checkpoint, before the layer report / done record
+    state = load_checkpoint(run_dir / CHECKPOINT) if (run_dir / CHECKPOINT).is_file() else None
+    if state is not None and int(state["epoch"]) + 1 >= int(u.settings["epochs"]):
+        # killed after the last checkpoint, before metrics.json / layers.json / the done record were written
         run = load_run(run_dir)
+        _write_metrics(run_dir, run.config, state["history"], run.model, state.get("init"))
         if not (run_dir / "layers.json").is_file():
             _write_layer_report(run_dir, run.model, run.in_shape)
-    elif prog:
+    elif state is not None:
         train(tc, resume=True, progress=not quiet)
     else:
         if run_dir.exists():  # killed before the first checkpoint: start again
