@@ -70,3 +70,34 @@ def test_train_attack_build_sim(slice_dirs, capsys):
     assert rows["clean-test"]["frames"] == 20 and rows[pgd]["frames"] == 20
     assert f"clean-test-sources-of-{pgd}" in rows and rows[pgd]["clean_pair"]["frames"] == 20
     assert sum(rows["clean-test"]["per_class"].values()) == 20 and len(rows["clean-test"]["per_class"]) == 10
+
+
+@pytest.mark.hls
+def test_hls_csim_of_the_slice(slice_dirs, capsys):
+    """The same build's HLS C++ (BUILD/hls, written by the build) C-simulated with g++ on the same sets:
+    every logit and class equal to the golden model's (no extra build: the slice's own)."""
+    from dqhw.errors import DqhwError
+    from dqhw.simulate.hls_csim import find_toolchain
+
+    build = slice_dirs / "build"
+    if not (build / "sim" / "report.json").is_file():
+        pytest.skip("needs the build and Verilator run of test_train_attack_build_sim (run the module)")
+    try:
+        find_toolchain()
+    except DqhwError as e:
+        pytest.skip(f"HLS C-simulation toolchain missing: {e}")
+    assert (build / "hls" / "run_vitis.tcl").is_file() and (build / "hls" / "hls.json").is_file()
+    code, out, err = run_cli(["sim", build, "--backend", "hls", "--quiet"], capsys)
+    assert code == 0, err
+    assert "backend=hls" in out
+    report = json.loads((build / "sim" / "report-hls.json").read_text())
+    assert report["backend"] == "hls" and report["passed"] and report["total_mismatches"] == 0
+    rows = {r["set"]: r for r in report["sets"]}
+    # the sets of the full Verilator run above (the RTL equalled the golden model on each)
+    assert {k: r["frames"] for k, r in rows.items()} == {"clean-test": 360, "fgsm-eps32-test-n120-s0": 120,
+                                                          "pgd-eps32-test-n60-s0": 60}
+    for r in rows.values():
+        assert r["rtl_accuracy"] == r["golden_accuracy"] and r["mismatches"] == {"labels": 0, "logits": 0,
+                                                                                 "missing": 0}
+    assert rows["pgd-eps32-test-n60-s0"]["clean_pair"]["frames"] == 60
+    assert "backend=hls" in (build / "sim" / "report-hls.md").read_text()
