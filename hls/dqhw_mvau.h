@@ -15,29 +15,24 @@
 #include "dqhw_lanes.h"
 #include "dqhw_thresholding.h"
 
-// One PE's SIMD-lane dot product of input beat x with weight word w.
-template <unsigned SIMD, unsigned IN_BITS, bool IN_SIGNED, unsigned W_BITS, bool XNOR, unsigned ACC_BITS>
-inline ap_int<ACC_BITS> dqhw_mvau_dot(const ap_uint<SIMD * IN_BITS> &x, const ap_uint<SIMD * W_BITS> &w) {
+// One PE's SIMD-lane dot product of the input beat (its fields xv, unpacked once per beat) with
+// weight word w. Exact in int: |acc| stays below 2^ACC_BITS <= 2^31 (the contract's accumulator range).
+template <unsigned SIMD, unsigned IN_BITS, unsigned W_BITS, bool XNOR, unsigned ACC_BITS>
+inline ap_int<ACC_BITS> dqhw_mvau_dot(const int xv[SIMD], const ap_uint<SIMD * W_BITS> &w) {
 #pragma HLS INLINE
-    ap_int<ACC_BITS> sum = 0;
-    if (XNOR) {  // 1-bit inputs and weights, bit 1 = +1: count the lanes where they agree
-        ap_uint<SIMD * IN_BITS> agree = ~(x ^ w);
-        for (unsigned s = 0; s < SIMD; s++) {
-#pragma HLS UNROLL
-            sum += agree[s];
-        }
-        return sum;
-    }
+    int wv[SIMD];
+#pragma HLS ARRAY_PARTITION variable = wv complete
+    // XNOR / bipolar weights: the bit (1 = +1); else the W_BITS-bit two's-complement weight
+    dqhw_unpack<W_BITS, !(XNOR || W_BITS == 1), SIMD>(w, wv);
+    int sum = 0;
     for (unsigned s = 0; s < SIMD; s++) {
 #pragma HLS UNROLL
-        if (W_BITS == 1) {
-            ap_int<IN_BITS + 1> v = dqhw_lane_value<IN_BITS, IN_SIGNED>(x, s);
-            sum += w[s] ? ap_int<IN_BITS + 2>(v) : ap_int<IN_BITS + 2>(-v);  // bipolar weight
-        } else {
-            ap_int<W_BITS + 1> wv = dqhw_lane_value<W_BITS, true>(w, s);
-            ap_int<IN_BITS + 1> v = dqhw_lane_value<IN_BITS, IN_SIGNED>(x, s);
-            sum += wv * v;
-        }
+        if (XNOR)
+            sum += (xv[s] == wv[s]) ? 1 : 0;  // 1-bit inputs and weights agree
+        else if (W_BITS == 1)
+            sum += wv[s] ? xv[s] : -xv[s];  // bipolar weight
+        else
+            sum += wv[s] * xv[s];
     }
     return sum;
 }
@@ -49,6 +44,7 @@ void dqhw_mvau_folds(hls::stream<ap_uint<SIMD * IN_BITS> > &in, hls::stream<ap_u
                      const ap_uint<SIMD * W_BITS> weights[PE][(MH / PE) * (MW / SIMD)],
                      const ap_int<ACC_BITS> thresholds[PE][MH / PE][NUM_THRESH], unsigned vectors) {
 #pragma HLS INLINE
+    static_assert(ACC_BITS <= 32, "dqhw_mvau_dot accumulates in int");
     const unsigned NF = MH / PE, SF = MW / SIMD;
     ap_uint<SIMD * IN_BITS> buffer[SF];
     ap_int<ACC_BITS> acc[PE];
@@ -65,9 +61,12 @@ void dqhw_mvau_folds(hls::stream<ap_uint<SIMD * IN_BITS> > &in, hls::stream<ap_u
             } else {
                 x = buffer[sf];
             }
+            int xv[SIMD];
+#pragma HLS ARRAY_PARTITION variable = xv complete
+            dqhw_unpack<IN_BITS, IN_SIGNED, SIMD>(x, xv);
             for (unsigned p = 0; p < PE; p++) {
 #pragma HLS UNROLL
-                ap_int<ACC_BITS> d = dqhw_mvau_dot<SIMD, IN_BITS, IN_SIGNED, W_BITS, XNOR, ACC_BITS>(x, weights[p][step]);
+                ap_int<ACC_BITS> d = dqhw_mvau_dot<SIMD, IN_BITS, W_BITS, XNOR, ACC_BITS>(xv, weights[p][step]);
                 acc[p] = (sf == 0) ? d : ap_int<ACC_BITS>(acc[p] + d);
             }
             if (sf == SF - 1) {
