@@ -59,6 +59,7 @@ def test_train_attack_build_sim(slice_dirs, capsys):
     # the adversarial sets really are adversarial on the hardware
     assert by_set[fgsm]["rtl_accuracy"] < by_set[fgsm]["clean_pair"]["rtl_accuracy"]
     assert (build / "sim" / "report.md").read_text().count("| 0/0/0 |") == 3
+    full_rows = by_set
 
     # a --limit sample of each set: the adversarial sets' clean sources missing from the clean sample run
     # as extra clean rows, so every adversarial row is paired with its own clean images, on the RTL
@@ -70,6 +71,20 @@ def test_train_attack_build_sim(slice_dirs, capsys):
     assert rows["clean-test"]["frames"] == 20 and rows[pgd]["frames"] == 20
     assert f"clean-test-sources-of-{pgd}" in rows and rows[pgd]["clean_pair"]["frames"] == 20
     assert sum(rows["clean-test"]["per_class"].values()) == 20 and len(rows["clean-test"]["per_class"]) == 10
+
+    # every set again, clocked by the bare C++ main instead of cocotb, in 2 shards: the same model, so
+    # the same classes and the same cycles per frame as the cocotb run of every set above
+    code, out, err = run_cli(["sim", build, "--engine", "cpp", "--jobs", "2", "--quiet"], capsys)
+    assert code == 0, err
+    cpp = json.loads((build / "sim" / "report.json").read_text())
+    assert cpp["engine"] == "cpp" and cpp["shards"] == 2 and cpp["passed"] and cpp["total_mismatches"] == 0
+    cpp_rows = {r["set"]: r for r in cpp["sets"]}
+    assert set(cpp_rows) == set(full_rows)
+    for name, r in full_rows.items():
+        c = cpp_rows[name]
+        assert (c["frames"], c["rtl_accuracy"], c["cycles_per_frame"]) == \
+            (r["frames"], r["rtl_accuracy"], r["cycles_per_frame"]), name
+    assert "bare C++ main" in (build / "sim" / "report.md").read_text()
 
 
 @pytest.mark.hls

@@ -1,10 +1,11 @@
-"""A bare Verilator C++ harness around the bulk testbench `tb_dqhw_accel`: the reference speed for
-bench/bench_sim.py (how much the cocotb bulk path of `make sim` costs over plain Verilator).
+"""A bare Verilator C++ harness around the bulk testbench `tb_dqhw_accel`: `dqhw sim --engine cpp`
+(runner.bulk_run(engine="cpp")) and the reference speed for bench/bench_sim.py (how much the cocotb
+bulk path costs over plain Verilator).
 
 A generated main.cpp instantiates Vtb_dqhw_accel, toggles `clk` until `done` (or a cycle cap) and
 prints one JSON line with the cycles and the seconds of the loop. It is built with the Verilator
-flags of dqhw's cocotb builds (--no-timing -O3 --x-assign fast --x-initial fast, single-threaded:
-`verilator --cc --exe --build -j 1`) and run in a directory holding the input/count files and the
+flags of dqhw's cocotb builds (runner.bulk_build_spec; single-threaded model, `verilator --cc --exe
+--build -j <CPUs>` for the compile) and run in a directory holding the input/count files and the
 ROM files, exactly as runner.bulk_run runs the same testbench under cocotb; the outputs it writes
 (labels.out, logits.out, frames.out, stats.out) are the same files.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -26,7 +28,7 @@ from dqhw.rtlgen.generate import Design
 from dqhw.simulate import testbench as tb
 from dqhw.simulate.verilator import BUILD_ARGS, X_MODES, readmem_problems, verilator_env, verilator_root
 
-# same Verilator flags as runner.bulk_run's cocotb build (BUILD_ARGS + --no-public-flat-rw -O3)
+# the bulk testbench's Verilator flags (runner.bulk_build_spec) for other bare harnesses (pynq_sim)
 HARNESS_ARGS = (*BUILD_ARGS, *X_MODES["fast"], "--no-public-flat-rw", "-O3")
 EXE = "Vtb_dqhw_accel"
 
@@ -73,26 +75,24 @@ class HarnessResult:
     done: bool
     build_s: float
     run_dir: Path
+    log: Path | None = None
 
     @property
     def cycles_per_second(self) -> float:
         return self.cycles / self.wall_s if self.wall_s > 0 else 0.0
 
 
-def build_harness(rtl_dir: str | Path, build_dir: str | Path, parameters: dict) -> tuple[Path, float]:
-    """Verilate + compile tb_dqhw_accel with main.cpp into build_dir (skipped when an identical build
-    is there). Returns (executable, seconds spent)."""
-    rtl_dir = Path(rtl_dir).resolve()
+def build_harness(sources: list[Path], parameters: dict, build_args: list[str], build_dir: str | Path
+                  ) -> tuple[Path, float]:
+    """Verilate + compile `sources` (the design and tb_dqhw_accel) with main.cpp into build_dir, with
+    BUILD_ARGS + fast X handling + `build_args` (runner.bulk_build_spec's, so both engines simulate the
+    same model); skipped when an identical build is there. Returns (executable, seconds spent)."""
     build_dir = Path(build_dir).resolve()
-    design = Design.load(rtl_dir)
-    tb_file = rtl_dir / "tb_dqhw_accel.v"
-    if not tb_file.is_file() or tb_file.read_text() != tb.testbench_verilog(design):
-        tb_file.write_text(tb.testbench_verilog(design))
-    sources = [rtl_dir / f for f in design.files] + [tb_file]
-    h = hashlib.sha256(json.dumps([list(HARNESS_ARGS), sorted(parameters.items()), main_cpp()]).encode())
-    for s in sources:
-        h.update(str(s).encode())
-        h.update(s.read_bytes())
+    args = [*BUILD_ARGS, *X_MODES["fast"], *build_args]
+    h = hashlib.sha256(json.dumps([args, sorted((k, str(v)) for k, v in parameters.items()), main_cpp()]).encode())
+    for src in sources:
+        h.update(str(src).encode())
+        h.update(Path(src).read_bytes())
     stamp = h.hexdigest()
     exe = build_dir / EXE
     stamp_file = build_dir / "dqhw_harness.stamp"
@@ -102,10 +102,10 @@ def build_harness(rtl_dir: str | Path, build_dir: str | Path, parameters: dict) 
         shutil.rmtree(build_dir)
     build_dir.mkdir(parents=True)
     (build_dir / "main.cpp").write_text(main_cpp())
-    cmd = [str(verilator_root() / "bin" / "verilator"), "--cc", "--exe", "--build", "-j", "1", *HARNESS_ARGS,
-           "--top-module", tb.TB_TOP, "-Mdir", str(build_dir), "-o", EXE]
+    cmd = [str(verilator_root() / "bin" / "verilator"), "--cc", "--exe", "--build", "-j", str(os.cpu_count() or 1),
+           *args, "--top-module", tb.TB_TOP, "-Mdir", str(build_dir), "-o", EXE]
     cmd += [f"-G{k}={v}" for k, v in parameters.items()]
-    cmd += [str(build_dir / "main.cpp")] + [str(s) for s in sources]
+    cmd += [str(build_dir / "main.cpp")] + [str(src) for src in sources]
     t0 = time.monotonic()
     log = build_dir / "build.log"
     with log.open("w") as f:
@@ -117,23 +117,35 @@ def build_harness(rtl_dir: str | Path, build_dir: str | Path, parameters: dict) 
     return exe, time.monotonic() - t0
 
 
+def harness_bulk_run(sources: list[Path], parameters: dict, build_args: list[str], build_dir: Path, run_dir: Path,
+                     cap: int) -> HarnessResult:
+    """Build (cached) and run the harness in `run_dir`, which holds the frames and memory files
+    (testbench.prepare_bulk_run); at most `cap` cycles (the testbench's watchdog ends a hang first)."""
+    exe, build_s = build_harness(sources, parameters, build_args, build_dir)
+    proc = subprocess.run([str(exe), str(cap)], cwd=run_dir, capture_output=True, text=True)
+    log = run_dir / "sim.log"
+    log.write_text(proc.stdout + proc.stderr)
+    problems = readmem_problems(proc.stdout + proc.stderr)
+    if problems:
+        raise DqhwError(f"RTL simulation (cpp engine): memory file problem: {problems[0]}")
+    line = next((x for x in reversed(proc.stdout.splitlines()) if x.startswith("{")), None)
+    if line is None:
+        raise DqhwError(f"RTL simulation (cpp engine) printed no result (exit {proc.returncode}): "
+                        f"{proc.stderr.strip()[-300:]}")
+    out = json.loads(line)
+    return HarnessResult(int(out["cycles"]), float(out["seconds"]), bool(out["done"]), build_s, run_dir, log)
+
+
 def harness_run(rtl_dir: str | Path, work_dir: str | Path, images: np.ndarray, watchdog: int = 200_000,
                 max_cycles: int | None = None) -> HarnessResult:
-    """Build (cached) and run the bare harness on uint8 NHWC `images`, with the same files and
-    parameters as runner.bulk_run."""
+    """The bare harness on uint8 NHWC `images` with the files, parameters and Verilator flags of
+    runner.bulk_run's default cocotb build (bench/bench_sim.py compares the two)."""
+    from dqhw.simulate.runner import bulk_build_spec
+
     rtl_dir = Path(rtl_dir).resolve()
     work = Path(work_dir).resolve()
     design = Design.load(rtl_dir)
     run_dir, n_in = tb.prepare_bulk_run(rtl_dir, work, design, images)
-    params = {"MAX_IN": tb.max_in_for(n_in), "WATCHDOG": watchdog, "STALL_IN": 0, "STALL_OUT": 0}
-    exe, build_s = build_harness(rtl_dir, work / "build", params)
+    sources, params, args = bulk_build_spec(rtl_dir, design, tb.max_in_for(n_in), watchdog)
     cap = max_cycles or (len(images) + 4) * max(design.expected_cycles_per_frame, 1) * 4 + watchdog + 100_000
-    proc = subprocess.run([str(exe), str(cap)], cwd=run_dir, capture_output=True, text=True)
-    problems = readmem_problems(proc.stdout + proc.stderr)
-    if problems:
-        raise DqhwError(f"C++ harness: memory file problem: {problems[0]}")
-    line = next((x for x in reversed(proc.stdout.splitlines()) if x.startswith("{")), None)
-    if line is None:
-        raise DqhwError(f"C++ harness printed no result (exit {proc.returncode}): {proc.stderr.strip()[-300:]}")
-    out = json.loads(line)
-    return HarnessResult(int(out["cycles"]), float(out["seconds"]), bool(out["done"]), build_s, run_dir)
+    return harness_bulk_run(sources, params, args, work / "build", run_dir, cap)

@@ -68,6 +68,7 @@ def rtl_sources(rtl_dir: Path, design: Design) -> list[Path]:
     return [rtl_dir / f for f in design.files]
 
 
+ENGINES = ("cocotb", "cpp")
 LONG_RUN_FRAMES = 1000  # testbenches sized for at least this many frames get LONG_RUN_CXX_OPT
 LONG_RUN_CXX_OPT = "-O2"
 
@@ -100,14 +101,20 @@ def bulk_build_spec(rtl_dir: Path, design: Design, max_in: int, watchdog: int | 
     return rtl_sources(rtl_dir, design) + [tb_file], params, build_args
 
 
-def prebuild_bulk(rtl_dir: str | Path, build_dir: str | Path, max_frames: int, waves: bool = False) -> float:
+def prebuild_bulk(rtl_dir: str | Path, build_dir: str | Path, max_frames: int, waves: bool = False,
+                  engine: str = "cocotb") -> float:
     """Compile the bulk testbench for up to `max_frames` frames into `build_dir` once, so that every set
-    and every shard of a `dqhw sim` reuses it (bulk_run(..., build_dir=, max_in=max_in_for_frames(...)))."""
+    and every shard of a `dqhw sim` reuses it (bulk_run(..., build_dir=, max_in=max_in_for_frames(...),
+    engine=)). Returns the seconds spent (0: an identical build was there)."""
     from dqhw.simulate.verilator import build
 
     rtl_dir = Path(rtl_dir).resolve()
     design = Design.load(rtl_dir)
     sources, params, args = bulk_build_spec(rtl_dir, design, max_in_for_frames(design, max_frames), waves=waves)
+    if engine == "cpp":
+        from dqhw.simulate.cpp_harness import build_harness
+
+        return build_harness(sources, params, args, Path(build_dir).resolve())[1]
     return build(sources, tb.TB_TOP, Path(build_dir).resolve(), params, args,
                  log_file=Path(build_dir).resolve().parent / f"{Path(build_dir).name}.build.log")
 
@@ -121,7 +128,7 @@ def max_in_for_frames(design: Design, frames: int) -> int:
 def bulk_run(rtl_dir: str | Path, work_dir: str | Path, images: np.ndarray, stall_in: int = 0,
              stall_out: int = 0, watchdog: int | None = None, waves: bool = False, x_mode: str = "fast",
              seed: int = 1, build_dir: str | Path | None = None, max_in: int | None = None,
-             fifo_limits: dict[str, int] | None = None) -> BulkResult:
+             fifo_limits: dict[str, int] | None = None, engine: str = "cocotb") -> BulkResult:
     """Build (cached) and run tb_dqhw_accel on uint8 NHWC `images`; returns what came out.
     `watchdog` (cycles without a beat on any port before the run ends as a deadlock) defaults to
     max(WATCHDOG_CYCLES, 10 frame intervals): the ports legitimately stay quiet for about one
@@ -130,7 +137,12 @@ def bulk_run(rtl_dir: str | Path, work_dir: str | Path, images: np.ndarray, stal
     dqhw.simulate.verilator.X_MODES.
     `build_dir`/`max_in`: a shared build (prebuild_bulk) instead of one under work_dir sized for these frames.
     `fifo_limits`: {fifo name: capacity <= its compiled depth}: run the FIFO-sizing build (one compile
-    under work_dir/build-limits, whatever the capacities) with these capacities."""
+    under work_dir/build-limits, whatever the capacities) with these capacities.
+    `engine`: "cocotb" (cocotb starts the clock and awaits `done`) or "cpp" (the same testbench, built
+    with the same flags, clocked by a bare Verilator C++ main: dqhw.simulate.cpp_harness); both write
+    the same output files, read here the same way."""
+    if engine not in ENGINES:
+        raise DqhwError(f"unknown simulation engine {engine!r} (one of: {', '.join(ENGINES)})")
     rtl_dir = Path(rtl_dir).resolve()
     work = Path(work_dir).resolve()
     design = Design.load(rtl_dir)
@@ -155,6 +167,17 @@ def bulk_run(rtl_dir: str | Path, work_dir: str | Path, images: np.ndarray, stal
     if build_dir is None:
         build_dir = work / ("build-limits" if limits_dir is not None else "build-waves" if waves
                             else "build" if x_mode == "fast" else f"build-x{x_mode}")
+        if engine == "cpp":
+            build_dir = build_dir.with_name(build_dir.name + "-cpp")
+    if engine == "cpp":
+        from dqhw.simulate.cpp_harness import harness_bulk_run
+
+        if waves or x_mode != "fast":
+            raise DqhwError("the cpp engine runs without waveforms and with fast X handling; use --engine cocotb")
+        h = harness_bulk_run(sources, params, build_args, Path(build_dir), run_dir,
+                             cap=(len(images) + 4) * max(int(design.expected_cycles_per_frame), 1) * 4
+                             + watchdog + 100_000)
+        return _read_bulk_outputs(design, run_dir, len(images), h.wall_s, h.build_s, str(h.log))
     result = run_cocotb(
         sources=sources, toplevel=tb.TB_TOP, test_module="test_accel_bulk", build_dir=build_dir,
         test_dir=run_dir, parameters=params, python_path=[hw_dir("sim")], build_args=build_args,
@@ -168,6 +191,14 @@ def bulk_run(rtl_dir: str | Path, work_dir: str | Path, images: np.ndarray, stal
         if result.log and Path(result.log).is_file():
             tail = " | ".join(Path(result.log).read_text(errors="replace").strip().splitlines()[-3:])
         raise DqhwError(f"RTL simulation failed: {result.message} {tail}".strip())
+    timing = json.loads((run_dir / "timing.json").read_text()) if (run_dir / "timing.json").is_file() else {}
+    return _read_bulk_outputs(design, run_dir, len(images), float(timing.get("wall_s", result.run_s)),
+                              result.build_s, str(result.log))
+
+
+def _read_bulk_outputs(design: Design, run_dir: Path, n_frames: int, wall_s: float, build_s: float,
+                       log: str) -> BulkResult:
+    """The files tb_dqhw_accel wrote (stats, frame times, labels, logits), whichever engine clocked it."""
     stats = tb.read_stats(run_dir)
     first_in, last_out = tb.read_frame_times(run_dir)
     label_beats = tb.read_hex_lines(run_dir / "labels.out")
@@ -177,12 +208,11 @@ def bulk_run(rtl_dir: str | Path, work_dir: str | Path, images: np.ndarray, stal
     if frames_file.is_file():
         tlast_ok = all(line.split()[3] == "1" for line in frames_file.read_text().splitlines()
                        if line.startswith("out "))
-    timing = json.loads((run_dir / "timing.json").read_text()) if (run_dir / "timing.json").is_file() else {}
     return BulkResult(
         labels=np.asarray(label_beats, dtype=np.int64), logits=logits, cycles=int(stats.get("cycles", 0)),
         deadlock=bool(stats.get("deadlock", 0)), peaks=stats.get("peaks", {}), first_in=first_in,
-        last_out=last_out, wall_s=float(timing.get("wall_s", result.run_s)), build_s=result.build_s,
-        frames_expected=len(images), tlast_ok=tlast_ok, log=str(result.log),
+        last_out=last_out, wall_s=wall_s, build_s=build_s,
+        frames_expected=n_frames, tlast_ok=tlast_ok, log=log,
     )
 
 

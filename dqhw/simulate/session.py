@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,12 +120,15 @@ BACKENDS = ("verilator", "hls")
 
 def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None, shard: str | None = None,
             waves: bool = False, set_paths: list[str] | None = None, progress: bool = True,
-            frames: str | None = None, seed: int = 0, jobs: int = 1, backend: str = "verilator") -> dict:
+            frames: str | None = None, seed: int = 0, jobs: int = 1, backend: str = "verilator",
+            engine: str = "cocotb") -> dict:
     """Simulate and compare; `jobs` > 1 (without `shard`) runs that many shards side by side and merges
     their reports into one (run_parallel). backend "hls": the build's HLS C++ C-simulated with g++
-    instead (run_sim_hls)."""
+    instead (run_sim_hls). `engine` (verilator backend): what clocks the bulk testbench, "cocotb" or the
+    bare C++ main "cpp" (runner.bulk_run); the protocol run is cocotb's either way."""
     from dqhw.golden import GoldenModel
-    from dqhw.simulate.runner import bulk_run, compare, locate_and_describe, max_in_for_frames
+    from dqhw.simulate.progress import FrameProgress
+    from dqhw.simulate.runner import ENGINES, bulk_run, compare, locate_and_describe, max_in_for_frames
 
     if backend not in BACKENDS:
         raise DqhwError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
@@ -139,6 +143,10 @@ def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None
         raise DqhwError(f"{build_dir}: no rtl/design.json (run `dqhw build` first)")
     if jobs < 1:
         raise DqhwError(f"--jobs must be >= 1, got {jobs}")
+    if engine not in ENGINES:
+        raise DqhwError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine == "cpp" and waves:
+        raise DqhwError("--waves needs --engine cocotb (the cpp engine is built without tracing)")
     design = Design.load(rtl_dir)
     info = json.loads((build_dir / "build.json").read_text())
     clock_ns = float(info.get("clock_ns", 10.0))
@@ -150,13 +158,14 @@ def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None
             from dqhw.simulate.shards import run_parallel
 
             return run_parallel(build_dir, jobs, sets, split=split, limit=limit, set_paths=set_paths, frames=frames,
-                                seed=seed, progress=progress)
+                                seed=seed, progress=progress, engine=engine)
     golden = GoldenModel.from_build(build_dir)
     # each shard works in its own folder, so shards of one build can run side by side
     work = build_dir / "sim" / ("work" if count == 1 else f"work-shard{idx}of{count}")
     # one Verilator build for every set (sized for the largest), shared by the shards of run_parallel
     shared = os.environ.get(SHARED_BUILD_ENV)
-    bulk_dir = Path(shared) if shared and not waves else work / ("build-waves" if waves else "build")
+    bulk_dir = Path(shared) if shared and not waves else \
+        work / ("build-waves" if waves else "build" if engine == "cocotb" else f"build-{engine}")
     max_in = max_in_for_frames(design, max([len(fs.images) for fs in sets] + [1]))
     tag = f"[shard {idx}/{count}] " if count > 1 else ""
     rows = []
@@ -174,7 +183,12 @@ def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None
         t0 = time.time()
         if progress:
             print(f"{tag}sim {fs.name}: {len(images)} frames through the RTL ({fs.sample}) ...", flush=True)
-        res = bulk_run(rtl_dir, work / fs.name, images, waves=waves, build_dir=bulk_dir, max_in=max_in)
+        frames_out = work / fs.name / "run" / "frames.out"
+        live = progress and count == 1  # shards: run_parallel rolls them up into one line
+        watch = FrameProgress(lambda: [frames_out], len(images), f"    sim {fs.name}") if live else nullcontext()
+        with watch:
+            res = bulk_run(rtl_dir, work / fs.name, images, waves=waves, build_dir=bulk_dir, max_in=max_in,
+                           engine=engine)
         if design.label_width == 0:  # no class output: the host's class of the RTL's logits
             res.labels = golden.class_of(res.logits)
         cmp = compare(ref.labels, ref.logits, res, has_labels=design.label_width > 0)
@@ -222,7 +236,8 @@ def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None
         failures.append(f"{rtl_dir / changed[0]} differs from the RTL the build sealed and proved (rtl/manifest.json)"
                         + (f", and {len(changed) - 1} more files" if len(changed) > 1 else ""))
     report = {
-        "build": str(build_dir), "backend": "verilator", "design_sha": design.graph_sha, "clock_ns": clock_ns,
+        "build": str(build_dir), "backend": "verilator", "engine": engine, "design_sha": design.graph_sha,
+        "clock_ns": clock_ns,
         "shard": f"{idx}/{count}", "sets": rows, "protocol": protocol,
         "total_frames": sum(r["frames"] for r in rows),
         "total_mismatches": sum(sum(r["mismatches"].values()) for r in rows),
@@ -390,7 +405,9 @@ def render_markdown(report: dict) -> str:
     lines = [
         f"# RTL simulation: {report['build']}",
         "",
-        f"Verilator + cocotb, memory-fed bulk testbench; clock {report['clock_ns']} ns; "
+        f"Verilator, memory-fed bulk testbench clocked by "
+        f"{'a bare C++ main (--engine cpp)' if report.get('engine') == 'cpp' else 'cocotb'}, protocol run under "
+        f"cocotb; clock {report['clock_ns']} ns; "
         + (f"{report['shards']} shards merged." if report.get("shards") else f"shard {report['shard']}."),
         f"**{report['total_frames']} frames, {report['total_mismatches']} mismatches against the golden model "
         f"({'PASS' if report['passed'] else 'FAIL'}).**",

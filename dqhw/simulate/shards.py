@@ -21,7 +21,10 @@ from dqhw.errors import DqhwError
 
 
 def run_parallel(build_dir: Path, jobs: int, sets: list, split: str, limit: int | None, set_paths, frames,
-                 seed: int, progress: bool) -> dict:
+                 seed: int, progress: bool, engine: str = "cocotb") -> dict:
+    from contextlib import nullcontext
+
+    from dqhw.simulate.progress import FrameProgress
     from dqhw.simulate.runner import prebuild_bulk
     from dqhw.simulate.session import SHARED_BUILD_ENV
 
@@ -33,10 +36,10 @@ def run_parallel(build_dir: Path, jobs: int, sets: list, split: str, limit: int 
     t0 = time.time()
     if progress:
         print(f"sim: compiling the bulk testbench once for {jobs} shards ...", flush=True)
-    build_s = prebuild_bulk(build_dir / "rtl", shared, max(len(fs.images) for fs in sets))
+    build_s = prebuild_bulk(build_dir / "rtl", shared, max(len(fs.images) for fs in sets), engine=engine)
     if progress:
         print(f"    {'reused' if build_s == 0 else f'built in {build_s:.0f} s'} ({shared})", flush=True)
-    args = ["--split", split, "--seed", str(seed)]
+    args = ["--split", split, "--seed", str(seed), "--engine", engine]
     args += ["--limit", str(limit)] if limit is not None else []
     args += ["--frames", str(frames)] if frames else []
     args += ["--sets", *[str(p) for p in set_paths]] if set_paths else []
@@ -48,7 +51,12 @@ def run_parallel(build_dir: Path, jobs: int, sets: list, split: str, limit: int 
             cmd.append("--quiet")
         procs.append(subprocess.Popen(cmd, env=env, stdout=None if progress else subprocess.DEVNULL,
                                       stderr=subprocess.PIPE, text=True))
-    errors = [(i, p.communicate()[1]) for i, p in enumerate(procs)]
+    # one live line for all shards: the frames their testbenches finished (frames.out of every set)
+    total = sum(len(fs.images) for fs in sets)
+    watch = FrameProgress(lambda: sorted(sim_dir.glob(f"work-shard*of{jobs}/*/run/frames.out")), total,
+                          f"sim ({jobs} shards)") if progress else nullcontext()
+    with watch:
+        errors = [(i, p.communicate()[1]) for i, p in enumerate(procs)]
     paths = [sim_dir / f"report-shard{i}of{jobs}.json" for i in range(jobs)]
     lost = [f"shard {i}/{jobs} wrote no report ({err.strip().splitlines()[-1] if err.strip() else 'no message'})"
             for (i, err), p in zip(errors, paths) if not p.is_file()]
@@ -57,6 +65,7 @@ def run_parallel(build_dir: Path, jobs: int, sets: list, split: str, limit: int 
     report = merge_reports([json.loads(p.read_text()) for p in paths])
     report["seconds"] = round(time.time() - t0, 1)
     report["jobs"] = jobs
+    report["engine"] = engine
     from dqhw.simulate.session import write_report
 
     return write_report(build_dir, report)
@@ -109,8 +118,9 @@ def merge_reports(reports: list[dict]) -> dict:
     failures = [f for r in ordered for f in r["failures"]]
     first = ordered[0]
     return {
-        "build": first["build"], "design_sha": first["design_sha"], "clock_ns": first["clock_ns"],
-        "shard": f"merged {n}", "shards": n, "sets": merged_rows, "protocol": first.get("protocol"),
+        "build": first["build"], "backend": first.get("backend", "verilator"), "engine": first.get("engine", "cocotb"),
+        "design_sha": first["design_sha"], "clock_ns": first["clock_ns"], "shard": f"merged {n}", "shards": n,
+        "sets": merged_rows, "protocol": first.get("protocol"),
         "total_frames": sum(r["frames"] for r in merged_rows),
         "total_mismatches": sum(sum(r["mismatches"].values()) for r in merged_rows),
         "passed": all(r["passed"] for r in ordered), "failures": failures,

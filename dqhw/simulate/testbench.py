@@ -242,6 +242,7 @@ module {TB_TOP} #(
                 logit_beat <= 0;
                 frames_got <= frames_got + 1;
                 $fwrite(ff, "out %0d %0d %0d\\n", frames_got, cycle, log_tlast);
+                $fflush(ff);  // one line per frame, read live by dqhw.simulate.progress
             end else begin
                 logit_beat <= logit_beat + 1;
             end
