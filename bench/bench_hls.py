@@ -36,9 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     from bench_sim import frames_for, make_build
 
     from dqhw.golden import GoldenModel
-    from dqhw.rtlgen.generate import Design
     from dqhw.simulate.hls_csim import compile_csim, run_csim
-    from dqhw.simulate.runner import bulk_run, max_in_for_frames, prebuild_bulk
+    from dqhw.simulate.runner import bulk_run, prebuild_bulk
 
     tmp = None
     if args.build:
@@ -59,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     hls_compile = hls_compile or time.time() - t0
     t0 = time.time()
     vbuild = work / "verilator-build"
-    prebuild_bulk(build / "rtl", vbuild, len(images))
+    prebuild_bulk(build / "rtl", vbuild)
     v_compile = time.time() - t0
 
     hls_s, ver_s = [], []
@@ -69,8 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         if not ok:
             raise SystemExit("HLS C-sim differs from the golden model")
         hls_s.append(r.wall_s)
-        v = bulk_run(build / "rtl", work / "verilator", images, build_dir=vbuild,
-                     max_in=max_in_for_frames(Design.load(build / "rtl"), len(images)))
+        v = bulk_run(build / "rtl", work / "verilator", images, build_dir=vbuild)
         if not np.array_equal(v.logits, golden.logits):
             raise SystemExit("Verilator differs from the golden model")
         ver_s.append(v.wall_s)

@@ -7,7 +7,7 @@ Verilator C++ main (`dqhw sim --engine cpp`). Goal: cocotb at >= 0.8 of the bare
                                         [--jobs 2] [--json OUT]
 
 Without --build it trains a digits 2-bit run (3 epochs) and builds it into a temporary directory.
-Every variant runs the same frames through the same tb_dqhw_accel (sized for a whole-set run);
+Every variant runs the same frames through the same tb_dqhw_accel;
 compile time is reported apart; each is run --repeat times and the fastest run counts (the machines
 are shared). Prints frames/s, the speed-up over "before", and the projected wall time of --whole
 frames in --jobs shards (compile included). Also checks that all variants produced the same outputs
@@ -72,26 +72,22 @@ VARIANTS = {  # name -> (engine, C++ optimisation of the model)
 
 
 def bench(build: Path, frames: int, repeat: int, work: Path, whole: int, jobs: int) -> dict:
-    """Every variant on the same frames through the same testbench (sized for a whole-set run, so the
-    long-run compile flags apply); the fastest of `repeat` runs counts."""
+    """Every variant on the same frames through the same testbench; the fastest of `repeat` runs counts."""
     from dqhw.rtlgen.generate import Design
     from dqhw.simulate import runner
 
     rtl = build / "rtl"
     design = Design.load(rtl)
     x = frames_for(build, frames)
-    max_in = runner.max_in_for_frames(design, max(frames, runner.LONG_RUN_FRAMES))
     results, outputs = {}, {}
     for name, (engine, opt) in VARIANTS.items():
-        if opt == "-Os":  # Verilator's default: no -CFLAGS override
-            runner.LONG_RUN_FRAMES, saved = 10 ** 12, runner.LONG_RUN_FRAMES
+        saved = runner.BULK_CXX_OPT
+        runner.BULK_CXX_OPT = None if opt == "-Os" else opt  # None: Verilator's default, no -CFLAGS
         bd = work / name.split()[0] / opt.strip("-")
         try:
-            runs = [runner.bulk_run(rtl, work / "run", x, build_dir=bd, max_in=max_in, engine=engine)
-                    for _ in range(repeat)]
+            runs = [runner.bulk_run(rtl, work / "run", x, build_dir=bd, engine=engine) for _ in range(repeat)]
         finally:
-            if opt == "-Os":
-                runner.LONG_RUN_FRAMES = saved
+            runner.BULK_CXX_OPT = saved
         best = min(runs, key=lambda r: r.wall_s)
         outputs[name] = (best.logits, best.labels, best.cycles, best.deadlock, best.interval())
         cps = best.cycles_per_second

@@ -25,7 +25,7 @@ import numpy as np
 
 from dqhw.errors import DqhwError, MismatchError
 from dqhw.rtlgen.generate import Design, fifo_frame_beats, generate_rtl, write_manifest
-from dqhw.simulate.runner import bulk_run, compare, max_in_for_frames
+from dqhw.simulate.runner import bulk_run, compare
 
 GENEROUS_CAP = 4096
 TOLERANCE = 0.02  # the sized design may be at most 2 % slower than the generous one
@@ -67,11 +67,8 @@ def write_fifo_depths(dataflow: Path, depths: dict[str, int], styles: dict[str, 
 
 
 def size_and_generate(dataflow: Path, rtl_dir: Path, work_dir: Path, frames: np.ndarray,
-                      fpga_part: str, clock_ns: float, max_rounds: int = 4, expected=None, storage=None,
-                      max_frames: int = 0) -> dict:
+                      fpga_part: str, clock_ns: float, max_rounds: int = 4, expected=None, storage=None) -> dict:
     """`expected`: the golden model's result on `frames` (a GoldenResult), checked after every run.
-    `max_frames`: the most frames a later simulation of this build in work_dir/"sized" runs (the
-    proof), so that its compile is this one.
     `storage`: depths -> {fifo name: ram_style}, the FIFOs' storage for the budget (applied before
     every sized round, so the rounds measure the final hardware)."""
     frames = np.asarray(frames)
@@ -124,16 +121,15 @@ def size_and_generate(dataflow: Path, rtl_dir: Path, work_dir: Path, frames: np.
         raise DqhwError(f"FIFO sizing did not reach the generous design's interval ({ref_ii} cycles) "
                         f"in {max_rounds} trials")
     # The real design (depths as parameters, storage styles for the budget): one compile, which the
-    # build's proof reuses (same testbench, MAX_IN for `max_frames`). It normally confirms the trial at
-    # once; a storage style's different latency can cost cycles, then depths grow with a recompile.
-    max_in = max_in_for_frames(Design.load(rtl_dir), max(len(frames), max_frames))
+    # build's proof and every later `dqhw sim` reuse (work_dir/sized/build). It normally confirms the
+    # trial at once; a storage style's different latency can cost cycles, then depths grow with a recompile.
     rounds = []
     styles = None
     for r in range(max_rounds):
         styles = storage(dict(depths)) if storage is not None else None
         write_fifo_depths(dataflow, depths, styles)
         generate_rtl(dataflow, rtl_dir, fpga_part, clock_ns)
-        res = bulk_run(rtl_dir, work_dir / "sized", frames, max_in=max_in)
+        res = bulk_run(rtl_dir, work_dir / "sized", frames)
         check(res, f"round {r + 1}")
         rounds.append({"depths": dict(depths), "interval": res.interval(), "deadlock": res.deadlock})
         if acceptable(res):

@@ -335,8 +335,7 @@ def step_size_fifos(model, ctx: BuildContext):
     model.save(str(dataflow))
     record = size_and_generate(dataflow, ctx.out / "rtl", ctx.out / "rtl-sizing", frames, ctx.board.part,
                                ctx.clock_ns, expected=GoldenModel(model, class_affine=ctx.class_affine).run(frames),
-                               storage=_fifo_storage_chooser(model, ctx, dataflow),
-                               max_frames=sum(len(x) for _, x in _proof_sets(ctx)))
+                               storage=_fifo_storage_chooser(model, ctx, dataflow))
     ctx.rtl.update({
         "dir": "rtl", "top": "dqhw_accel", "cycles_per_frame_measured": record["interval_sized"],
         "cycles_per_frame_estimated": record["expected_cycles_per_frame"],
@@ -369,22 +368,23 @@ def _fifo_storage_chooser(model, ctx: BuildContext, dataflow: Path):
     return choose
 
 
-def _proof_sets(ctx: BuildContext) -> list[tuple[str, object]]:
-    """The frames of the RTL proof: the clean verification frames, up to 8 of each adversarial set."""
-    sets = ctx.source.frame_sets
-    return [("clean", sets[0].images[:ctx.opts.prove_frames])] + [(s.name, s.images[:8]) for s in sets[1:]]
-
-
 def step_prove_rtl(model, ctx: BuildContext):
     """The sealed RTL in Verilator on real frames, every logit and class vs the golden model."""
     from dqhw.golden import GoldenModel
     from dqhw.simulate.prove import prove_rtl
 
-    chosen = _proof_sets(ctx)
-    n = max(sum(len(x) for _, x in chosen), ctx.opts.sizing_frames)
-    try:  # the compile of FIFO sizing's last round, whose work folder and MAX_IN the proof shares
-        ctx.rtl["proof"] = prove_rtl(ctx.out, ctx.out / "rtl-sizing" / "sized", chosen,
-                                      GoldenModel(model, class_affine=ctx.class_affine), max_frames=n)
+    sets = ctx.source.frame_sets
+    chosen = [("clean", sets[0].images[:ctx.opts.prove_frames])] + [(s.name, s.images[:8]) for s in sets[1:]]
+    sized = ctx.out / "rtl-sizing" / "sized"
+    try:  # the compile of FIFO sizing's last round (same work folder) is reused
+        ctx.rtl["proof"] = prove_rtl(ctx.out, sized, chosen, GoldenModel(model, class_affine=ctx.class_affine))
+        # ... and kept for `dqhw sim`, whose every set and shard run on it (session.bulk_build_dir)
+        from dqhw.simulate.session import bulk_build_dir
+
+        keep = bulk_build_dir(ctx.out, "cocotb")
+        if (sized / "build").is_dir() and not keep.exists():
+            keep.parent.mkdir(parents=True, exist_ok=True)
+            (sized / "build").rename(keep)
     finally:
         shutil.rmtree(ctx.out / "rtl-sizing", ignore_errors=True)
     return model

@@ -91,7 +91,7 @@ def build_harness(sources: list[Path], parameters: dict, build_args: list[str], 
     args = [*BUILD_ARGS, *X_MODES["fast"], *build_args]
     h = hashlib.sha256(json.dumps([args, sorted((k, str(v)) for k, v in parameters.items()), main_cpp()]).encode())
     for src in sources:
-        h.update(str(src).encode())
+        h.update(Path(src).name.encode())  # names, not folders: a build folder may be renamed
         h.update(Path(src).read_bytes())
     stamp = h.hexdigest()
     exe = build_dir / EXE
@@ -113,6 +113,8 @@ def build_harness(sources: list[Path], parameters: dict, build_args: list[str], 
     if proc.returncode != 0 or not exe.is_file():
         tail = " | ".join(log.read_text(errors="replace").strip().splitlines()[-3:])
         raise DqhwError(f"C++ harness build failed (see {log}): {tail}")
+    for pch in build_dir.glob("*.gch"):  # precompiled headers: only the compile needs them
+        pch.unlink()
     stamp_file.write_text(stamp)
     return exe, time.monotonic() - t0
 
@@ -145,7 +147,7 @@ def harness_run(rtl_dir: str | Path, work_dir: str | Path, images: np.ndarray, w
     rtl_dir = Path(rtl_dir).resolve()
     work = Path(work_dir).resolve()
     design = Design.load(rtl_dir)
-    run_dir, n_in = tb.prepare_bulk_run(rtl_dir, work, design, images)
-    sources, params, args = bulk_build_spec(rtl_dir, design, tb.max_in_for(n_in), watchdog)
+    run_dir, _ = tb.prepare_bulk_run(rtl_dir, work, design, images)
+    sources, params, args = bulk_build_spec(rtl_dir, design, watchdog)
     cap = max_cycles or (len(images) + 4) * max(design.expected_cycles_per_frame, 1) * 4 + watchdog + 100_000
     return harness_bulk_run(sources, params, args, work / "build", run_dir, cap)

@@ -22,17 +22,15 @@ import numpy as np
 from dqhw.errors import DqhwError, MismatchError
 from dqhw.rtlgen.generate import Design, manifest_changes
 from dqhw.simulate.protocol import THROUGHPUT_TOLERANCE, sized_interval
-from dqhw.simulate.runner import bulk_run, compare, locate_and_describe, max_in_for_frames
+from dqhw.simulate.runner import bulk_run, compare, locate_and_describe
 
 MIN_FRAMES = 16
 
 
-def prove_rtl(build_dir: str | Path, work: str | Path, sets: list[tuple[str, np.ndarray]], golden,
-              max_frames: int = 0) -> dict:
+def prove_rtl(build_dir: str | Path, work: str | Path, sets: list[tuple[str, np.ndarray]], golden) -> dict:
     """Simulate the frames of `sets` ([(name, uint8 NHWC images)], run back to back in one
     simulation) through BUILD/rtl and compare with `golden` (a dqhw.golden.GoldenModel).
-    `max_frames`: size the testbench for this many frames (FIFO sizing's last compile, in the same
-    `work` folder, is then reused).
+    FIFO sizing's last compile, in the same `work` folder, is reused when the RTL is unchanged.
     Returns the record for build.json; raises MismatchError (DqhwError for a broken simulation)."""
     build_dir = Path(build_dir)
     rtl_dir = build_dir / "rtl"
@@ -42,8 +40,7 @@ def prove_rtl(build_dir: str | Path, work: str | Path, sets: list[tuple[str, np.
     if len(images) < MIN_FRAMES:
         raise DqhwError(f"the RTL proof needs at least {MIN_FRAMES} frames, got {len(images)}")
     ref = golden.run(images)
-    res = bulk_run(rtl_dir, work, images,
-                   max_in=max_in_for_frames(Design.load(rtl_dir), max(max_frames, len(images))))
+    res = bulk_run(rtl_dir, work, images)
     has_labels = Design.load(rtl_dir).label_width > 0
     if not has_labels:  # no class output: the host takes the class from the logits (compared exactly)
         res.labels = golden.class_of(res.logits)

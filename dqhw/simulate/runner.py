@@ -69,11 +69,10 @@ def rtl_sources(rtl_dir: Path, design: Design) -> list[Path]:
 
 
 ENGINES = ("cocotb", "cpp")
-LONG_RUN_FRAMES = 1000  # testbenches sized for at least this many frames get LONG_RUN_CXX_OPT
-LONG_RUN_CXX_OPT = "-O2"
+BULK_CXX_OPT = "-O2"  # g++ optimisation of the bulk testbench's model (None: Verilator's default, -Os)
 
 
-def bulk_build_spec(rtl_dir: Path, design: Design, max_in: int, watchdog: int | None = None, stall_in: int = 0,
+def bulk_build_spec(rtl_dir: Path, design: Design, watchdog: int | None = None, stall_in: int = 0,
                     stall_out: int = 0, waves: bool = False, limits_dir: Path | None = None
                     ) -> tuple[list[Path], dict, list[str]]:
     """(sources, parameters, Verilator args) of the bulk testbench build: equal specs share one build.
@@ -86,31 +85,30 @@ def bulk_build_spec(rtl_dir: Path, design: Design, max_in: int, watchdog: int | 
     if not tb_file.is_file() or tb_file.read_text() != text:
         tb_file.parent.mkdir(parents=True, exist_ok=True)
         tb_file.write_text(text)
-    params = {"MAX_IN": max_in, "WATCHDOG": watchdog, "STALL_IN": stall_in, "STALL_OUT": stall_out}
+    params = {"WATCHDOG": watchdog, "STALL_IN": stall_in, "STALL_OUT": stall_out}
     # cocotb only touches clk and done (marked public in the testbench): without public access to
     # every other signal Verilator optimizes the whole design (~8x faster here)
     build_args = ["--no-public-flat-rw", "-O3"] + (waves_build_args() if waves else [])
-    if max_in >= LONG_RUN_FRAMES * design.in_beats_per_frame:
-        # a testbench sized for long runs (`dqhw sim` of whole sets): g++ -O2 instead of Verilator's
-        # default -Os for the model (after OPT_FAST on the command line, so it wins); a slower
-        # compile for a faster simulation (CNV W2A2: +13 % cycles/s for +14 % compile time, measured
-        # side by side; docs/simulation.md)
-        build_args += ["-CFLAGS", LONG_RUN_CXX_OPT]
     if limits_dir is not None:
         build_args.append("+define+DQHW_FIFO_LIMIT")
+    elif BULK_CXX_OPT:
+        # the build's last compile is reused by its proof and by every `dqhw sim` of the build: g++ -O2
+        # instead of Verilator's default -Os for the model (after OPT_FAST on the command line, so it
+        # wins); CNV W2A2: +13 % cycles/s for +14 % compile time (docs/simulation.md). The sizing
+        # trials' compile (short runs) keeps -Os.
+        build_args += ["-CFLAGS", BULK_CXX_OPT]
     return rtl_sources(rtl_dir, design) + [tb_file], params, build_args
 
 
-def prebuild_bulk(rtl_dir: str | Path, build_dir: str | Path, max_frames: int, waves: bool = False,
-                  engine: str = "cocotb") -> float:
-    """Compile the bulk testbench for up to `max_frames` frames into `build_dir` once, so that every set
-    and every shard of a `dqhw sim` reuses it (bulk_run(..., build_dir=, max_in=max_in_for_frames(...),
-    engine=)). Returns the seconds spent (0: an identical build was there)."""
+def prebuild_bulk(rtl_dir: str | Path, build_dir: str | Path, waves: bool = False, engine: str = "cocotb") -> float:
+    """Compile the bulk testbench into `build_dir` once, so that every set and every shard of a
+    `dqhw sim` reuses it (bulk_run(..., build_dir=, engine=)). Returns the seconds spent (0: an
+    identical build was there, e.g. the one the build's proof ran)."""
     from dqhw.simulate.verilator import build
 
     rtl_dir = Path(rtl_dir).resolve()
     design = Design.load(rtl_dir)
-    sources, params, args = bulk_build_spec(rtl_dir, design, max_in_for_frames(design, max_frames), waves=waves)
+    sources, params, args = bulk_build_spec(rtl_dir, design, waves=waves)
     if engine == "cpp":
         from dqhw.simulate.cpp_harness import build_harness
 
@@ -119,15 +117,9 @@ def prebuild_bulk(rtl_dir: str | Path, build_dir: str | Path, max_frames: int, w
                  log_file=Path(build_dir).resolve().parent / f"{Path(build_dir).name}.build.log")
 
 
-def max_in_for_frames(design: Design, frames: int) -> int:
-    """The input memory size (MAX_IN) for `frames` frames of `design`."""
-    per_frame = len(tb.input_beats(design, np.zeros((1, *design.in_shape), dtype=np.uint8)))
-    return tb.max_in_for(per_frame * max(1, frames))
-
-
 def bulk_run(rtl_dir: str | Path, work_dir: str | Path, images: np.ndarray, stall_in: int = 0,
              stall_out: int = 0, watchdog: int | None = None, waves: bool = False, x_mode: str = "fast",
-             seed: int = 1, build_dir: str | Path | None = None, max_in: int | None = None,
+             seed: int = 1, build_dir: str | Path | None = None,
              fifo_limits: dict[str, int] | None = None, engine: str = "cocotb") -> BulkResult:
     """Build (cached) and run tb_dqhw_accel on uint8 NHWC `images`; returns what came out.
     `watchdog` (cycles without a beat on any port before the run ends as a deadlock) defaults to
@@ -135,7 +127,7 @@ def bulk_run(rtl_dir: str | Path, work_dir: str | Path, images: np.ndarray, stal
     latency (input absorbed by the FIFOs, first output not out yet), which grows with the design.
     `x_mode="random"`: uninitialised state randomised at start-up (seeded by `seed`), see
     dqhw.simulate.verilator.X_MODES.
-    `build_dir`/`max_in`: a shared build (prebuild_bulk) instead of one under work_dir sized for these frames.
+    `build_dir`: a shared build (prebuild_bulk, the build's own) instead of one under work_dir.
     `fifo_limits`: {fifo name: capacity <= its compiled depth}: run the FIFO-sizing build (one compile
     under work_dir/build-limits, whatever the capacities) with these capacities.
     `engine`: "cocotb" (cocotb starts the clock and awaits `done`) or "cpp" (the same testbench, built
@@ -149,9 +141,7 @@ def bulk_run(rtl_dir: str | Path, work_dir: str | Path, images: np.ndarray, stal
     if watchdog is None:
         watchdog = max(WATCHDOG_CYCLES, 10 * int(design.expected_cycles_per_frame))
     work.mkdir(parents=True, exist_ok=True)
-    run_dir, n_in = tb.prepare_bulk_run(rtl_dir, work, design, images)
-    if max_in is not None and max_in < n_in:
-        raise DqhwError(f"internal: {n_in} input beats do not fit the shared build's MAX_IN {max_in}")
+    run_dir, _ = tb.prepare_bulk_run(rtl_dir, work, design, images)
     limits_dir = None
     if fifo_limits is not None:
         limits_dir = work / "tb-limits"
@@ -162,8 +152,8 @@ def bulk_run(rtl_dir: str | Path, work_dir: str | Path, images: np.ndarray, stal
         if fifos:
             contract.write_memh(run_dir / "limits.memh", [int(fifo_limits.get(f.name, f.fifo_depth)) for f in fifos],
                                 32)
-    sources, params, build_args = bulk_build_spec(rtl_dir, design, max_in or tb.max_in_for(n_in), watchdog,
-                                                  stall_in, stall_out, waves, limits_dir=limits_dir)
+    sources, params, build_args = bulk_build_spec(rtl_dir, design, watchdog, stall_in, stall_out, waves,
+                                                  limits_dir=limits_dir)
     if build_dir is None:
         build_dir = work / ("build-limits" if limits_dir is not None else "build-waves" if waves
                             else "build" if x_mode == "fast" else f"build-x{x_mode}")

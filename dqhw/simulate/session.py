@@ -118,6 +118,13 @@ def clean_sources(build_dir: Path, fs: FrameSet, missing: np.ndarray) -> FrameSe
 BACKENDS = ("verilator", "hls")
 
 
+def bulk_build_dir(build_dir: Path, engine: str = "cocotb") -> Path:
+    """Where a build keeps its compiled bulk testbench: written by the build (the compile its FIFO
+    sizing and proof ran on), reused by every `dqhw sim` of it while the RTL is unchanged (the build
+    stamp hashes the sources)."""
+    return Path(build_dir) / "sim" / ("bulk-build" if engine == "cocotb" else f"bulk-build-{engine}")
+
+
 def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None, shard: str | None = None,
             waves: bool = False, set_paths: list[str] | None = None, progress: bool = True,
             frames: str | None = None, seed: int = 0, jobs: int = 1, backend: str = "verilator",
@@ -128,7 +135,7 @@ def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None
     bare C++ main "cpp" (runner.bulk_run); the protocol run is cocotb's either way."""
     from dqhw.golden import GoldenModel
     from dqhw.simulate.progress import FrameProgress
-    from dqhw.simulate.runner import ENGINES, bulk_run, compare, locate_and_describe, max_in_for_frames
+    from dqhw.simulate.runner import ENGINES, bulk_run, compare, locate_and_describe
 
     if backend not in BACKENDS:
         raise DqhwError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
@@ -162,11 +169,10 @@ def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None
     golden = GoldenModel.from_build(build_dir)
     # each shard works in its own folder, so shards of one build can run side by side
     work = build_dir / "sim" / ("work" if count == 1 else f"work-shard{idx}of{count}")
-    # one Verilator build for every set (sized for the largest), shared by the shards of run_parallel
+    # one Verilator build for every set and every shard: the build's own (its proof ran on it) unless
+    # the RTL changed since; waveforms need their own
     shared = os.environ.get(SHARED_BUILD_ENV)
-    bulk_dir = Path(shared) if shared and not waves else \
-        work / ("build-waves" if waves else "build" if engine == "cocotb" else f"build-{engine}")
-    max_in = max_in_for_frames(design, max([len(fs.images) for fs in sets] + [1]))
+    bulk_dir = work / "build-waves" if waves else Path(shared) if shared else bulk_build_dir(build_dir, engine)
     tag = f"[shard {idx}/{count}] " if count > 1 else ""
     rows = []
     failures = []
@@ -187,8 +193,7 @@ def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None
         live = progress and count == 1  # shards: run_parallel rolls them up into one line
         watch = FrameProgress(lambda: [frames_out], len(images), f"    sim {fs.name}") if live else nullcontext()
         with watch:
-            res = bulk_run(rtl_dir, work / fs.name, images, waves=waves, build_dir=bulk_dir, max_in=max_in,
-                           engine=engine)
+            res = bulk_run(rtl_dir, work / fs.name, images, waves=waves, build_dir=bulk_dir, engine=engine)
         if design.label_width == 0:  # no class output: the host's class of the RTL's logits
             res.labels = golden.class_of(res.logits)
         cmp = compare(ref.labels, ref.logits, res, has_labels=design.label_width > 0)

@@ -26,17 +26,17 @@ def run_parallel(build_dir: Path, jobs: int, sets: list, split: str, limit: int 
 
     from dqhw.simulate.progress import FrameProgress
     from dqhw.simulate.runner import prebuild_bulk
-    from dqhw.simulate.session import SHARED_BUILD_ENV
+    from dqhw.simulate.session import SHARED_BUILD_ENV, bulk_build_dir
 
     sim_dir = build_dir / "sim"
     sim_dir.mkdir(parents=True, exist_ok=True)
     for old in sim_dir.glob("report-shard*of*.*"):  # never merge a stale shard of an earlier run
         old.unlink()
-    shared = sim_dir / "bulk-build"
+    shared = bulk_build_dir(build_dir, engine)
     t0 = time.time()
     if progress:
         print(f"sim: compiling the bulk testbench once for {jobs} shards ...", flush=True)
-    build_s = prebuild_bulk(build_dir / "rtl", shared, max(len(fs.images) for fs in sets), engine=engine)
+    build_s = prebuild_bulk(build_dir / "rtl", shared, engine=engine)
     if progress:
         print(f"    {'reused' if build_s == 0 else f'built in {build_s:.0f} s'} ({shared})", flush=True)
     args = ["--split", split, "--seed", str(seed), "--engine", engine]

@@ -113,7 +113,6 @@ module {DUMP_TOP} #(
     parameter IN_FILE = "input.memh",
     parameter COUNT_FILE = "count.memh",
     parameter OUT_DIR = ".",
-    parameter integer MAX_IN = 1024,
     parameter integer WATCHDOG = 200000,
     parameter integer STALL_IN = 0,
     parameter integer STALL_OUT = 0
@@ -122,7 +121,7 @@ module {DUMP_TOP} #(
     output wire done /* verilator public_flat_rw */
 );
     {tb.TB_TOP} #(
-        .IN_FILE(IN_FILE), .COUNT_FILE(COUNT_FILE), .OUT_DIR(OUT_DIR), .MAX_IN(MAX_IN), .WATCHDOG(WATCHDOG),
+        .IN_FILE(IN_FILE), .COUNT_FILE(COUNT_FILE), .OUT_DIR(OUT_DIR), .WATCHDOG(WATCHDOG),
         .STALL_IN(STALL_IN), .STALL_OUT(STALL_OUT)
     ) tb (.clk(clk), .done(done));
 
@@ -154,8 +153,8 @@ def dump_streams(build_dir: str | Path, work_dir: str | Path, image: np.ndarray)
     if not dump_file.is_file() or dump_file.read_text() != dump_testbench_verilog(design):
         dump_file.write_text(dump_testbench_verilog(design))
     images = np.asarray(image)[None] if np.asarray(image).ndim == len(design.in_shape) else np.asarray(image)
-    run_dir, n_in = tb.prepare_bulk_run(rtl_dir, work, design, images)
-    params = {"MAX_IN": tb.max_in_for(n_in), "WATCHDOG": WATCHDOG_CYCLES, "STALL_IN": 0, "STALL_OUT": 0}
+    run_dir, _ = tb.prepare_bulk_run(rtl_dir, work, design, images)
+    params = {"WATCHDOG": WATCHDOG_CYCLES, "STALL_IN": 0, "STALL_OUT": 0}
     result = run_cocotb(
         sources=[rtl_dir / f for f in design.files] + [tb_file, dump_file], toplevel=DUMP_TOP,
         test_module="test_accel_bulk", build_dir=work / "build", test_dir=run_dir, parameters=params,

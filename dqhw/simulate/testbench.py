@@ -101,16 +101,9 @@ def write_count_file(path: Path, n_in: int, n_frames: int) -> None:
     contract.write_memh(path, [n_in, n_frames], 32)
 
 
-def max_in_for(n_in: int) -> int:
-    """Input memory size: the next power of two (>= 1024), so builds are shared across set sizes."""
-    size = 1024
-    while size < n_in:
-        size *= 2
-    return size
-
-
 def testbench_verilog(design: Design, fifo_limits: bool = False) -> str:
-    """tb_dqhw_accel: parameters IN_FILE, COUNT_FILE (input beats, frames), MAX_IN, WATCHDOG, STALL_IN/STALL_OUT
+    """tb_dqhw_accel: parameters IN_FILE (input beats, read as they are consumed: no size is compiled in,
+    so one build serves every set), COUNT_FILE (input beats, frames), WATCHDOG, STALL_IN/STALL_OUT
     (0..255: probability x 256 of withholding valid / ready in a cycle, from an LFSR; 256 or more:
     withheld for ever, a hang the watchdog must report), OUT_DIR.
     `fifo_limits`: the FIFO-sizing variant (compiled with DQHW_FIFO_LIMIT): LIMIT_FILE holds one
@@ -160,7 +153,6 @@ module {TB_TOP} #(
     parameter IN_FILE = "input.memh",
     parameter COUNT_FILE = "count.memh",
     parameter OUT_DIR = ".",
-    parameter integer MAX_IN = 1024,
     parameter integer WATCHDOG = 200000,
     parameter integer STALL_IN = 0,
     parameter integer STALL_OUT = 0{limit_param}
@@ -173,8 +165,11 @@ module {TB_TOP} #(
     localparam integer LOGIT_BEATS = {design.logits_beats_per_frame};
     localparam integer IN_BEATS = {design.in_beats_per_frame};
 
-    // frames and beats come from COUNT_FILE at run time, so one build serves every set
-    reg [IN_W-1:0] in_mem [0:MAX_IN-1];
+    // frames and beats come from COUNT_FILE at run time, the beats themselves are read from IN_FILE one
+    // ahead of the handshake that takes them: one build serves every set, whatever its size
+    reg [IN_W-1:0] in_beat = {{IN_W{{1'b0}}}};
+    reg [IN_W-1:0] next_beat;
+    integer fin, scanned;
     reg [31:0] counts [0:1];
     integer N_IN = 0;
     integer N_FRAMES = 0;
@@ -194,7 +189,7 @@ module {TB_TOP} #(
     wire stall_in_l = (STALL_IN >= 256) || (lfsr[7:0] < STALL_IN[7:0]);
     wire stall_out_l = (STALL_OUT >= 256) || (lfsr[15:8] < STALL_OUT[7:0]);
 
-    wire [IN_W-1:0] s_tdata = in_mem[in_ptr < N_IN ? in_ptr : 0];
+    wire [IN_W-1:0] s_tdata = in_beat;
     wire s_tvalid = rst_n && (in_ptr < N_IN) && !stall_in_l && !done;
     wire s_tready;
     wire [LOG_W-1:0] log_tdata;
@@ -214,7 +209,11 @@ module {TB_TOP} #(
         $readmemh(COUNT_FILE, counts);
         N_IN = counts[0];
         N_FRAMES = counts[1];
-        $readmemh(IN_FILE, in_mem, 0, (N_IN > 0 ? N_IN : 1) - 1);
+        fin = $fopen(IN_FILE, "r");
+        if (N_IN > 0) begin
+            scanned = $fscanf(fin, "%h\\n", next_beat);
+            in_beat = next_beat;
+        end
         fl = $fopen({{OUT_DIR, "/labels.out"}}, "w");
         fg = $fopen({{OUT_DIR, "/logits.out"}}, "w");
         ff = $fopen({{OUT_DIR, "/frames.out"}}, "w");
@@ -232,6 +231,10 @@ module {TB_TOP} #(
         if (s_tvalid && s_tready) begin
             if (in_ptr % IN_BEATS == 0) $fwrite(ff, "in %0d %0d\\n", in_ptr / IN_BEATS, cycle);
             in_ptr <= in_ptr + 1;
+            if (in_ptr + 1 < N_IN) begin  // the next beat, read now, presented from the next cycle on
+                scanned = $fscanf(fin, "%h\\n", next_beat);
+                in_beat <= next_beat;
+            end
         end
     end
 {label_logic}
@@ -269,6 +272,7 @@ module {TB_TOP} #(
             $fclose(fl);
             $fclose(fg);
             $fclose(ff);
+            $fclose(fin);
         end
     end
 endmodule

@@ -163,7 +163,7 @@ def _build_stamp(sources: Sequence[Path], toplevel: str, parameters: Mapping[str
     h.update(json.dumps([toplevel, {k: sv_param(v) for k, v in sorted(parameters.items())},
                          list(build_args)]).encode())
     for s in sources:
-        h.update(str(s).encode())
+        h.update(Path(s).name.encode())  # names, not folders: a build folder may be renamed (dqhw build)
         h.update(Path(s).read_bytes())
     return h.hexdigest()
 
@@ -267,6 +267,8 @@ def build(
             log_file=log_file,
         )
     _store_runtime_objects(cache, build_dir)
+    for pch in build_dir.glob("*.gch"):  # precompiled headers (~75 MB each): only the compile needs them
+        pch.unlink()
     stamp_file.write_text(stamp)
     return time.monotonic() - t0
 
