@@ -113,7 +113,8 @@ def size_and_generate(dataflow: Path, rtl_dir: Path, work_dir: Path, frames: np.
     for r in range(max_rounds):
         res = bulk_run(rtl_dir, limits_work, frames, fifo_limits=depths)
         check(res, f"trial {r + 1} (run-time depths)")
-        trials.append({"depths": dict(depths), "interval": res.interval(), "deadlock": res.deadlock})
+        trials.append({"depths": dict(depths), "interval": res.interval(), "deadlock": res.deadlock,
+                       "compile_s": round(res.build_s, 1)})
         if acceptable(res):
             break
         grow(res, depths)
@@ -131,7 +132,8 @@ def size_and_generate(dataflow: Path, rtl_dir: Path, work_dir: Path, frames: np.
         generate_rtl(dataflow, rtl_dir, fpga_part, clock_ns)
         res = bulk_run(rtl_dir, work_dir / "sized", frames)
         check(res, f"round {r + 1}")
-        rounds.append({"depths": dict(depths), "interval": res.interval(), "deadlock": res.deadlock})
+        rounds.append({"depths": dict(depths), "interval": res.interval(), "deadlock": res.deadlock,
+                       "compile_s": round(res.build_s, 1)})
         if acceptable(res):
             break
         grow(res, depths)
@@ -145,6 +147,8 @@ def size_and_generate(dataflow: Path, rtl_dir: Path, work_dir: Path, frames: np.
         "depths": depths,
         "storage": styles,
         "interval_generous": ref_ii,
+        "compile_s_generous": round(ref.build_s, 1),  # the one compile every trial reuses
+        "compile_s": round(ref.build_s + sum(r["compile_s"] for r in trials + rounds), 1),
         "interval_sized": rounds[-1]["interval"],
         "latency_cycles": ref.latency(),
         "trials": trials,
