@@ -152,3 +152,18 @@ def maxpool(pe: int, bits: int) -> Resources:
 def label_select(pe: int, acc_bits: int) -> Resources:
     """dqhw_label_select: PE comparisons per beat + the running maximum."""
     return Resources(lut=int(60 + pe * acc_bits * 2 + acc_bits), ff=int(2 * acc_bits + 32))
+
+
+def add(pe: int, a_bits: int, b_bits: int, wa: int, wb: int, out_bits: int) -> Resources:
+    """dqhw_add: per lane two constant multiplies (shift-and-add: one adder per set bit beyond the
+    first) and one adder, all OUT_BITS wide, plus the output register (not calibrated by synthesis)."""
+    adders = max(bin(int(wa)).count("1") - 1, 0) + max(bin(int(wb)).count("1") - 1, 0) + 1
+    return Resources(lut=int(10 + pe * adders * out_bits), ff=int(pe * out_bits + 4))
+
+
+def global_acc_pool(channels: int, pe: int, out_bits: int) -> Resources:
+    """dqhw_global_acc_pool: PE adders OUT_BITS wide and a CHANNELS x OUT_BITS accumulator memory
+    (LUT-RAM: RAM64M holds 3 bits x 64 entries per 4 LUTs), not calibrated by synthesis."""
+    words = max(1, channels // max(pe, 1))
+    ram = 4 * math.ceil(pe * out_bits / 3) * math.ceil(words / 64)
+    return Resources(lut=int(30 + pe * out_bits + ram), ff=int(pe * out_bits + 32))

@@ -105,6 +105,25 @@ def logits_producer(model):
     return prod
 
 
+def _stream_order(model) -> list:
+    """The graph's nodes, each after the producers of its inputs (graph order where it already is)."""
+    nodes = list(model.graph.node)
+    ready = {model.graph.input[0].name} | {t.name for t in model.graph.initializer}
+    order, left = [], nodes
+    while left:
+        rest = []
+        for n in left:
+            if all(not i or i in ready for i in n.input):
+                order.append(n)
+                ready.update(n.output)
+            else:
+                rest.append(n)
+        if len(rest) == len(left):
+            raise DqhwError(f"golden: the graph has a cycle or an unconnected input at {rest[0].name}")
+        left = rest
+    return order
+
+
 class GoldenModel:
     """Batched integer executor of a dataflow graph (ModelWrapper or path). A graph without
     LabelSelect ends in the integer logits and the host takes the class: labels are then
@@ -131,10 +150,22 @@ class GoldenModel:
         self.input_name = g.input[0].name
         self.output_name = g.output[0].name
         self.input_shape = tuple(int(d) for d in model.get_tensor_shape(self.input_name)[1:])
-        self.steps: list[tuple[str, str, str, Callable[[np.ndarray], np.ndarray]]] = []
-        for node in g.node:
-            shape = tuple(int(d) for d in model.get_tensor_shape(node.output[0])[1:])
-            self.steps.append((node.name, node.input[0], node.output[0], self._shaped(self._compile(node), shape)))
+        # (node name, its stream inputs, its outputs, fn: list of input arrays -> list of output arrays),
+        # in an order where every input is computed first (residual graphs: forks and adds)
+        self.steps: list[tuple[str, tuple[str, ...], tuple[str, ...], Callable]] = []
+        for node in _stream_order(model):
+            inputs = tuple(i for i in node.input if i and model.get_initializer(i) is None)
+            shapes = [tuple(int(d) for d in model.get_tensor_shape(o)[1:]) for o in node.output]
+            fn = self._compile(node)
+            if node.op_type.startswith(("DqhwDuplicateStreams", "DuplicateStreams")):
+                self.steps.append((node.name, inputs, tuple(node.output),
+                                   lambda xs, shapes=shapes: [xs[0].reshape(len(xs[0]), *s) for s in shapes]))
+            elif len(inputs) == 1:
+                shaped = self._shaped(fn, shapes[0])
+                self.steps.append((node.name, inputs, (node.output[0],), lambda xs, f=shaped: [f(xs[0])]))
+            else:
+                self.steps.append((node.name, inputs, (node.output[0],),
+                                   lambda xs, f=fn, s=shapes[0]: [f(*xs).reshape(len(xs[0]), *s)]))
         self.has_label_select = has_label_select(model)
         self.logits_tensor = logits_tensor or self._find_logits()
         if not self.has_label_select and self.logits_tensor is None:
@@ -251,6 +282,14 @@ class GoldenModel:
                 return contract.activation_output(contract.multithreshold(x, thr), act_val, bipolar_out)
 
             return self._typed(thresholding, out_dt)
+        if base in ("DqhwAddStreams",):
+            wa, wb = int(a("WA")), int(a("WB"))
+            return self._typed(lambda x, y: wa * x.astype(np.int64) + wb * y.astype(np.int64), out_dt)
+        if base in ("DqhwGlobalAccPool", "GlobalAccPool"):
+            ch = int(a("NumChannels"))
+            return self._typed(lambda x: x.reshape(len(x), -1, ch).astype(np.int64).sum(axis=1), out_dt)
+        if base in ("DqhwDuplicateStreams", "DuplicateStreams"):
+            return lambda x: x  # (the step copies it to every output)
         if base in ("StreamingDataWidthConverter", "StreamingFIFO", "Reshape"):
             return lambda x: x  # element order unchanged (Reshape: _shaped gives the new shape)
         raise DqhwError(f"golden: node type {op} ({node.name}) is not supported")
@@ -262,7 +301,7 @@ class GoldenModel:
 
     @staticmethod
     def _typed(fn, dtype):
-        return lambda x: fn(x).astype(dtype, copy=False)
+        return lambda *x: fn(*x).astype(dtype, copy=False)
 
     # ----------------------------------------------------------------------------------------------
     def run(self, images: np.ndarray, keep_intermediates: bool = False, batch_size: int = 128) -> GoldenResult:
@@ -296,19 +335,22 @@ class GoldenModel:
             tensors = {}
             layers = {}
         else:
-            layers = {name: tensors[out] for name, _, out, _ in self.steps}
+            layers = {name: tensors[outs[0]] for name, _, outs, _ in self.steps}
         return GoldenResult(labels, logits, tensors, layers)
 
     def _run_batch(self, x: np.ndarray, keep: bool) -> dict[str, np.ndarray]:
         ctx: dict[str, np.ndarray] = {self.input_name: x}
         keep_always = {self.output_name, self.logits_tensor}
         consumers: dict[str, int] = {}
-        for _, inp, _, _ in self.steps:
-            consumers[inp] = consumers.get(inp, 0) + 1
-        for _, inp, out, fn in self.steps:
-            ctx[out] = fn(ctx[inp])
+        for _, inputs, _, _ in self.steps:
+            for inp in inputs:
+                consumers[inp] = consumers.get(inp, 0) + 1
+        for _, inputs, outputs, fn in self.steps:
+            for out, value in zip(outputs, fn([ctx[i] for i in inputs])):
+                ctx[out] = value
             if not keep:
-                consumers[inp] -= 1
-                if consumers[inp] == 0 and inp not in keep_always:
-                    del ctx[inp]
+                for inp in inputs:
+                    consumers[inp] -= 1
+                    if consumers[inp] == 0 and inp not in keep_always:
+                        del ctx[inp]
         return ctx

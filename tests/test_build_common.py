@@ -19,7 +19,7 @@ atexit.register(shutil.rmtree, ROOT, True)
 
 def make_run(path: Path, model: str = "tiny", bits: str = "2", wbits: str = "2", width: float = 1.0,
              in_shape=(8, 8, 1), dataset: str = "digits", seed: int = 0, act: str = "relu6",
-             input_bits: str | None = None) -> Path:
+             input_bits: str | None = None, act_range: str = "fixed") -> Path:
     """A run directory in dqhw/train.py's format with a randomly initialised model whose BatchNorm
     statistics are calibrated on real (or random) frames and whose affine parameters are random, with
     some negative gammas (so FINN's sign handling is exercised)."""
@@ -30,7 +30,7 @@ def make_run(path: Path, model: str = "tiny", bits: str = "2", wbits: str = "2",
 
     torch.manual_seed(seed)
     cfg = TrainConfig(model=model, dataset=dataset, bits=bits, wbits=wbits, width=width, act=act, epochs=1,
-                      out=str(path), input_bits=input_bits)
+                      out=str(path), input_bits=input_bits, act_range=act_range)
     model_ = build_model(model, cfg.quant_spec(), tuple(in_shape), 10, width=width)
     rng = np.random.default_rng(seed)
     if dataset == "digits" and tuple(in_shape) == (8, 8, 1):

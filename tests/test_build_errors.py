@@ -56,9 +56,10 @@ def test_float_run(tmp_path, capsys, bits, wbits):
     _build([run], tmp_path / "b", capsys, "float run")
 
 
-def test_residual_adds(tmp_path, capsys):
-    run = make_run(tmp_path / "wrn", model="wrn", width=0.25, seed=5)
-    _build([run], tmp_path / "b", capsys, "residual adds are not supported by dqhw build yet")
+def test_residual_learned_act_range(tmp_path, capsys):
+    """The residual add needs both operands on one activation scale: a learned range is refused."""
+    run = make_run(tmp_path / "wrn", model="wrn10", width=0.25, seed=5, act_range="learned")
+    _build([run], tmp_path / "b", capsys, "needs both operands on one activation scale")
 
 
 def test_folding_bad_json(tmp_path, capsys):

@@ -19,6 +19,7 @@ finn_compat.prepare()
 from dqhw.customop.labelselect import DqhwLabelSelect  # noqa: E402
 from dqhw.customop.maxpool import DqhwMaxPool  # noqa: E402
 from dqhw.customop.mvau import DqhwMVAU  # noqa: E402
+from dqhw.customop.residual import DqhwAddStreams, DqhwDuplicateStreams, DqhwGlobalAccPool  # noqa: E402
 
 DOMAIN = "dqhw.customop"
 
@@ -26,6 +27,10 @@ custom_op = {
     "DqhwMVAU": DqhwMVAU,
     "DqhwMaxPool": DqhwMaxPool,
     "DqhwLabelSelect": DqhwLabelSelect,
+    "DqhwAddStreams": DqhwAddStreams,
+    "DqhwDuplicateStreams": DqhwDuplicateStreams,
+    "DqhwGlobalAccPool": DqhwGlobalAccPool,
 }
 
-__all__ = ["DOMAIN", "DqhwMVAU", "DqhwMaxPool", "DqhwLabelSelect", "custom_op"]
+__all__ = ["DOMAIN", "DqhwMVAU", "DqhwMaxPool", "DqhwLabelSelect", "DqhwAddStreams", "DqhwDuplicateStreams",
+           "DqhwGlobalAccPool", "custom_op"]

@@ -31,10 +31,9 @@ def check_run(run: Run) -> None:
     if spec.act_bits is None or spec.weight_bits is None:
         which = "--bits fp" if spec.act_bits is None else "--wbits fp"
         raise DqhwError(f"{run.path}: a float run ({which}) cannot be built; train with integer --bits and --wbits")
-    if cfg.model == "wrn":
-        from dqhw.flow.passes import RESIDUAL_MESSAGE
-
-        raise DqhwError(RESIDUAL_MESSAGE)
+    if cfg.model.startswith("wrn") and spec.act_range != "fixed":
+        raise DqhwError(f"{run.path}: a wrn run with --act-range {spec.act_range} cannot be built: the residual add "
+                        "needs both operands on one activation scale (train with the fixed range)")
 
 
 def final_scale(run: Run) -> float:

@@ -103,6 +103,10 @@ class Unit:
     choices: list[Choice] = field(default_factory=list)
     in_bits: int = 8  # element bits of the stream entering / leaving the unit
     out_bits: int = 8
+    # index of the unit whose output stream this unit's input is (through nodes nobody folds), None
+    # when that stream starts at the graph input or at a residual node (fork, add, global pooling:
+    # PE = 1, so any lane count meets it at an integer width ratio). In a chain: the previous unit.
+    producer: int | None = None
 
     def best(self, t: int, weights: tuple[float, float, float], limits: estimate.Resources,
              in_ok=None, out_ok=None) -> Choice | None:
@@ -304,7 +308,24 @@ def build_units(model, part: str) -> tuple[list[Unit], estimate.Resources, int]:
             except Exception:  # noqa: BLE001
                 pass
         taken.add(node.name)
+    _link_units(model, units)
     return units, fixed, fixed_cycles
+
+
+RESIDUAL_NODES = ("DuplicateStreams", "DqhwDuplicateStreams", "DqhwAddStreams", "GlobalAccPool", "DqhwGlobalAccPool")
+
+
+def _link_units(model, units: list[Unit]) -> None:
+    """Unit.producer for every unit: walk up from its first node's input through nodes nobody folds."""
+    owner = {name: k for k, u in enumerate(units) for name in u.nodes}
+    by_name = {n.name: n for n in model.graph.node}
+    for u in units:
+        first = next(by_name[n] for n in u.nodes if not any(i in by_name and by_name[i].output[0] == by_name[n].input[0]
+                                                               for i in u.nodes))
+        node = model.find_producer(first.input[0])
+        while node is not None and node.name not in owner and not node.op_type.startswith(RESIDUAL_NODES):
+            node = model.find_producer(node.input[0])
+        u.producer = owner.get(node.name) if node is not None else None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -324,23 +345,25 @@ class Plan:
 
 def _assign(units: list[Unit], t: int, weights, limits) -> list[Choice] | None:
     picked: list[Choice] = []
-    for k, unit in enumerate(units):
+    for unit in units:
         c = unit.best(t, weights, limits)
         if c is None:
             return None
-        if picked and not picked[-1].out_elems.links(c.in_elems):
-            prev = picked[-1]
+        p = unit.producer
+        if p is not None and not picked[p].out_elems.links(c.in_elems):
+            prev = picked[p]
             fixed_c = unit.best(t, weights, limits, in_ok=lambda e, p=prev.out_elems: p.links(e))
             if fixed_c is not None:
                 c = fixed_c
             else:  # move the producer instead (its own input must stay compatible)
-                before = picked[-2].out_elems if len(picked) > 1 else None
-                p2 = units[k - 1].best(t, weights, limits,
-                                       in_ok=(None if before is None else (lambda e, b=before: b.links(e))),
-                                       out_ok=lambda e, i=c.in_elems: e.links(i))
+                pp = units[p].producer
+                before = picked[pp].out_elems if pp is not None else None
+                p2 = units[p].best(t, weights, limits,
+                                   in_ok=(None if before is None else (lambda e, b=before: b.links(e))),
+                                   out_ok=lambda e, i=c.in_elems: e.links(i))
                 if p2 is None:
                     return None
-                picked[-1] = p2
+                picked[p] = p2
         picked.append(c)
     return picked
 
@@ -356,6 +379,7 @@ def _rebalance(units: list[Unit], picked: list[Choice], t: int, base: estimate.R
     the other resources' headroom it uses (e.g. a weight ROM from block RAM into LUTs)."""
     keys = ("lut", "bram18", "dsp")
     picked = list(picked)
+    consumer = {u.producer: k for k, u in enumerate(units) if u.producer is not None}
     for _ in range(max_moves):
         total = base
         for c in picked:
@@ -366,8 +390,8 @@ def _rebalance(units: list[Unit], picked: list[Choice], t: int, base: estimate.R
         best, best_ratio = None, 0.0
         fixing, fixing_cost = None, None  # a single move after which everything fits: the cheapest one
         for k, unit in enumerate(units):
-            prev_out = picked[k - 1].out_elems if k > 0 else None
-            next_in = picked[k + 1].in_elems if k + 1 < len(picked) else None
+            prev_out = picked[unit.producer].out_elems if unit.producer is not None else None
+            next_in = picked[consumer[k]].in_elems if k in consumer else None
             cur = picked[k]
             for c in unit.choices:
                 if c is cur or c.cycles > t:
@@ -409,7 +433,9 @@ def converters(units: list[Unit], picked: list[Choice]) -> estimate.Resources:
     """The width converters finn's InsertDWC will put between units whose stream widths differ."""
     total = estimate.Resources()
     for k in range(1, len(picked)):
-        a, b = picked[k - 1].out_elems, picked[k].in_elems
+        if units[k].producer is None:
+            continue
+        a, b = picked[units[k].producer].out_elems, picked[k].in_elems
         if a.raw != b.raw:
             total = total + estimate.dwc(a.raw, b.raw)
     return total

@@ -8,7 +8,9 @@ Runs on the prepared QONNX graph (dqhw.flow.export.prepare_qonnx): input annotat
 - ops outside SUPPORTED_OPS (finn would leave them in software or fail);
 - activation quantizers wider than 8 bits (dqhw_mvau and the thresholds take 1..8-bit activations,
   unsigned, signed INT2..INT8 and bipolar);
-- residual adds (two dynamic inputs) and average pooling;
+- adds of two computed tensors other than the residual convex combinations dqhw builds (both
+  operands quantized activations of one scale, scaled by constants, the sum requantized: checked by
+  the `residual` step, dqhw.flow.residual), and average pooling other than global;
 - a last layer whose bias is not a constant. (A per-class scale or bias on the last layer is built:
   the accelerator outputs the integer logits and the host takes the class, contract.host_class.)
 """
@@ -22,7 +24,7 @@ from dqhw.errors import DqhwError
 SUPPORTED_OPS = {
     "Quant", "BipolarQuant", "Trunc", "Conv", "MatMul", "Gemm", "Mul", "Add", "Sub", "Div", "Relu",
     "BatchNormalization", "MaxPool", "Flatten", "Reshape", "Transpose", "Identity", "MultiThreshold",
-    "Squeeze", "Unsqueeze", "Pad", "Clip", "TopK",
+    "Squeeze", "Unsqueeze", "Pad", "Clip", "TopK", "GlobalAveragePool",
 }
 WEIGHT_OPS = ("Conv", "MatMul", "Gemm")
 
@@ -61,14 +63,15 @@ def check_graph(model) -> None:
         op = node.op_type
         if op not in SUPPORTED_OPS:
             _refuse(model, node, f"op {op} is not supported by dqhw build (supported: conv/linear layers, "
-                                 "BatchNorm, quantized ReLU/identity, max pooling, flatten/reshape)")
+                                 "BatchNorm, quantized ReLU/identity, max pooling, global average pooling, "
+                                 "residual adds, flatten/reshape)")
         if op == "Quant" and not _is_const(model, node.input[0]):
             bits = model.get_initializer(node.input[3])
             b = int(np.asarray(bits).reshape(-1)[0]) if bits is not None else None
             if b is None or b > 8:
                 _refuse(model, node, f"activation quantizer of {b if b is not None else 'non-constant'} bits: dqhw "
                                      "builds 1..8-bit activations")
-        if op in ("Add", "Sub"):
+        if op == "Sub":
             dynamic = [i for i in node.input if i and not _is_const(model, i)]
             if len(dynamic) >= 2:
                 _refuse(model, node, RESIDUAL_MESSAGE)

@@ -175,4 +175,5 @@ class SplitOutputAffine(Transformation):
         return model, True
 
 
-RESIDUAL_MESSAGE = "residual adds are not supported by dqhw build yet"
+RESIDUAL_MESSAGE = ("a subtraction of two computed tensors is not supported by dqhw build (residual adds are: "
+                    "lam * a + (1 - lam) * b of two quantized activations, requantized)")

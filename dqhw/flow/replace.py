@@ -1,4 +1,5 @@
-"""ReplaceWithDqhwNodes: finn's MVAU* / Pool*(MaxPool) / LabelSelect* -> dqhw's node types.
+"""ReplaceWithDqhwNodes: finn's MVAU* / Pool*(MaxPool) / LabelSelect* / DuplicateStreams* /
+GlobalAccPool* -> dqhw's node types (DqhwAddStreams is dqhw's from the start: dqhw.flow.residual).
 
 The n-th finn node of a kind becomes `<DqhwType>_<n>` (finn_name keeps the original name); every
 attribute the dqhw class knows is copied, then the node's `finalize(model)` checks that dqhw's RTL
@@ -20,6 +21,8 @@ REPLACE = {
     "MVAU": "DqhwMVAU", "MVAU_hls": "DqhwMVAU", "MVAU_rtl": "DqhwMVAU",
     "Pool": "DqhwMaxPool", "Pool_hls": "DqhwMaxPool",
     "LabelSelect": "DqhwLabelSelect", "LabelSelect_hls": "DqhwLabelSelect",
+    "DuplicateStreams": "DqhwDuplicateStreams", "DuplicateStreams_hls": "DqhwDuplicateStreams",
+    "GlobalAccPool": "DqhwGlobalAccPool", "GlobalAccPool_hls": "DqhwGlobalAccPool",
 }
 
 
@@ -46,6 +49,8 @@ class ReplaceWithDqhwNodes(Transformation):
             graph.node.remove(node)
             graph.node.insert(idx, new)  # protobuf copies `new`: keep the index, not the object
             new_nodes.append(idx)
+        # dqhw's residual adds are dqhw nodes from the residual step on: checked here with the rest
+        new_nodes += [i for i, n in enumerate(graph.node) if n.op_type == "DqhwAddStreams"]
         for idx in new_nodes:
             new = graph.node[idx]
             inst = getCustomOp(new)
@@ -55,4 +60,4 @@ class ReplaceWithDqhwNodes(Transformation):
                 raise
             except Exception as e:  # noqa: BLE001
                 raise DqhwError(f"{new.name}: cannot map to dqhw's RTL ({type(e).__name__}: {str(e)[:100]})") from None
-        return model, bool(new_nodes)  # a second application finds nothing left to replace
+        return model, False  # applied once: everything is replaced in one pass

@@ -113,11 +113,53 @@ def step_split_output_affine(model, ctx: BuildContext):
     return model
 
 
+def step_residual(model, ctx: BuildContext):
+    """Residual graphs (forks, convex-combination adds, global average pooling) made integer after
+    finn's streamlining (dqhw.flow.residual); other graphs pass unchanged."""
+    from dqhw.flow.residual import streamline_residual
+
+    try:
+        return streamline_residual(model, ctx.cfg, ctx.log_path)
+    except DqhwError:
+        raise
+    except Exception as e:  # noqa: BLE001  (finn raises many exception types)
+        msg = " ".join(str(e).split())[:160]
+        raise DqhwError(f"residual streamlining failed: {type(e).__name__}: {msg}") from None
+
+
 def step_fix_binary_acts(model, ctx: BuildContext):
     """Safety net for graphs exported without FixUnsignedBinaryActQuant (see dqhw.flow.passes)."""
     from dqhw.flow.passes import SplitBipolarOutScale
 
     return model.transform(SplitBipolarOutScale())
+
+
+FINN_HW_DOMAIN = "finn.custom_op.fpgadataflow"
+
+
+def _adds_to_domain(model, domain: str) -> None:
+    """Move dqhw's residual adds (DqhwAddStreams) into `domain`: finn's partition and estimate reports
+    only look at nodes of finn's hardware domains, so the adds visit them (registered there with qonnx's
+    add_op_to_domain) and return to dqhw's domain afterwards."""
+    adds = [n for n in model.graph.node if n.op_type == "DqhwAddStreams"]
+    if adds and domain != "dqhw.customop":
+        from qonnx.custom_op.registry import add_op_to_domain
+
+        from dqhw.customop.residual import DqhwAddStreams
+
+        add_op_to_domain(domain, DqhwAddStreams)
+    for n in adds:
+        n.domain = domain
+
+
+def step_estimate_reports(model, ctx: BuildContext):
+    """finn-plus' step_generate_estimate_reports (dqhw's residual adds counted as RTL layers)."""
+    _adds_to_domain(model, FINN_HW_DOMAIN + ".rtl")
+    try:
+        model = _finn("step_generate_estimate_reports")(model, ctx)
+    finally:
+        _adds_to_domain(model, "dqhw.customop")
+    return model
 
 
 def step_create_dataflow_partition(model, ctx: BuildContext):
@@ -126,7 +168,11 @@ def step_create_dataflow_partition(model, ctx: BuildContext):
     one channel (both orders coincide)."""
     from qonnx.core.modelwrapper import ModelWrapper
 
+    # finn's partition takes only nodes of its own hardware domain: dqhw's residual adds pass through it
+    # in that domain (registered there with qonnx's add_op_to_domain) and return to dqhw's afterwards
+    _adds_to_domain(model, FINN_HW_DOMAIN)
     model = _finn("step_create_dataflow_partition")(model, ctx)
+    _adds_to_domain(model, "dqhw.customop")
     parent_path = ctx.out / "intermediate_models" / "dataflow_parent.onnx"
     if parent_path.is_file():
         parent = ModelWrapper(str(parent_path))
@@ -146,7 +192,7 @@ def step_create_dataflow_partition(model, ctx: BuildContext):
 def step_check_hw(model, ctx: BuildContext):
     """After convert_to_hw: everything but the input layout transpose must be a hardware layer."""
     for node in model.graph.node:
-        if node.domain.startswith("finn.custom_op.fpgadataflow"):
+        if node.domain.startswith("finn.custom_op.fpgadataflow") or node.domain == "dqhw.customop":
             continue
         if node.op_type == "Transpose" and node.input[0] == model.graph.input[0].name:
             continue  # NCHW -> NHWC of the input frame, done by the host (frames are sent NHWC)
@@ -421,12 +467,21 @@ def step_board_package(model, ctx: BuildContext):
     return model
 
 
+RESIDUAL_OPS = ("DqhwAddStreams", "DqhwDuplicateStreams", "DqhwGlobalAccPool")
+
+
 def step_hls(model, ctx: BuildContext):
     """DIR/hls: the HLS C++ twin of the accelerator (dqhw.hlsgen: a dataflow top over hls/'s layers, the
     weights and thresholds as C++ arrays in the contract's layouts, a C-simulation driver, a Vitis HLS
     script). Only writes sources (seconds); `dqhw sim --backend hls` compiles and checks them."""
     from dqhw.hlsgen.generate import generate_hls
 
+    residual = sorted({n.op_type for n in model.graph.node if n.op_type in RESIDUAL_OPS})
+    if residual:  # hls/ has no fork, add or global pooling layer yet: no BUILD/hls for this graph
+        ctx.notes["hls"] = {"status": "skipped", "reason": f"no HLS layer for {', '.join(residual)} (residual graph)"}
+        ctx.warnings.append(f"hls: not written: hls/ has no layer for {', '.join(residual)}; the RTL is the "
+                            "accelerator of this residual graph")
+        return model
     model.save(str(ctx.out / "dataflow.onnx"))  # the graph the HLS is generated from (FIFO depths sized)
     info = generate_hls(ctx.out / "dataflow.onnx", ctx.out / "hls", ctx.board.part, ctx.clock_ns)
     ctx.notes["hls"] = {"dir": "hls", "top": info["top"], "sources": info["sources"]}
@@ -456,6 +511,7 @@ FRONT: list[tuple[str, Callable, bool]] = [
     ("tidy_up", _finn("step_tidy_up"), True),
     ("fix_binary_acts", step_fix_binary_acts, True),
     ("streamline", _finn("step_streamline"), True),
+    ("residual", step_residual, True),
     ("split_output_affine", step_split_output_affine, True),
     ("convert_to_hw", _finn("step_convert_to_hw"), True),
     ("check_hw", step_check_hw, False),
@@ -464,7 +520,7 @@ FRONT: list[tuple[str, Callable, bool]] = [
     ("specialize_layers", _finn("step_specialize_layers"), True),
     ("folding", step_folding, True),
     ("minimize_bit_width", _finn("step_minimize_bit_width"), True),
-    ("generate_estimate_reports", _finn("step_generate_estimate_reports"), False),
+    ("generate_estimate_reports", step_estimate_reports, False),
     ("dqhw_nodes", step_dqhw_nodes, True),
     ("insert_dwc_fifo", step_insert_dwc_fifo, True),
     ("check_fit_estimate", step_check_fit, False),

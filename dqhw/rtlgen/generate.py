@@ -36,7 +36,12 @@ from dqhw.resources import hw_dir
 
 FINN_RTL_NODES = ("ConvolutionInputGenerator_rtl", "FMPadding_rtl", "StreamingDataWidthConverter_rtl",
                   "Thresholding_rtl", "Reshape_rtl")
-DQHW_NODES = {"DqhwMVAU": "dqhw_mvau", "DqhwMaxPool": "dqhw_maxpool", "DqhwLabelSelect": "dqhw_label_select"}
+DQHW_NODES = {"DqhwMVAU": "dqhw_mvau", "DqhwMaxPool": "dqhw_maxpool", "DqhwLabelSelect": "dqhw_label_select",
+              "DqhwAddStreams": "dqhw_add", "DqhwDuplicateStreams": "dqhw_stream_fork",
+              "DqhwGlobalAccPool": "dqhw_global_acc_pool"}
+# port prefixes of dqhw's modules with more than one input or output stream
+IN_PORTS = {"dqhw_add": ("s0_axis", "s1_axis")}
+OUT_PORTS = {"dqhw_stream_fork": ("m0_axis", "m1_axis")}
 DEFAULT_FIFO_DEPTH = 2
 HDL_SUFFIXES = (".v", ".sv", ".vh", ".svh")
 
@@ -55,6 +60,10 @@ class Stage:
     ports: dict = field(default_factory=dict)  # clk, rst, s_axis, m_axis base names
     fifo_depth: int = 0
     frame_beats: int = 0  # beats of this stage's input stream per frame
+    # the streams of dqhw_accel it consumes / produces ("s<k>"; a chain: s<i> -> s<i+1>; a residual
+    # graph: a fork produces two, an add consumes two)
+    inputs: list = field(default_factory=list)
+    outputs: list = field(default_factory=list)
 
 
 @dataclass
@@ -102,21 +111,43 @@ def custom_op_getter():
     return getCustomOp
 
 
+def stream_inputs(model, node) -> list[str]:
+    """The streams a node consumes: its inputs that are not initializers (weights, thresholds)."""
+    return [i for i in node.input if i and model.get_initializer(i) is None]
+
+
 def stream_nodes(model) -> list:
-    """The dataflow nodes in stream order; refuses anything but a single chain."""
+    """The dataflow nodes in stream order: a single chain in chain order; a residual graph (forks
+    with two outputs, adds with two inputs) in a deterministic topological order (depth first from
+    the input, the first output of a fork before the second), which is the order of dqhw_accel's
+    instances, of its FIFO names (fifo_0, fifo_1, ...) and of design.json's stages. Every stream
+    must have exactly one consumer (the graph output: none)."""
     nodes = list(model.graph.node)
     if not nodes:
         raise DqhwError("the dataflow graph is empty")
-    chain = []
-    tensor = model.graph.input[0].name
-    producers = {n.input[0]: n for n in nodes}
-    while tensor in producers:
-        n = producers.pop(tensor)
-        chain.append(n)
-        tensor = n.output[0]
-    if len(chain) != len(nodes):
-        raise DqhwError("the dataflow graph is not a single stream chain (branches are not supported yet)")
-    return chain
+    consumers: dict[str, list] = {}
+    for n in nodes:
+        for t in stream_inputs(model, n):
+            consumers.setdefault(t, []).append(n)
+    for t, cs in consumers.items():
+        if len(cs) > 1:
+            raise DqhwError(f"stream {t} has {len(cs)} consumers ({', '.join(c.name for c in cs)}); a stream "
+                            "feeds one node (a fork duplicates it)")
+    order, done, avail = [], set(), {model.graph.input[0].name}
+    stack = [model.graph.input[0].name]
+    while stack:
+        tensor = stack.pop()
+        for n in consumers.get(tensor, []):
+            if n.name in done or not all(i in avail for i in stream_inputs(model, n)):
+                continue  # an add waits for its second operand
+            done.add(n.name)
+            order.append(n)
+            avail.update(n.output)
+            stack.extend(reversed(list(n.output)))
+    if len(order) != len(nodes):
+        left = [n.name for n in nodes if n.name not in done]
+        raise DqhwError(f"the dataflow graph is not connected to its input: {', '.join(left[:3])}")
+    return order
 
 
 def generate_rtl(dataflow_path: str | Path, out_dir: str | Path, fpga_part: str = "xc7z020clg400-1",
@@ -141,11 +172,18 @@ def generate_rtl(dataflow_path: str | Path, out_dir: str | Path, fpga_part: str 
     data_files: list[Path] = []
     mvaus = []
     fifo_index = 0
+    stream_of = {model.graph.input[0].name: "s0"}
     for node in stream_nodes(model):
         inst = get_custom_op(node)
         op = node.op_type
         in_w = int(inst.get_instream_width_padded(0))
         out_w = int(inst.get_outstream_width_padded(0))
+        ins = [stream_of[t] for t in stream_inputs(model, node)]
+        outs = []
+        for t in node.output:
+            stream_of[t] = f"s{len(stream_of)}"
+            outs.append(stream_of[t])
+        n_before = len(stages)
         if op == "StreamingFIFO_rtl":
             name = f"fifo_{fifo_index}"
             fifo_index += 1
@@ -184,6 +222,12 @@ def generate_rtl(dataflow_path: str | Path, out_dir: str | Path, fpga_part: str 
             stages.append(Stage(node.name, "dqhw", op, DQHW_NODES[op], in_w, out_w, params))
         else:
             raise DqhwError(f"node {node.name}: {op} has no RTL in dqhw yet")
+        if len(stages) == n_before + 1:
+            stages[-1].inputs, stages[-1].outputs = ins, outs
+            for k in range(len(ins)):
+                w = int(inst.get_instream_width_padded(k))
+                if w != _stream_width(stages, ins[k], stages[0].in_width):
+                    raise DqhwError(f"internal: {node.name} input {k} is {w} bits wide, its stream is not")
 
     if not mvaus or mvaus[-1][1].get_nodeattr("USE_THRESHOLDS"):
         raise DqhwError("the dataflow graph does not end in an MVAU with raw accumulators (logits)")
@@ -228,7 +272,7 @@ def generate_rtl(dataflow_path: str | Path, out_dir: str | Path, fpga_part: str 
     del logits_tensor
     top = _top_verilog(design)
     (out / "dqhw_accel.v").write_text(top)
-    design.files = _collect_files(files, out)
+    design.files = _collect_files(files, out, stages)
     design.data_files = _collect_data_files(data_files, out)
     check_references(out, design)
     (out / "filelist.f").write_text("\n".join(design.files) + "\n")
@@ -269,6 +313,13 @@ def manifest_changes(rtl_dir: str | Path) -> list[str]:
         if not f.is_file() or hashlib.sha256(f.read_bytes()).hexdigest() != sha:
             changed.append(name)
     return changed
+
+
+def _stream_width(stages: list, name: str, in_width: int) -> int:
+    """TDATA bits of stream `name` (s0: the accelerator input; else its producer's output width)."""
+    if name == "s0":
+        return in_width
+    return next(s.out_width for s in stages if name in s.outputs)
 
 
 def _frame_beats(inst) -> int:
@@ -324,10 +375,13 @@ def _copy_flat(files: list[Path], out: Path, what: str) -> list[str]:
     return list(seen)
 
 
-def _collect_files(files: list[Path], out: Path) -> list[str]:
+def _collect_files(files: list[Path], out: Path, stages: list | None = None) -> list[str]:
     """Every source in `out` (a self-contained RTL folder): dqhw's modules, then the nodes' sources;
-    packages first (SystemVerilog needs them before their users), the top last."""
+    packages first (SystemVerilog needs them before their users), the top last. The residual
+    modules (dqhw_add, dqhw_global_acc_pool) only where a stage uses them."""
+    used = {s.module for s in stages or []}
     own = ["dqhw_fifo.v", "dqhw_mvau.v", "dqhw_maxpool.v", "dqhw_label_select.v", "dqhw_stream_fork.v"]
+    own += [f"{m}.v" for m in ("dqhw_add", "dqhw_global_acc_pool") if m in used]
     names = _copy_flat([hw_dir("rtl") / n for n in own] + list(files), out, "sources")
     names.sort(key=lambda n: (0 if n.endswith("_pkg.sv") else 1))
     return names + ["dqhw_accel.v"]
@@ -380,8 +434,15 @@ def _param_text(value) -> str:
     return str(int(value))
 
 
-def _instance(stage: Stage, i: int) -> str:
-    src, dst = f"s{i}", f"s{i + 1}"
+def _streams(stage: Stage, i: int) -> tuple[list[str], list[str]]:
+    """The stream names a stage connects (a design.json written before residual graphs: s{i} -> s{i+1})."""
+    return (list(stage.inputs) or [f"s{i}"]), (list(stage.outputs) or [f"s{i + 1}"])
+
+
+def _instance(stage: Stage, i: int, rename: dict[str, str] | None = None) -> str:
+    ins, outs = _streams(stage, i)
+    ins = [(rename or {}).get(x, x) for x in ins]
+    src, dst = ins[0], outs[0]
     if stage.kind == "finn":
         p = stage.ports
         # run-time configuration ports (FMPadding's AXI-lite) are tied off: dqhw uses the
@@ -400,17 +461,32 @@ def _instance(stage: Stage, i: int) -> str:
     extra = ""
     if stage.kind == "fifo":
         extra = f",\n        .count(), .peak({stage.name}_peak)"
+    in_ports = IN_PORTS.get(stage.module, ("s_axis",))
+    out_ports = OUT_PORTS.get(stage.module, ("m_axis",))
+    if len(in_ports) != len(ins) or len(out_ports) != len(outs):
+        raise DqhwError(f"internal: {stage.name} ({stage.module}) has {len(ins)} input and {len(outs)} output streams, "
+                        f"its module {len(in_ports)} and {len(out_ports)}")
+    conns = [f".{port}_tdata({w}_tdata), .{port}_tvalid({w}_tvalid), .{port}_tready({w}_tready)"
+             for port, w in list(zip(in_ports, ins)) + list(zip(out_ports, outs))]
     return (f"    {stage.module} #(\n{params}\n    ) {stage.name} (\n"
-            f"        .clk(clk), .rst_n(rst_n),\n"
-            f"        .s_axis_tdata({src}_tdata), .s_axis_tvalid({src}_tvalid), .s_axis_tready({src}_tready),\n"
-            f"        .m_axis_tdata({dst}_tdata), .m_axis_tvalid({dst}_tvalid), .m_axis_tready({dst}_tready)"
+            f"        .clk(clk), .rst_n(rst_n),\n        " + ",\n        ".join(conns) +
             f"{extra}\n    );\n")
 
 
 def _top_verilog(d: Design) -> str:
     stages: list[Stage] = d.stages
     label_idx = next((i for i, s in enumerate(stages) if s.op_type == "DqhwLabelSelect"), None)
-    fork_at = label_idx if label_idx is not None else len(stages)  # stream index the logits leave on
+    widths = {"s0": stages[0].in_width}
+    consumed: set[str] = set()
+    for i, s in enumerate(stages):
+        ins, outs = _streams(s, i)
+        consumed.update(ins)
+        for o in outs:
+            widths[o] = s.out_width
+    ends = [w for w in widths if w not in consumed]
+    if len(ends) != 1:
+        raise DqhwError(f"internal: the design ends in {len(ends)} streams ({', '.join(ends)}), not one")
+    last = ends[0]  # the class (with LabelSelect) or the logits
     lines = [
         "// dqhw_accel: generated by dqhw.rtlgen from the folded dataflow graph; do not edit.",
         f"// graph sha256 {d.graph_sha}; input {d.in_shape} uint8 NHWC, {d.in_beats_per_frame} beats per frame;",
@@ -442,10 +518,8 @@ def _top_verilog(d: Design) -> str:
         ");",
         "",
     ]
-    n = len(stages)
-    widths = [stages[0].in_width] + [s.out_width for s in stages]
-    for i, w in enumerate(widths):
-        lines.append(f"    wire [{w - 1}:0] s{i}_tdata; wire s{i}_tvalid; wire s{i}_tready;")
+    for name in sorted(widths, key=lambda n: int(n[1:])):
+        lines.append(f"    wire [{widths[name] - 1}:0] {name}_tdata; wire {name}_tvalid; wire {name}_tready;")
     lines.append("    /* verilator lint_off UNUSEDSIGNAL */  // peaks are read hierarchically by the sizing testbench")
     for s in stages:
         if s.kind == "fifo":
@@ -455,41 +529,38 @@ def _top_verilog(d: Design) -> str:
     lines += ["", "    assign s0_tdata = s_axis_tdata;", "    assign s0_tvalid = s_axis_tvalid;",
               "    assign s_axis_tready = s0_tready;", ""]
     for i, s in enumerate(stages):
-        if i == fork_at:
+        if i == label_idx:
             continue  # LabelSelect is instantiated behind the fork below
         lines.append(_instance(s, i))
     lw = d.logits_width
-    tap = stages[label_idx].in_width if label_idx is not None else stages[-1].out_width
-    if tap != lw:  # never connect streams of different widths (Verilator would only warn)
-        raise DqhwError(f"internal: the logits stream is {tap} bits wide, the design describes {lw}")
+    logits = _streams(stages[label_idx], label_idx)[0][0] if label_idx is not None else last
+    if widths[logits] != lw:  # never connect streams of different widths (Verilator would only warn)
+        raise DqhwError(f"internal: the logits stream is {widths[logits]} bits wide, the design describes {lw}")
     if label_idx is not None:
-        fork_in = f"s{label_idx}"
         lines += [
             "    // the logits go both to LabelSelect and out on m_axis_logits",
             f"    wire [{lw - 1}:0] ls_tdata; wire ls_tvalid; wire ls_tready;",
             f"    dqhw_stream_fork #(.WIDTH({lw})) logits_fork (",
             "        .clk(clk), .rst_n(rst_n),",
-            f"        .s_axis_tdata({fork_in}_tdata), .s_axis_tvalid({fork_in}_tvalid), "
-            f".s_axis_tready({fork_in}_tready),",
+            f"        .s_axis_tdata({logits}_tdata), .s_axis_tvalid({logits}_tvalid), "
+            f".s_axis_tready({logits}_tready),",
             "        .m0_axis_tdata(ls_tdata), .m0_axis_tvalid(ls_tvalid), .m0_axis_tready(ls_tready),",
             "        .m1_axis_tdata(m_axis_logits_tdata), .m1_axis_tvalid(m_axis_logits_tvalid),",
             "        .m1_axis_tready(m_axis_logits_tready)",
             "    );",
         ]
-        ls = stages[label_idx]
-        inst = _instance(ls, label_idx).replace(f"s{label_idx}_t", "ls_t")
-        lines.append(inst)
+        lines.append(_instance(stages[label_idx], label_idx, rename={logits: "ls"}))
         lines += [
-            f"    assign m_axis_tdata = s{n}_tdata;",
-            f"    assign m_axis_tvalid = s{n}_tvalid;",
-            f"    assign s{n}_tready = m_axis_tready;",
+            f"    assign m_axis_tdata = {last}_tdata;",
+            f"    assign m_axis_tvalid = {last}_tvalid;",
+            f"    assign {last}_tready = m_axis_tready;",
             "    assign m_axis_tlast = 1'b1;  // one class per frame",
         ]
     else:
         lines += [
-            f"    assign m_axis_logits_tdata = s{n}_tdata;",
-            f"    assign m_axis_logits_tvalid = s{n}_tvalid;",
-            f"    assign s{n}_tready = m_axis_logits_tready;",
+            f"    assign m_axis_logits_tdata = {last}_tdata;",
+            f"    assign m_axis_logits_tvalid = {last}_tvalid;",
+            f"    assign {last}_tready = m_axis_logits_tready;",
         ]
     nb = d.logits_beats_per_frame
     if nb > 1:

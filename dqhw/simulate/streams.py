@@ -1,8 +1,10 @@
 """Which layer first differs: re-simulate one frame with every internal stream of `dqhw_accel` dumped
 and compare each stream with the golden model's tensor of the node that produces it.
 
-`dqhw_accel` is a single chain: stage i consumes stream s{i} and produces s{i+1} (the LabelSelect
-stage reads a copy of its input made by the logits fork; that copy carries the same beats). A
+In a chain, stage i of `dqhw_accel` consumes stream s{i} and produces s{i+1} (the LabelSelect
+stage reads a copy of its input made by the logits fork; that copy carries the same beats); in a
+residual graph each stage names its streams (design.json `inputs`/`outputs`: a fork produces two, an
+add consumes two), and stream s{k} carries the output tensor of the node that produces it. A
 generated wrapper `tb_dqhw_accel_streams` instantiates the bulk testbench (tb_dqhw_accel) and
 $fwrite's `<i> <tdata>` for every handshake on every s{i} (hierarchical references into the DUT), so
 nothing in the accelerator or the bulk testbench changes.
@@ -32,6 +34,7 @@ from dqhw.simulate.verilator import run_cocotb
 
 DUMP_TOP = "tb_dqhw_accel_streams"
 PASS_THROUGH = ("StreamingFIFO", "StreamingDataWidthConverter", "Reshape")
+FORKS = ("DqhwDuplicateStreams", "DuplicateStreams")
 WATCHDOG_CYCLES = 200_000
 
 
@@ -81,27 +84,33 @@ def stream_specs(build_dir: str | Path, design: Design | None = None) -> list[St
         raise DqhwError(f"{build_dir}: rtl/design.json does not match dataflow.onnx (regenerate the RTL)")
     specs = [StreamSpec(0, "input", "input", model.graph.input[0].name, design.in_elem_bits,
                         design.in_elems_per_beat, None)]
-    order = None
+    order_of: dict[str, tuple | None] = {"s0": None}  # stream -> its element order
     for i, (node, stage) in enumerate(zip(chain, design.stages)):
         inst = get_custom_op(node)
         base = node.op_type[:-4] if node.op_type.endswith(("_rtl", "_hls")) else node.op_type
-        if base == "ConvolutionInputGenerator":
-            if int(inst.get_nodeattr("depthwise")):
-                kh, kw = (int(v) for v in inst.get_nodeattr("ConvKernelDim"))
-                order = ("depthwise", kh, kw, int(inst.get_nodeattr("IFMChannels")), int(inst.get_nodeattr("SIMD")))
-            else:
-                order = None
-        elif not base.startswith(PASS_THROUGH):
-            order = None
+        ins, outs = (list(stage.inputs) or [f"s{i}"]), (list(stage.outputs) or [f"s{i + 1}"])
+        order = None
+        if base == "ConvolutionInputGenerator" and int(inst.get_nodeattr("depthwise")):
+            kh, kw = (int(v) for v in inst.get_nodeattr("ConvKernelDim"))
+            order = ("depthwise", kh, kw, int(inst.get_nodeattr("IFMChannels")), int(inst.get_nodeattr("SIMD")))
+        elif base.startswith(PASS_THROUGH) or base.startswith(FORKS):
+            order = order_of.get(ins[0])
         out_dt = inst.get_output_datatype(0)
-        specs.append(StreamSpec(i + 1, stage.name, node.op_type, node.output[0], int(out_dt.bitwidth()),
-                                int(inst.get_folded_output_shape(0)[-1]), order, out_dt.name == "BIPOLAR"))
+        for k, name in enumerate(outs):
+            order_of[name] = order
+            specs.append(StreamSpec(int(name[1:]), stage.name, node.op_type, node.output[k], int(out_dt.bitwidth()),
+                                    int(inst.get_folded_output_shape(0)[-1]), order, out_dt.name == "BIPOLAR"))
     return specs
+
+
+def stream_count(design: Design) -> int:
+    """Streams s0 .. s{n-1} of dqhw_accel (a chain: one per stage plus the input)."""
+    return 1 + sum(len(s.outputs) or 1 for s in design.stages)
 
 
 def dump_testbench_verilog(design: Design) -> str:
     """tb_dqhw_accel_streams: the bulk testbench plus one $fwrite per internal stream handshake."""
-    n = len(design.stages)
+    n = stream_count(design) - 1
     writes = "\n".join(
         f'            if (tb.dut.s{i}_tvalid && tb.dut.s{i}_tready) $fwrite(fd, "{i} %h\\n", tb.dut.s{i}_tdata);'
         for i in range(n + 1))
@@ -164,7 +173,7 @@ def dump_streams(build_dir: str | Path, work_dir: str | Path, image: np.ndarray)
     out = run_dir / "streams.out"
     if not result.passed or not out.is_file():
         raise DqhwError(f"stream dump simulation failed: {result.message} (see {result.log})")
-    streams: dict[int, list[int]] = {i: [] for i in range(len(design.stages) + 1)}
+    streams: dict[int, list[int]] = {i: [] for i in range(stream_count(design))}
     for line in out.read_text().splitlines():
         parts = line.split()
         if len(parts) == 2:  # two-state simulation: no x/z digits to filter

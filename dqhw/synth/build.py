@@ -41,7 +41,8 @@ SYNTH_JSON = "synth.json"
 CACHE_VERSION = 2  # bump when the analysis (counts, levels) changes
 KEYS = ("LUT", "LUT_logic", "LUTRAM", "FF", "BRAM18", "DSP", "CARRY4")
 OWN_SOURCES = {"dqhw_fifo": "dqhw_fifo.v", "dqhw_mvau": "dqhw_mvau.v", "dqhw_maxpool": "dqhw_maxpool.v",
-               "dqhw_label_select": "dqhw_label_select.v", "dqhw_stream_fork": "dqhw_stream_fork.v"}
+               "dqhw_label_select": "dqhw_label_select.v", "dqhw_stream_fork": "dqhw_stream_fork.v",
+               "dqhw_add": "dqhw_add.v", "dqhw_global_acc_pool": "dqhw_global_acc_pool.v"}
 
 
 @dataclass
