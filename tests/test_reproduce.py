@@ -111,6 +111,29 @@ def test_unit_ids_are_stable_and_follow_settings(tmp_path):
     assert {g for _, _, g in changed} == {"dq"}  # nothing of the other groups is recomputed
 
 
+def test_full_test_split_goes_through_the_rtl_when_a_subset_is_used(tmp_path):
+    """cifar10-cpu evaluates on a 2,000-image test subset; its sim units also put the whole 10,000-image
+    CIFAR-10 test split through the RTL (full_test_split, default on), and the estimate counts those
+    frames; switched off, the sim units' ids change and nothing else does."""
+    from dqhw.reproduce.estimate import estimate
+
+    path = ROOT / "configs" / "cifar10-cpu.toml"
+    raw = tomllib.loads(path.read_text())
+    on = make_plan(parse_config(raw, path), tmp_path)
+    sims = [u for u in on if u.kind == "sim"]
+    assert len(sims) == 2 and all(u.settings["full_test_split"] for u in sims)
+    raw["hardware"]["full_test_split"] = False
+    cfg_off = parse_config(raw, path)
+    off = make_plan(cfg_off, tmp_path)
+    assert {u.kind for u, v in zip(on, off) if u.id != v.id} == {"sim"}
+    cfg_on = parse_config(tomllib.loads(path.read_text()), path)
+    by_on, by_off = {u.id: u for u in on}, {u.id: u for u in off}
+    more = [estimate(u, by_on, cfg_on) - estimate(v, by_off, cfg_off) for u, v in zip(on, off) if u.kind == "sim"]
+    assert all(m > 0 for m in more)
+    # a data set used whole has nothing more to add
+    assert not any(u.settings["full_test_split"] for u in make_plan(load_config(SMOKE), tmp_path) if u.kind == "sim")
+
+
 def _rule(**kw) -> Rule:
     base = dict(claim="c", profile="paper", metric="fgsm", eps=8, better="DQ", worse="vanilla", bits=None)
     return Rule(**{**base, **kw})

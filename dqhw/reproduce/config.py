@@ -36,7 +36,7 @@ GROUP_KEYS = {"bits", "seeds", "seeds_at", "init", "role"}
 EVAL_KEYS = {"groups", "bits", "seeds", "eps", "attacks", "limit", "queries", "transfer", "amplification",
              "large_eps", "autoattack_images", "seed", "batch_size"}
 HARDWARE_KEYS = {"enabled", "vanilla", "dq", "bits", "seed", "eps", "board", "verify_frames", "prove_frames",
-                 "sim_limit", "synth", "reason"}
+                 "sim_limit", "full_test_split", "synth", "reason"}
 RULE_KEYS = {"claim", "profile", "metric", "eps", "better", "worse", "bits", "margin", "paper"}
 
 
@@ -95,6 +95,8 @@ class Hardware:
     verify_frames: int = 64
     prove_frames: int = 16
     sim_limit: int | None = None  # None: the whole test split
+    # with a test subset: also the data set's whole clean test split (e.g. CIFAR-10's 10,000) through the RTL
+    full_test_split: bool = True
     synth: bool = False
     reason: str = ""  # why hardware is off, when it is
 
@@ -407,6 +409,7 @@ def _hardware(hw: dict | None, groups: dict[str, Group], evals: dict[str, EvalPr
     h.sim_limit = _typed(path, where, hw, "sim_limit", int)
     if h.sim_limit is not None and h.sim_limit < 1:
         raise _err(path, where, f"sim_limit: must be >= 1 (leave it out for the whole test split), got {h.sim_limit}")
+    h.full_test_split = bool(_typed(path, where, hw, "full_test_split", bool, True))
     h.synth = bool(_typed(path, where, hw, "synth", bool, False))
     return h
 

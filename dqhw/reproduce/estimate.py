@@ -20,6 +20,7 @@ Finished units show their measured time instead; the runner rescales the ETA by 
 
 from __future__ import annotations
 
+import os
 from functools import cache
 
 from dqhw.attacks import pgd_steps
@@ -63,6 +64,11 @@ def mmacs(model: str, width: float, shape: tuple[int, int, int]) -> float:
     for h in hooks:
         h.remove()
     return total[0] / 1e6
+
+
+def sim_jobs() -> int:
+    """Shards side by side in a reproduce `sim` unit: one per core (units run one at a time)."""
+    return max(1, os.cpu_count() or 1)
 
 
 def image_shape(dataset: str) -> tuple[int, int, int]:
@@ -137,7 +143,10 @@ def estimate(unit: Unit, units: dict[str, Unit], cfg: ReproConfig) -> float:
         b = units[unit.settings["build"]]
         r = units[b.settings["run"]].settings
         frames = min(unit.settings["sim_limit"] or n_test, n_test) + (cfg.evals["strong"].limit or n_test)
-        return 60.0 + frames * 0.006 * mmacs(r["model"], float(r["width"]), image_shape(cfg.dataset))
+        if unit.settings.get("full_test_split"):
+            frames += FULL_SPLITS[cfg.dataset][1]
+        # the sim unit shards over the machine's cores (runner.run_sim_unit)
+        return 60.0 + frames * 0.006 * mmacs(r["model"], float(r["width"]), image_shape(cfg.dataset)) / sim_jobs()
     return 10.0
 
 

@@ -127,7 +127,9 @@ def make_plan(cfg: ReproConfig, out: Path, hardware: bool = True) -> list[Unit]:
                                          "verify_frames": hw.verify_frames, "prove_frames": hw.prove_frames,
                                          "synth": hw.synth}, [t.id, w.id], run=t.id, group=gname,
                       build_dir=str(base / "build"))
-            s = _unit("sim", t.name, {"build": b.id, "worst": w.id, "sim_limit": hw.sim_limit}, [b.id, w.id],
+            full = hw.full_test_split and bool(cfg.test_subset)  # the subset's split is the whole split otherwise
+            s = _unit("sim", t.name, {"build": b.id, "worst": w.id, "sim_limit": hw.sim_limit, "full_test_split": full},
+                      [b.id, w.id],
                       run=t.id, group=gname, build_dir=str(base / "build"), worst=w.meta["path"])
             units += [w, b, s]
     for u in units:

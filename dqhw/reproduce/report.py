@@ -227,8 +227,9 @@ def hardware_table(cfg: ReproConfig, res: dict, hardware_run: bool) -> list[str]
         return [rule, "", "Not run (--no-hardware)."]
     L = [rule, "",
          "| run | est. FPS | LUT / BRAM18 (est.) | frames through the RTL | mismatches | clean: software (whole "
-         "test split) | clean: RTL | worst case: software | worst case: RTL |",
-         "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+         "test split) | clean: RTL | worst case: software | worst case: RTL | data set's whole test split: RTL "
+         "(= golden) |",
+         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     by_id = res["by_id"]
     for rid in sorted(res["hw"], key=lambda r: by_id[r].name):
         d = res["hw"][rid]
@@ -240,17 +241,22 @@ def hardware_table(cfg: ReproConfig, res: dict, hardware_run: bool) -> list[str]
             rtl_clean = f"{100 * c['rtl_accuracy']:.1f}" if c.get("rtl_accuracy") is not None else "–"
             rtl_worst = f"{100 * k['rtl_accuracy']:.1f}" if k.get("rtl_accuracy") is not None else "–"
             frames, mism = f"{s['total_frames']:,}", str(s["total_mismatches"])
+            f = s.get("full_test_split")
+            full = (f"{100 * f['rtl_accuracy']:.1f} ({f['frames']:,} images; golden "
+                    f"{100 * f['golden_accuracy']:.1f})" if f else "–")
         else:
-            rtl_clean = rtl_worst = frames = mism = "not run"
+            rtl_clean = rtl_worst = frames = mism = full = "not run"
         sw_worst = f"{100 * w['sw_accuracy']:.1f}" if w else "–"
         res_est = f"{b['LUT']} / {b['BRAM18']}" if b else "–"
         L.append(f"| {by_id[rid].name} | {b['estimated_fps'] if b else '–'} | {res_est} | {frames} | {mism} | "
-                 f"{sw_clean} | {rtl_clean} | {sw_worst} | {rtl_worst} |")
+                 f"{sw_clean} | {rtl_clean} | {sw_worst} | {rtl_worst} | {full} |")
     L += ["", "Software clean: the trained model's accuracy on the whole test split (Brevitas, float); RTL: the "
           "same images through the Verilator RTL, every logit compared with the golden model (a mismatch fails "
           "the command). They can differ only at exact ties of the integer logits, where the Brevitas argmax and the "
           "hardware's label select break the tie differently; the worst-case set (per image the lowest margin) "
-          "holds many such ties. Worst case software: the worst-case set scored by the Brevitas model."]
+          "holds many such ties. Worst case software: the worst-case set scored by the Brevitas model. Whole "
+          "test split: with a test subset, the data set's whole clean test split goes through the RTL as well "
+          "([hardware] full_test_split, on by default; BUILD/sim/report-full-test.md)."]
     return L
 
 

@@ -279,21 +279,52 @@ def run_build(u: Unit, cfg: ReproConfig, by_id, quiet, say) -> dict:
 
 
 def run_sim_unit(u: Unit, cfg: ReproConfig, by_id, quiet, say) -> dict:
+    """The experiment's clean test split plus the worst-case set through the RTL; with full_test_split
+    (a test subset in use) first the data set's whole clean test split too (BUILD/sim/report-full-test.*).
+    Shards over the machine's cores; any mismatch fails the unit."""
+    from dqhw.data import load_dataset
+    from dqhw.io import atomic_path
+    from dqhw.reproduce.estimate import sim_jobs
     from dqhw.simulate.session import run_sim
 
-    rep = run_sim(u.meta["build_dir"], split="test", limit=u.settings["sim_limit"], set_paths=[u.meta["worst"]],
-                  progress=not quiet, jobs=1)
-    if rep["total_mismatches"] or not rep["passed"]:
-        raise MismatchError(f"{u.title}: {rep['total_mismatches']} mismatches between the RTL and the golden "
-                            f"model ({'; '.join(rep['failures'][:1])})")
+    build_dir = Path(u.meta["build_dir"])
+    jobs = sim_jobs()
+    full = None
+    if u.settings.get("full_test_split"):
+        x, y = load_dataset(cfg.dataset, cfg.data_dir, val_fraction=0.0).split("test")
+        frames = build_dir / "sim" / "full-test-split.npz"
+        frames.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(frames, ".npz") as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, images=x, labels=y)
+        if not quiet:
+            say(f"    the whole {cfg.dataset} test split ({len(y):,} images) through the RTL, {jobs} shards")
+        rep = _checked(run_sim(build_dir, frames=str(frames), progress=not quiet, jobs=jobs), u)
+        for ext in ("json", "md"):
+            shutil.copyfile(build_dir / "sim" / f"report.{ext}", build_dir / "sim" / f"report-full-test.{ext}")
+        r = rep["sets"][0]
+        full = {"frames": r["frames"], "rtl_accuracy": r["rtl_accuracy"], "golden_accuracy": r["golden_accuracy"],
+                "mismatches": rep["total_mismatches"], "seconds": rep["seconds"],
+                "cycles_per_frame": r["cycles_per_frame"], "per_class": r.get("per_class")}
+    rep = _checked(run_sim(build_dir, split="test", limit=u.settings["sim_limit"], set_paths=[u.meta["worst"]],
+                           progress=not quiet, jobs=jobs), u)
     rows = {}
     for r in rep["sets"]:
         rows[r["set"]] = {"frames": r["frames"], "kind": r["kind"], "rtl_accuracy": r["rtl_accuracy"],
                           "golden_accuracy": r["golden_accuracy"], "sample": r.get("sample"),
                           "clean_pair": (r.get("clean_pair") or {}).get("rtl_accuracy"),
                           "cycles_per_frame": r["cycles_per_frame"], "fps_at_clock": r["fps_at_clock"]}
-    return {"total_frames": rep["total_frames"], "total_mismatches": rep["total_mismatches"], "sets": rows,
-            "clean_set": "clean-test", "worst_set": Path(u.meta["worst"]).stem, "seconds": rep["seconds"]}
+    total = rep["total_frames"] + (full["frames"] if full else 0)
+    return {"total_frames": total, "total_mismatches": rep["total_mismatches"] + (full["mismatches"] if full else 0),
+            "sets": rows, "clean_set": "clean-test", "worst_set": Path(u.meta["worst"]).stem,
+            "seconds": rep["seconds"] + (full["seconds"] if full else 0), "full_test_split": full, "jobs": jobs}
+
+
+def _checked(rep: dict, u: Unit) -> dict:
+    if rep["total_mismatches"] or not rep["passed"]:
+        raise MismatchError(f"{u.title}: {rep['total_mismatches']} mismatches between the RTL and the golden "
+                            f"model ({'; '.join(rep['failures'][:1])})")
+    return rep
 
 
 RUNNERS = {"data": run_data, "train": run_train, "eval": run_eval, "worst": run_worst, "build": run_build,
