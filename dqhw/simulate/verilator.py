@@ -20,6 +20,7 @@ small module's build from ~12 s to ~2 s on these machines.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -43,6 +44,19 @@ BUILD_ARGS = ("--no-timing", "-Wno-fatal", "-Werror-USERFATAL")
 # that is read before reset assigns it shows up as a mismatch instead of a lucky zero
 X_MODES = {"fast": ("--x-assign", "fast", "--x-initial", "fast"),
            "random": ("--x-assign", "unique", "--x-initial", "unique")}
+
+
+@functools.cache
+def host_march() -> str | None:
+    """The CPU g++ compiles for under -march=native, by name (e.g. "sapphirerapids"), or None when the
+    compiler cannot say. Named rather than "native" so that a compile stamp records the CPU."""
+    try:
+        out = subprocess.run(["c++", "-march=native", "-Q", "--help=target"], capture_output=True, text=True,
+                             timeout=60).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    m = re.search(r"^\s*-march=\s+(\S+)\s*$", out, re.M)
+    return m.group(1) if m and re.fullmatch(r"[A-Za-z0-9_.+-]+", m.group(1)) and m.group(1) != "native" else None
 
 
 def x_plusargs(x_mode: str, seed: int = 1) -> list[str]:
