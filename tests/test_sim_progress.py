@@ -46,3 +46,18 @@ def test_one_line_rolls_up_every_shard(tmp_path):
 
 def test_eta_format():
     assert format_eta(59) == "0m59s" and format_eta(3725) == "1h02m"
+
+
+def test_an_earlier_runs_frames_out_is_not_counted(tmp_path):
+    """A shard's frames.out from an earlier `dqhw sim` stays until that shard starts its run (after its
+    golden model): the watcher must not report it as done (it once showed 20000/20000 at the start)."""
+    import os
+
+    f = tmp_path / "frames.out"
+    f.write_text("".join(f"out {i} {100 * i} 1\n" for i in range(5)))
+    old = time.time() - 3600
+    os.utime(f, (old, old))
+    watch = FrameProgress(lambda: [f], 10, "sim", stream=io.StringIO())
+    assert watch.frames() == 0
+    f.write_text("in 0 1\nout 0 90 1\n")  # the new run recreates it
+    assert watch.frames() == 1

@@ -32,6 +32,13 @@ def count_frames_out(path: Path, state: dict) -> int:
     return count
 
 
+def _written_since(path: Path, since: float) -> bool:
+    try:
+        return path.stat().st_mtime >= since
+    except OSError:
+        return False
+
+
 def format_eta(seconds: float) -> str:
     seconds = int(round(seconds))
     h, rest = divmod(seconds, 3600)
@@ -55,9 +62,12 @@ class FrameProgress:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._first: tuple[float, int] | None = None  # (time, frames) when frames first came out
+        # a frames.out older than this watcher is an earlier run's, left until its shard starts over:
+        # not counted (1 s of slack for coarse file-system timestamps)
+        self._since = time.time() - 1.0
 
     def frames(self) -> int:
-        return sum(count_frames_out(p, self._state) for p in self.files())
+        return sum(count_frames_out(p, self._state) for p in self.files() if _written_since(p, self._since))
 
     def line(self) -> str:
         # the rate counts from the first finished frame: compiles, start-up and the pipeline's latency
