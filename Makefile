@@ -40,7 +40,7 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow and not rtl" $(PYTEST_ARGS)
 
-# make sim [BUILD=DIR] [JOBS=N] [ENGINE=cocotb|cpp] [SHARD=i/n] [WAVES=1] [LIMIT=N] [FRAMES=FILE.npz]
+# make sim [BUILD=DIR] [JOBS=N] [ENGINE=auto|cocotb|cpp] [SHARD=i/n] [WAVES=1] [LIMIT=N] [FRAMES=FILE.npz]
 sim: $(STAMP)
 	$(BIN)/dqhw sim $(BUILD) $(if $(LIMIT),--limit $(LIMIT)) $(if $(SHARD),--shard $(SHARD)) \
 		$(if $(JOBS),--jobs $(JOBS)) $(if $(ENGINE),--engine $(ENGINE)) \

@@ -47,6 +47,7 @@ def test_train_attack_build_sim(slice_dirs, capsys):
     assert code == 0, err
     report = json.loads((build / "sim" / "report.json").read_text())
     assert report["passed"] and report["total_mismatches"] == 0
+    assert report["engine"] == "cocotb"  # --engine auto: a short run keeps cocotb and the build's compile
     by_set = {r["set"]: r for r in report["sets"]}
     fgsm, pgd = "fgsm-eps32-test-n120-s0", "pgd-eps32-test-n60-s0"
     assert set(by_set) == {"clean-test", fgsm, pgd}  # every clean source image is in clean-test: no extra run

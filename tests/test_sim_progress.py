@@ -61,3 +61,23 @@ def test_an_earlier_runs_frames_out_is_not_counted(tmp_path):
     assert watch.frames() == 0
     f.write_text("in 0 1\nout 0 90 1\n")  # the new run recreates it
     assert watch.frames() == 1
+
+
+def test_engine_auto_takes_the_bare_cpp_main_only_for_long_runs():
+    """--engine auto: cocotb for short runs (the build's own compile), cpp once a shard runs
+    >= AUTO_CPP_CYCLES cycles; explicit engines stay; waveforms keep cocotb; a typo is one line."""
+    import pytest
+
+    from dqhw.errors import DqhwError
+    from dqhw.simulate.session import AUTO_CPP_CYCLES, choose_engine
+
+    assert choose_engine("auto", 360, 250, 1) == "cocotb"  # digits: a test split
+    assert choose_engine("auto", 20_000, 32_768, 2) == "cpp"  # CNV W2A2: a whole CIFAR-10 evaluation
+    assert choose_engine("auto", 2_000, 32_768, 2) == "cocotb"  # the same build, a sample
+    edge = AUTO_CPP_CYCLES // 1000
+    assert choose_engine("auto", 2 * edge, 1000, 2) == "cpp"
+    assert choose_engine("auto", 2 * edge - 2, 1000, 2) == "cocotb"
+    assert choose_engine("auto", 20_000, 32_768, 2, waves=True) == "cocotb"
+    assert choose_engine("cocotb", 20_000, 32_768, 2) == "cocotb" and choose_engine("cpp", 1, 1, 1) == "cpp"
+    with pytest.raises(DqhwError, match="--engine must be one of auto, cocotb, cpp"):
+        choose_engine("verilog", 1, 1, 1)

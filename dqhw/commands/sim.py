@@ -30,10 +30,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", choices=("verilator", "hls"), default="verilator",
                    help="verilator (default): the RTL; hls: the build's HLS C++ (BUILD/hls) C-simulated with g++, "
                         "report in BUILD/sim/report-hls.md")
-    p.add_argument("--engine", choices=("cocotb", "cpp"), default=os.environ.get("SIM_ENGINE") or "cocotb",
-                   help="what clocks the Verilated bulk testbench: cocotb (default, also $SIM_ENGINE) or a bare "
-                        "C++ main (cpp: same model, same flags, same output files, ~1.25x faster); the "
-                        "protocol run is cocotb's either way")
+    p.add_argument("--engine", choices=("auto", "cocotb", "cpp"), default=os.environ.get("SIM_ENGINE") or "auto",
+                   help="what clocks the Verilated bulk testbench: cocotb, a bare C++ main (cpp: same model, same "
+                        "flags, same output files, ~1.2x faster), or auto (default, also $SIM_ENGINE): cpp when a "
+                        "shard runs >= 100 M cycles (a whole CIFAR-10 evaluation), else cocotb; the protocol run is "
+                        "cocotb's either way")
     p.add_argument("--quiet", action="store_true")
 
 

@@ -25,6 +25,25 @@ from dqhw.sampling import parse_shard, shard_slice
 
 SHARED_BUILD_ENV = "DQHW_SIM_SHARED_BUILD"  # set by run_parallel: the shards reuse the parent's Verilator build
 MIN_FRAMES_PER_JOB = 100  # below this a shard process costs more (start-up, golden model) than it saves
+# --engine auto: the bare C++ main (cpp) once a shard's bulk run is this many cycles (~8 min of cocotb at
+# CNV W2A2's ~200 k cycles/s): there its ~17 % over cocotb (bench/bench_sim.py) repays its own compile
+# (~1 min on CNV; the build's compile is cocotb's); shorter runs keep cocotb and the build's compile
+AUTO_CPP_CYCLES = 100_000_000
+ENGINE_CHOICES = ("auto", "cocotb", "cpp")
+
+
+def choose_engine(engine: str, frames: int, cycles_per_frame: int, jobs: int, waves: bool = False) -> str:
+    """The engine `--engine` stands for: itself, or for "auto" cpp when one shard simulates at least
+    AUTO_CPP_CYCLES cycles (frames x the design's cycles per frame / shards) and cocotb otherwise
+    (always with waveforms, which only the cocotb build traces)."""
+    if engine not in ENGINE_CHOICES:
+        raise DqhwError(f"--engine must be one of {', '.join(ENGINE_CHOICES)}, got {engine!r}")
+    if engine != "auto":
+        return engine
+    if waves:
+        return "cocotb"
+    per_shard = frames * max(int(cycles_per_frame), 1) / max(jobs, 1)
+    return "cpp" if per_shard >= AUTO_CPP_CYCLES else "cocotb"
 
 
 @dataclass
@@ -128,14 +147,14 @@ def bulk_build_dir(build_dir: Path, engine: str = "cocotb") -> Path:
 def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None, shard: str | None = None,
             waves: bool = False, set_paths: list[str] | None = None, progress: bool = True,
             frames: str | None = None, seed: int = 0, jobs: int = 1, backend: str = "verilator",
-            engine: str = "cocotb") -> dict:
+            engine: str = "auto") -> dict:
     """Simulate and compare; `jobs` > 1 (without `shard`) runs that many shards side by side and merges
     their reports into one (run_parallel). backend "hls": the build's HLS C++ C-simulated with g++
     instead (run_sim_hls). `engine` (verilator backend): what clocks the bulk testbench, "cocotb" or the
     bare C++ main "cpp" (runner.bulk_run); the protocol run is cocotb's either way."""
     from dqhw.golden import GoldenModel
     from dqhw.simulate.progress import FrameProgress
-    from dqhw.simulate.runner import ENGINES, bulk_run, compare, locate_and_describe
+    from dqhw.simulate.runner import bulk_run, compare, locate_and_describe
 
     if backend not in BACKENDS:
         raise DqhwError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
@@ -150,8 +169,8 @@ def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None
         raise DqhwError(f"{build_dir}: no rtl/design.json (run `dqhw build` first)")
     if jobs < 1:
         raise DqhwError(f"--jobs must be >= 1, got {jobs}")
-    if engine not in ENGINES:
-        raise DqhwError(f"--engine must be one of {', '.join(ENGINES)}, got {engine!r}")
+    if engine not in ENGINE_CHOICES:
+        raise DqhwError(f"--engine must be one of {', '.join(ENGINE_CHOICES)}, got {engine!r}")
     if engine == "cpp" and waves:
         raise DqhwError("--waves needs --engine cocotb (the cpp engine is built without tracing)")
     design = Design.load(rtl_dir)
@@ -159,8 +178,17 @@ def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None
     clock_ns = float(info.get("clock_ns", 10.0))
     idx, count = parse_shard(shard)
     sets = collect_sets(build_dir, split, limit, set_paths, frames, seed)
+    n_frames = sum(len(fs.images) for fs in sets)
     if count == 1 and not waves:
-        jobs = min(jobs, max(1, sum(len(fs.images) for fs in sets) // MIN_FRAMES_PER_JOB))
+        jobs = min(jobs, max(1, n_frames // MIN_FRAMES_PER_JOB))
+    asked = engine
+    engine = choose_engine(engine, n_frames // count, design.expected_cycles_per_frame,
+                           jobs if count == 1 and not waves else 1, waves)
+    if asked == "auto" and engine == "cpp" and progress:
+        print(f"sim: engine cpp (--engine auto: ~{n_frames // count * design.expected_cycles_per_frame / 1e6:,.0f} M "
+              "cycles, long enough for the bare C++ main to repay its compile; --engine cocotb keeps cocotb)",
+              flush=True)
+    if count == 1 and not waves:
         if jobs > 1:
             from dqhw.simulate.shards import run_parallel
 
@@ -182,7 +210,6 @@ def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None
     def simulate(fs: FrameSet, pos: np.ndarray) -> dict | None:
         images = fs.images[pos]
         labels = None if fs.labels is None else fs.labels[pos]
-        lo = int(pos[0]) if len(pos) else 0
         if len(images) == 0:
             return None
         ref = golden.run(images)
@@ -198,11 +225,7 @@ def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None
             res.labels = golden.class_of(res.logits)
         cmp = compare(ref.labels, ref.logits, res, has_labels=design.label_width > 0)
         ii = res.interval()
-        row = {
-            "set": fs.name, "kind": fs.kind, "frames": len(images), "first_index": lo, "split": fs.split,
-            "sample": fs.sample, "per_class": _class_counts(labels),
-            "mismatches": {"labels": cmp.label_mismatches, "logits": cmp.logit_mismatches, "missing": cmp.missing},
-            "rtl_accuracy": _accuracy(res.labels, labels), "golden_accuracy": _accuracy(ref.labels, labels),
+        row = _set_row(fs, pos, labels, cmp, res.labels, ref.labels) | {
             "cycles_per_frame": ii, "latency_cycles": res.latency(),
             "fps_at_clock": (1e9 / clock_ns / ii) if ii else None,
             "expected_cycles_per_frame": design.expected_cycles_per_frame,
@@ -210,8 +233,6 @@ def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None
             "cycles_per_second": round(res.cycles_per_second), "deadlock": res.deadlock, "tlast_ok": res.tlast_ok,
             "wall_seconds": round(time.time() - t0, 2),
         }
-        if fs.provenance:
-            row["attack"] = {k: fs.provenance.get(k) for k in ("attack", "eps", "mode", "source_run", "split")}
         record_clean(clean_rtl, fs, pos, np.asarray(res.labels))
         rows.append(row)
         if progress:
@@ -249,6 +270,20 @@ def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None
         "passed": not failures, "failures": failures, "seconds": round(time.time() - t_all, 1),
     }
     return write_report(build_dir, report, "" if count == 1 else f"-shard{idx}of{count}")
+
+
+def _set_row(fs: FrameSet, pos: np.ndarray, labels: np.ndarray | None, cmp, got: np.ndarray, golden: np.ndarray
+             ) -> dict:
+    """The report row fields every backend writes for one set (the backend adds its speed figures)."""
+    row = {
+        "set": fs.name, "kind": fs.kind, "frames": len(pos), "first_index": int(pos[0]) if len(pos) else 0,
+        "split": fs.split, "sample": fs.sample, "per_class": _class_counts(labels),
+        "mismatches": {"labels": cmp.label_mismatches, "logits": cmp.logit_mismatches, "missing": cmp.missing},
+        "rtl_accuracy": _accuracy(got, labels), "golden_accuracy": _accuracy(golden, labels),
+    }
+    if fs.provenance:
+        row["attack"] = {k: fs.provenance.get(k) for k in ("attack", "eps", "mode", "source_run", "split")}
+    return row
 
 
 def record_clean(clean_rtl: dict[str, dict[int, int]], fs: FrameSet, pos: np.ndarray, got: np.ndarray) -> None:
@@ -333,16 +368,10 @@ def run_sim_hls(build_dir: Path, split: str = "test", limit: int | None = None, 
         if not has_class:  # no class output: the host's class of the logits
             res.labels = golden.class_of(res.logits)
         cmp = compare(ref.labels, ref.logits, res, has_labels=has_class)
-        row = {
-            "set": fs.name, "kind": fs.kind, "frames": len(images), "first_index": int(pos[0]), "split": fs.split,
-            "sample": fs.sample, "per_class": _class_counts(labels),
-            "mismatches": {"labels": cmp.label_mismatches, "logits": cmp.logit_mismatches, "missing": cmp.missing},
-            "rtl_accuracy": _accuracy(res.labels, labels), "golden_accuracy": _accuracy(ref.labels, labels),
+        row = _set_row(fs, pos, labels, cmp, res.labels, ref.labels) | {
             "sim_seconds": round(res.wall_s, 3), "frames_per_second": round(len(images) / max(res.wall_s, 1e-9), 1),
             "wall_seconds": round(time.time() - t0, 2),
         }
-        if fs.provenance:
-            row["attack"] = {k: fs.provenance.get(k) for k in ("attack", "eps", "mode", "source_run", "split")}
         record_clean(clean_rtl, fs, pos, np.asarray(res.labels))
         rows.append(row)
         if progress:
