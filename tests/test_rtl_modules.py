@@ -42,6 +42,8 @@ AXIS_PORTS = [f"{prefix}_{sig}" for prefix in ("s_axis", "m_axis") for sig in ("
 PUBLIC_PORTS = {
     "dqhw_fifo": ["clk", "rst_n", *AXIS_PORTS, "count", "peak"],
     "dqhw_fifo-limit": ["clk", "rst_n", *AXIS_PORTS, "count", "peak", "limit"],
+    "dqhw_add": ["clk", "rst_n", *[f"{p}_{sig}" for p in ("s0_axis", "s1_axis", "m_axis")
+                                   for sig in ("tdata", "tvalid", "tready")]],
 }
 
 
@@ -891,6 +893,12 @@ LINT_PARAMS = {
                      {"SIGNED": 1, "BITS": 8, "PE": 1, "KERNEL": 9}, {"SIGNED": 0, "BITS": 1, "PE": 4}],
     "dqhw_label_select": [{}, {"PE": 1}, {"NUM_LABELS": 12, "PE": 3, "ACC_BITS": 7}],
     "dqhw_fifo": [{}, {"DEPTH": 2}, {"DEPTH": 300}, {"DEPTH": 5, "BRAM_MIN_DEPTH": 4}],
+    "dqhw_add": [{}, {"PE": 1, "CHANNELS": 16, "WA": 8, "WB": 7, "OUT_BITS": 6},
+                 {"PE": 4, "CHANNELS": 8, "A_BITS": 4, "A_SIGNED": 1, "B_BITS": 3, "WA": 5, "WB": 3, "OUT_BITS": 7},
+                 {"PE": 3, "CHANNELS": 3, "A_BITS": 8, "B_BITS": 8, "OUT_BITS": 9}],
+    "dqhw_global_acc_pool": [{}, {"PE": 1, "CHANNELS": 64, "PIXELS": 64, "IN_BITS": 2, "OUT_BITS": 8},
+                             {"PE": 5, "CHANNELS": 5, "PIXELS": 1, "IN_BITS": 4, "OUT_BITS": 4},
+                             {"PE": 2, "CHANNELS": 6, "PIXELS": 3, "IN_BITS": 8, "OUT_BITS": 10}],
 }
 
 
@@ -923,6 +931,10 @@ ILLEGAL_PARAMS = {
     "dqhw_label_select": [({"NUM_LABELS": 10, "PE": 3}, "must divide NUM_LABELS=10"),
                           ({"NUM_LABELS": 10, "OUT_BITS": 3}, "OUT_BITS=3 cannot hold")],
     "dqhw_fifo": [({"DEPTH": 1}, "DEPTH=1, must be >= 2"), ({"DEPTH": 0}, "DEPTH=0, must be >= 2")],
+    "dqhw_add": [({"CHANNELS": 6, "PE": 4}, "must divide CHANNELS=6"), ({"WA": 0}, "WA=0"),
+                 ({"A_SIGNED": 1, "A_BITS": 1}, "signed input needs"), ({"OUT_BITS": 33}, "OUT_BITS=33")],
+    "dqhw_global_acc_pool": [({"CHANNELS": 6, "PE": 4}, "must divide CHANNELS=6"),
+                             ({"PIXELS": 64, "IN_BITS": 2, "OUT_BITS": 7}, "OUT_BITS=7 cannot hold")],
 }
 
 
