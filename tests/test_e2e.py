@@ -88,6 +88,31 @@ def test_train_attack_build_sim(slice_dirs, capsys):
     assert "bare C++ main" in (build / "sim" / "report.md").read_text()
 
 
+def test_error_amplification_from_the_rtl_streams(slice_dirs):
+    """Fig. 3 on the hardware: D per activation layer read from the RTL's internal streams for clean and
+    FGSM frames equals the golden model's D exactly, and the Brevitas model's (an independent float
+    computation) to float precision, layer by layer."""
+    from dqhw.advsets import load_set
+    from dqhw.data import load_dataset
+    from dqhw.evaluate import activation_modules, activations, normalized_distance
+    from dqhw.runs import load_run
+    from dqhw.simulate.amplification import rtl_amplification
+
+    run_dir, build = slice_dirs / "run", slice_dirs / "build"
+    if not (build / "sim" / "report.json").is_file():
+        pytest.skip("needs the build and Verilator run of test_train_attack_build_sim (run the module)")
+    run = load_run(run_dir)
+    s = load_set(run_dir / "adv" / "fgsm-eps32-test-n120-s0.npz", run=run)
+    x, _ = load_dataset(run.config.dataset, run.config.data_dir).split("test")
+    clean, adv = x[s.indices[:30]], s.images[:30]
+    res = rtl_amplification(build, clean, adv, slice_dirs / "amp")
+    assert res["equal"] and res["images"] == 30
+    software = normalized_distance(activations(run.model, clean), activations(run.model, adv))
+    assert len(res["D_rtl"]) == len(software) == len(activation_modules(run.model))
+    assert all(abs(a - b) < 1e-4 for a, b in zip(res["D_rtl"], software)), (res["D_rtl"], software)
+    assert all(d > 0 for d in res["D_rtl"])  # FGSM at ε = 32 moves every layer
+
+
 @pytest.mark.hls
 def test_hls_csim_of_the_slice(slice_dirs, capsys):
     """The same build's HLS C++ (BUILD/hls, written by the build) C-simulated with g++ on the same sets:

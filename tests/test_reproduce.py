@@ -270,6 +270,10 @@ def test_smoke_hardware_stage(smoke, capsys):
         assert hw["sim"]["total_mismatches"] == 0
         assert hw["sim"]["sets"]["clean-test"]["frames"] == 360
         assert hw["worst"]["n"] == 60
+        amp = hw["sim"]["amplification_rtl"]  # Fig. 3 from the RTL's own streams
+        assert amp["equal"] and amp["images"] == 50 and len(amp["D_rtl"]) == len(amp["D_software"]) > 0
+        assert all(abs(a - b) < 0.02 for a, b in zip(amp["D_rtl"], amp["D_software"]))
     tables = (out / "tables.md").read_text()
     assert "RTL worst case (seed 0)" in tables and "RTL clean (whole test split, seed 0)" in tables
     assert "RTL = GOLDEN MODEL" in (out / "report.md").read_text()
+    assert "| RTL streams |" in (out / "report.md").read_text()

@@ -128,7 +128,8 @@ def make_plan(cfg: ReproConfig, out: Path, hardware: bool = True) -> list[Unit]:
                                          "synth": hw.synth}, [t.id, w.id], run=t.id, group=gname,
                       build_dir=str(base / "build"))
             full = hw.full_test_split and bool(cfg.test_subset)  # the subset's split is the whole split otherwise
-            s = _unit("sim", t.name, {"build": b.id, "worst": w.id, "sim_limit": hw.sim_limit, "full_test_split": full},
+            s = _unit("sim", t.name, {"build": b.id, "worst": w.id, "sim_limit": hw.sim_limit, "full_test_split": full,
+                                     "amp_eps": hw.eps},
                       [b.id, w.id],
                       run=t.id, group=gname, build_dir=str(base / "build"), worst=w.meta["path"])
             units += [w, b, s]

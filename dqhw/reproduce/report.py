@@ -214,7 +214,31 @@ def tables(cfg: ReproConfig, res: dict, hardware_run: bool) -> str:
     L += ["## Measured on the hardware (dqhw build + dqhw sim, Verilator)", ""] + hardware_table(cfg, res,
                                                                                                 hardware_run)
     L += ["", "## Fig. 3: error amplification D = ‖A − A_adv‖₂ / ‖A‖₂ (FGSM, software)", ""] + amp_table(cfg, res)
+    L += ["", "## Fig. 3 on the hardware: D read from the RTL's internal streams", ""] + rtl_amp_table(res)
     return "\n".join(L) + "\n"
+
+
+def rtl_amp_table(res: dict) -> list[str]:
+    """Per hardware run: D per activation layer from the RTL's streams, the golden model's and the
+    Brevitas model's on the same FGSM frames (runner._rtl_amplification)."""
+    by_id = res["by_id"]
+    rows = [(by_id[rid].name, d["sim"]["amplification_rtl"]) for rid, d in sorted(res["hw"].items(),
+            key=lambda kv: by_id[kv[0]].name) if d.get("sim", {}).get("amplification_rtl")]
+    if not rows:
+        return ["Not measured (no hardware run finished)."]
+    a0 = rows[0][1]
+    width = max(len(a["D_rtl"]) for _, a in rows)
+    L = [f"FGSM ε = {a0['eps']} on {a0['images']} stratified test images; clean and adversarial frames through one "
+         "stream-dump simulation; D of the integer activation levels of every thresholding stage (one per-tensor "
+         "scale, so D of the activations). RTL = golden model is required (else the unit fails); software: the "
+         "Brevitas model on the same images.", "",
+         "| run | source | " + " | ".join(f"layer {k + 1}" for k in range(width)) + " |",
+         "|---|---|" + "---:|" * width]
+    for name, a in rows:
+        for src, key in (("RTL streams", "D_rtl"), ("golden model", "D_golden"), ("software", "D_software")):
+            vals = a.get(key) or []
+            L.append(f"| {name} | {src} | " + " | ".join(f"{v:.3f}" for v in vals) + " |")
+    return L
 
 
 def hardware_table(cfg: ReproConfig, res: dict, hardware_run: bool) -> list[str]:

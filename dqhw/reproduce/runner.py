@@ -315,9 +315,41 @@ def run_sim_unit(u: Unit, cfg: ReproConfig, by_id, quiet, say) -> dict:
                           "clean_pair": (r.get("clean_pair") or {}).get("rtl_accuracy"),
                           "cycles_per_frame": r["cycles_per_frame"], "fps_at_clock": r["fps_at_clock"]}
     total = rep["total_frames"] + (full["frames"] if full else 0)
-    return {"total_frames": total, "total_mismatches": rep["total_mismatches"] + (full["mismatches"] if full else 0),
+    amp = _rtl_amplification(u, cfg, build_dir, quiet, say)
+    return {"amplification_rtl": amp,
+            "total_frames": total, "total_mismatches": rep["total_mismatches"] + (full["mismatches"] if full else 0),
             "sets": rows, "clean_set": "clean-test", "worst_set": Path(u.meta["worst"]).stem,
             "seconds": rep["seconds"] + (full["seconds"] if full else 0), "full_test_split": full, "jobs": jobs}
+
+
+RTL_AMP_IMAGES = 50  # Fig. 3 from the RTL's internal streams: clean + FGSM frames of this many test images
+
+
+def _rtl_amplification(u: Unit, cfg: ReproConfig, build_dir: Path, quiet, say) -> dict:
+    """Fig. 3 on the hardware: FGSM at the pair's ε on a stratified sample of the test split, D per
+    activation layer read from the RTL's internal streams (dqhw.simulate.amplification), next to the
+    golden model's D (equal on a bit-exact build) and the Brevitas model's (software)."""
+    from dqhw.attacks import attack_images, attack_params
+    from dqhw.data import load_dataset
+    from dqhw.evaluate import activations, normalized_distance
+    from dqhw.runs import load_run
+    from dqhw.sampling import stratified_indices
+    from dqhw.simulate.amplification import rtl_amplification
+
+    run = load_run(u.meta["run_dir"])
+    eps = int(u.settings.get("amp_eps") or 8)
+    x, y = load_dataset(run.config.dataset, run.config.data_dir).split("test")
+    idx = stratified_indices(y, min(RTL_AMP_IMAGES, len(y)), 0)
+    clean, labels = x[idx], y[idx]
+    adv = attack_images(run.model, clean, labels, attack_params("fgsm", eps), seed=0)
+    if not quiet:
+        say(f"    error amplification from the RTL's internal streams: FGSM ε = {eps}, {len(idx)} images")
+    res = rtl_amplification(build_dir, clean, adv, build_dir / "sim" / "amplification")
+    res["D_software"] = normalized_distance(activations(run.model, clean), activations(run.model, adv))
+    if not res["equal"]:
+        raise MismatchError(f"{u.title}: error amplification from the RTL's streams differs from the golden "
+                            f"model's ({res['D_rtl']} vs {res['D_golden']})")
+    return res | {"eps": eps, "attack": "fgsm"}
 
 
 def _checked(rep: dict, u: Unit) -> dict:
