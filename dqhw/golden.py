@@ -105,6 +105,12 @@ def logits_producer(model):
     return prod
 
 
+def _needs_all_inputs(name: str, n: int):
+    def fn(x):
+        raise DqhwError(f"golden: {name} takes {n} input streams; run the graph with GoldenModel.run")
+    return fn
+
+
 def _stream_order(model) -> list:
     """The graph's nodes, each after the producers of its inputs (graph order where it already is)."""
     nodes = list(model.graph.node)
@@ -150,22 +156,28 @@ class GoldenModel:
         self.input_name = g.input[0].name
         self.output_name = g.output[0].name
         self.input_shape = tuple(int(d) for d in model.get_tensor_shape(self.input_name)[1:])
-        # (node name, its stream inputs, its outputs, fn: list of input arrays -> list of output arrays),
-        # in an order where every input is computed first (residual graphs: forks and adds)
-        self.steps: list[tuple[str, tuple[str, ...], tuple[str, ...], Callable]] = []
+        # graph_steps: (node name, its stream inputs, its outputs, fn: list of input arrays -> list of
+        # output arrays), in an order where every input is computed first (residual graphs: forks, adds);
+        # steps: the same nodes as (name, first input, first output, fn: array -> array), the form a
+        # chain is stepped through by hand (a fork's fn returns its input; an add's needs both inputs)
+        self.graph_steps: list[tuple[str, tuple[str, ...], tuple[str, ...], Callable]] = []
+        self.steps: list[tuple[str, str, str, Callable[[np.ndarray], np.ndarray]]] = []
         for node in _stream_order(model):
             inputs = tuple(i for i in node.input if i and model.get_initializer(i) is None)
             shapes = [tuple(int(d) for d in model.get_tensor_shape(o)[1:]) for o in node.output]
             fn = self._compile(node)
             if node.op_type.startswith(("DqhwDuplicateStreams", "DuplicateStreams")):
-                self.steps.append((node.name, inputs, tuple(node.output),
-                                   lambda xs, shapes=shapes: [xs[0].reshape(len(xs[0]), *s) for s in shapes]))
+                self.graph_steps.append((node.name, inputs, tuple(node.output),
+                                         lambda xs, shapes=shapes: [xs[0].reshape(len(xs[0]), *s) for s in shapes]))
+                single = self._shaped(lambda x: x, shapes[0])
             elif len(inputs) == 1:
-                shaped = self._shaped(fn, shapes[0])
-                self.steps.append((node.name, inputs, (node.output[0],), lambda xs, f=shaped: [f(xs[0])]))
+                single = self._shaped(fn, shapes[0])
+                self.graph_steps.append((node.name, inputs, (node.output[0],), lambda xs, f=single: [f(xs[0])]))
             else:
-                self.steps.append((node.name, inputs, (node.output[0],),
-                                   lambda xs, f=fn, s=shapes[0]: [f(*xs).reshape(len(xs[0]), *s)]))
+                self.graph_steps.append((node.name, inputs, (node.output[0],),
+                                         lambda xs, f=fn, s=shapes[0]: [f(*xs).reshape(len(xs[0]), *s)]))
+                single = _needs_all_inputs(node.name, len(inputs))
+            self.steps.append((node.name, node.input[0], node.output[0], single))
         self.has_label_select = has_label_select(model)
         self.logits_tensor = logits_tensor or self._find_logits()
         if not self.has_label_select and self.logits_tensor is None:
@@ -335,17 +347,17 @@ class GoldenModel:
             tensors = {}
             layers = {}
         else:
-            layers = {name: tensors[outs[0]] for name, _, outs, _ in self.steps}
+            layers = {name: tensors[outs[0]] for name, _, outs, _ in self.graph_steps}
         return GoldenResult(labels, logits, tensors, layers)
 
     def _run_batch(self, x: np.ndarray, keep: bool) -> dict[str, np.ndarray]:
         ctx: dict[str, np.ndarray] = {self.input_name: x}
         keep_always = {self.output_name, self.logits_tensor}
         consumers: dict[str, int] = {}
-        for _, inputs, _, _ in self.steps:
+        for _, inputs, _, _ in self.graph_steps:
             for inp in inputs:
                 consumers[inp] = consumers.get(inp, 0) + 1
-        for _, inputs, outputs, fn in self.steps:
+        for _, inputs, outputs, fn in self.graph_steps:
             for out, value in zip(outputs, fn([ctx[i] for i in inputs])):
                 ctx[out] = value
             if not keep:
