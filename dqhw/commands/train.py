@@ -13,7 +13,8 @@ from dqhw.quant import ACT_RANGE_KINDS, WEIGHT_SCALINGS
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     d = TrainConfig()
-    p.add_argument("--model", default=d.model, help="tiny | cnv | vgg16 | wrn (default: tiny)")
+    p.add_argument("--model", default=d.model, help="tiny | cnv | vgg16 | wrn | wrn10 (default: tiny; wrn: WRN-16, "
+                                                        "wrn10: WRN-10, the residual nets dqhw build takes)")
     p.add_argument("--dataset", default=d.dataset, help="digits | cifar10 | svhn (default: digits)")
     p.add_argument("--data-dir", default=None, help="folder or .npz with the data set (cifar10, svhn)")
     p.add_argument("--bits", default=d.bits, help="activation bits 1..5 (up to 8) or 'fp' (default 2)")
