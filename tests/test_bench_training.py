@@ -24,10 +24,25 @@ def test_plan_trains_fp_first_and_every_model_with_and_without_the_levers():
 
 
 def test_targets_are_points_below_full_precision():
-    rows = {"fp": {"test_acc": 0.80}, "a2w2-vanilla": {"test_acc": 0.75}, "a2w2-dq": {"test_acc": 0.7499},
-            "a1w2-dq+levers": {"test_acc": 0.68}, "a2w2-vanilla+cosine": {"test_acc": 0.1}}
+    rows = {n: {"test_acc": t, "val_acc": 0.5} for n, t in
+            {"fp": 0.80, "a2w2-vanilla": 0.75, "a2w2-dq": 0.7499, "a1w2-dq+levers": 0.68,
+             "a2w2-vanilla+cosine": 0.1}.items()}
     got = {c["run"]: c["passed"] for c in bt.check_targets(rows)}
     assert got == {"a2w2-vanilla": True, "a2w2-dq": False, "a1w2-dq+levers": True}
+
+
+def test_beta_variants_are_chosen_on_validation_never_on_test():
+    assert bt.beta_variant("a1w2-dq+levers-beta1e-3") == ("a1w2-dq+levers", 1e-3)
+    for name in ("a1w2-vanilla+levers-beta1e-3", "a1w2-dq-beta1e-3", "a1w2-dq+levers-betax", "a1w2-dq+levers"):
+        assert bt.beta_variant(name) is None
+    rows = {"fp": {"test_acc": 0.70, "val_acc": 0.70},
+            "a1w2-dq+levers": {"test_acc": 0.50, "val_acc": 0.52, "beta": 2e-3},
+            "a1w2-dq+levers-beta1e-3": {"test_acc": 0.57, "val_acc": 0.55, "beta": 1e-3},
+            # best on test but not on val: must not be the one judged
+            "a1w2-dq+levers-beta5e-4": {"test_acc": 0.65, "val_acc": 0.54, "beta": 5e-4}}
+    (check,) = bt.check_targets(rows)
+    assert check["run"] == "a1w2-dq+levers" and check["judged_on"] == "a1w2-dq+levers-beta1e-3"
+    assert check["beta"] == 1e-3 and check["passed"] is False and round(check["need"], 6) == 58.0
 
 
 def test_stratified_subset_is_class_balanced_seeded_and_independent_of_file_order(tmp_path):
