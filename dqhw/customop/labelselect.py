@@ -12,20 +12,12 @@ import numpy as np
 from finn.custom_op.fpgadataflow.labelselect import LabelSelect
 
 from dqhw import contract
-from dqhw.customop.common import store_output
+from dqhw.customop.common import DqhwNode, store_output
 from dqhw.errors import DqhwError
 
 
-class DqhwLabelSelect(LabelSelect):
-    def get_nodeattr_types(self):
-        attrs = super().get_nodeattr_types()
-        attrs.update({
-            "finn_name": ("s", False, ""),
-            "NUM_LABELS": ("i", False, 0),
-            "ACC_BITS": ("i", False, 0),
-            "OUT_BITS": ("i", False, 0),
-        })
-        return attrs
+class DqhwLabelSelect(DqhwNode, LabelSelect):
+    RTL_ATTRS = {"NUM_LABELS": ("i", False, 0), "ACC_BITS": ("i", False, 0), "OUT_BITS": ("i", False, 0)}
 
     def execute_node(self, context, graph):
         node = self.onnx_node
@@ -36,12 +28,11 @@ class DqhwLabelSelect(LabelSelect):
 
     def finalize(self, model) -> None:
         node = self.onnx_node
-        name = self.get_nodeattr("finn_name") or node.name
-        labels, pe = self.get_nodeattr("Labels"), self.get_nodeattr("PE")
+        name = self.display_name()
+        labels = self.get_nodeattr("Labels")
         if self.get_nodeattr("K") != 1:
             raise DqhwError(f"{name}: top-{self.get_nodeattr('K')} is not supported; dqhw_label_select gives k = 1")
-        if pe < 1 or labels % pe:
-            raise DqhwError(f"{name}: folding PE={pe} must divide {labels} labels")
+        self.check_pe_divides(labels, "labels")
         idt = model.get_tensor_datatype(node.input[0])
         if not idt.is_integer() or not idt.signed():
             raise DqhwError(f"{name}: input {idt.name} is not a signed integer accumulator")
@@ -57,12 +48,3 @@ class DqhwLabelSelect(LabelSelect):
     def lut_estimation(self, fpgapart=None) -> int:
         pe, acc = self.get_nodeattr("PE"), self.get_nodeattr("ACC_BITS") or 16
         return int(60 + pe * acc * 2 + acc)
-
-    def bram_estimation(self, fpgapart=None) -> int:
-        return 0
-
-    def dsp_estimation(self, fpgapart=None) -> int:
-        return 0
-
-    def uram_estimation(self, fpgapart=None) -> int:
-        return 0

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 from finn.custom_op.fpgadataflow.pool import Pool
 
-from dqhw.customop.common import element_bits, store_output
+from dqhw.customop.common import DqhwNode, element_bits, store_output
 from dqhw.errors import DqhwError
 
 
@@ -35,17 +35,9 @@ def maxpool_element_params(dt) -> tuple[int, int]:
     return bits, 0
 
 
-class DqhwMaxPool(Pool):
-    def get_nodeattr_types(self):
-        attrs = super().get_nodeattr_types()
-        attrs.update({
-            "finn_name": ("s", False, ""),
-            "CHANNELS": ("i", False, 0),
-            "KERNEL": ("i", False, 0),
-            "BITS": ("i", False, 0),
-            "SIGNED": ("i", False, 0),
-        })
-        return attrs
+class DqhwMaxPool(DqhwNode, Pool):
+    RTL_ATTRS = {"CHANNELS": ("i", False, 0), "KERNEL": ("i", False, 0), "BITS": ("i", False, 0),
+                 "SIGNED": ("i", False, 0)}
 
     def execute_node(self, context, graph):
         node = self.onnx_node
@@ -59,12 +51,11 @@ class DqhwMaxPool(Pool):
 
     def finalize(self, model) -> None:
         node = self.onnx_node
-        name = self.get_nodeattr("finn_name") or node.name
+        name = self.display_name()
         if self.get_nodeattr("Function") != "MaxPool":
             raise DqhwError(f"{name}: pooling function {self.get_nodeattr('Function')} is not supported by dqhw")
         ch, pe = self.get_nodeattr("Channels"), self.get_nodeattr("PE")
-        if pe < 1 or ch % pe:
-            raise DqhwError(f"{name}: folding PE={pe} must divide {ch} channels")
+        self.check_pe_divides(ch)
         idt = model.get_tensor_datatype(node.input[0])
         try:
             bits, signed = maxpool_element_params(idt)
@@ -95,12 +86,3 @@ class DqhwMaxPool(Pool):
     def lut_estimation(self, fpgapart=None) -> int:
         pe, bits = self.get_nodeattr("PE"), self.get_nodeattr("BITS") or 8
         return int(40 + pe * 2 * bits)
-
-    def bram_estimation(self, fpgapart=None) -> int:
-        return 0
-
-    def dsp_estimation(self, fpgapart=None) -> int:
-        return 0
-
-    def uram_estimation(self, fpgapart=None) -> int:
-        return 0

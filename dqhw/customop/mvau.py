@@ -32,35 +32,31 @@ from finn.custom_op.fpgadataflow.matrixvectoractivation import MVAU
 from qonnx.core.datatype import DataType
 
 from dqhw import contract
-from dqhw.customop.common import element_bits
+from dqhw.customop.common import DqhwNode, element_bits
 from dqhw.errors import DqhwError
 
 
-class DqhwMVAU(MVAU):
+class DqhwMVAU(DqhwNode, MVAU):
     """finn's MVAU with dqhw's exact integer execution and dqhw_mvau's parameters."""
 
-    def get_nodeattr_types(self):
-        attrs = super().get_nodeattr_types()
-        attrs.update({
-            "finn_name": ("s", False, ""),
-            "IN_BITS": ("i", False, 0),
-            "IN_SIGNED": ("i", False, 0, {0, 1}),
-            "W_BITS": ("i", False, 0),
-            "XNOR": ("i", False, 0, {0, 1}),
-            "ACC_BITS": ("i", False, 0),
-            "USE_THRESHOLDS": ("i", False, 1, {0, 1}),
-            "OUT_BITS": ("i", False, 0),
-            "NUM_THRESH": ("i", False, 0),
-            "ACT_VAL": ("i", False, 0),
-            "WEIGHT_ROM_BLOCK": ("i", False, 1, {0, 1}),
-            "THRESH_ROM_BLOCK": ("i", False, 0, {0, 1}),
-            "ACC_MIN": ("i", False, 0),
-            "ACC_MAX": ("i", False, 0),
-            # adder-tree levels between two pipeline registers; 0: derived from the widths
-            # (contract.mvau_pipeline), rtl_params() always passes the explicit value
-            "TREE_LEVELS_PER_STAGE": ("i", False, 0),
-        })
-        return attrs
+    RTL_ATTRS = {
+        "IN_BITS": ("i", False, 0),
+        "IN_SIGNED": ("i", False, 0, {0, 1}),
+        "W_BITS": ("i", False, 0),
+        "XNOR": ("i", False, 0, {0, 1}),
+        "ACC_BITS": ("i", False, 0),
+        "USE_THRESHOLDS": ("i", False, 1, {0, 1}),
+        "OUT_BITS": ("i", False, 0),
+        "NUM_THRESH": ("i", False, 0),
+        "ACT_VAL": ("i", False, 0),
+        "WEIGHT_ROM_BLOCK": ("i", False, 1, {0, 1}),
+        "THRESH_ROM_BLOCK": ("i", False, 0, {0, 1}),
+        "ACC_MIN": ("i", False, 0),
+        "ACC_MAX": ("i", False, 0),
+        # adder-tree levels between two pipeline registers; 0: derived from the widths
+        # (contract.mvau_pipeline), rtl_params() always passes the explicit value
+        "TREE_LEVELS_PER_STAGE": ("i", False, 0),
+    }
 
     # ----------------------------------------------------------------------------------------------
     # execution
@@ -106,7 +102,7 @@ class DqhwMVAU(MVAU):
         """Check the node fits dqhw_mvau, set the exact accumulator width, clip the thresholds and
         fill in the Verilog parameters. Called once by the replacement pass."""
         node = self.onnx_node
-        name = self.get_nodeattr("finn_name") or node.name
+        name = self.display_name()
         contract.MvauFolding(self.get_nodeattr("MH"), self.get_nodeattr("MW"), self.get_nodeattr("PE"),
                              self.get_nodeattr("SIMD")).check(name)
         w = model.get_initializer(node.input[1])
@@ -272,9 +268,3 @@ class DqhwMVAU(MVAU):
     def bram_estimation(self, fpgapart=None) -> int:
         """RAMB18 count of the weight ROM (and threshold ROM when in BRAM)."""
         return self._resources().bram18
-
-    def dsp_estimation(self, fpgapart=None) -> int:
-        return 0
-
-    def uram_estimation(self, fpgapart=None) -> int:
-        return 0

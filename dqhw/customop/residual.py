@@ -22,7 +22,7 @@ from finn.custom_op.fpgadataflow.globalaccpool import GlobalAccPool
 from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp
 from qonnx.core.datatype import DataType
 
-from dqhw.customop.common import element_bits, store_output
+from dqhw.customop.common import DqhwNode, element_bits, store_output
 from dqhw.errors import DqhwError
 
 
@@ -41,24 +41,21 @@ def smallest_type(lo: int, hi: int):
     return DataType[f"INT{bits}"]
 
 
-class DqhwAddStreams(HWCustomOp):
+class DqhwAddStreams(DqhwNode, HWCustomOp):
     """out = WA * in0 + WB * in1, elementwise, integers (finn-style HW node, backend fpgadataflow)."""
 
-    def get_nodeattr_types(self):
-        attrs = super().get_nodeattr_types()
-        attrs.update({
-            "NumChannels": ("i", True, 0),
-            "PE": ("i", False, 1),
-            "numInputVectors": ("ints", False, [1]),
-            "inputDataType": ("s", True, ""),
-            "inputDataType1": ("s", True, ""),
-            "outputDataType": ("s", False, ""),
-            "WA": ("i", True, 1),
-            "WB": ("i", True, 1),
-            "inFIFODepths": ("ints", False, [2, 2]),
-            "finn_name": ("s", False, ""),
-        })
-        return attrs
+    # HWCustomOp has no shape attributes of its own: these are the node's whole description
+    RTL_ATTRS = {
+        "NumChannels": ("i", True, 0),
+        "PE": ("i", False, 1),
+        "numInputVectors": ("ints", False, [1]),
+        "inputDataType": ("s", True, ""),
+        "inputDataType1": ("s", True, ""),
+        "outputDataType": ("s", False, ""),
+        "WA": ("i", True, 1),
+        "WB": ("i", True, 1),
+        "inFIFODepths": ("ints", False, [2, 2]),
+    }
 
     # shapes: both inputs and the output are (vectors..., NumChannels)
     def get_normal_input_shape(self, ind=0):
@@ -66,8 +63,7 @@ class DqhwAddStreams(HWCustomOp):
 
     def get_folded_input_shape(self, ind=0):
         ch, pe = self.get_nodeattr("NumChannels"), self.get_nodeattr("PE")
-        if pe < 1 or ch % pe:
-            raise DqhwError(f"{self.onnx_node.name}: PE={pe} must divide {ch} channels")
+        self.check_pe_divides(ch)
         return tuple(list(self.get_nodeattr("numInputVectors")) + [ch // pe, pe])
 
     def get_normal_output_shape(self, ind=0):
@@ -121,10 +117,8 @@ class DqhwAddStreams(HWCustomOp):
 
     def finalize(self, model) -> None:
         node = self.onnx_node
-        name = self.get_nodeattr("finn_name") or node.name
-        ch, pe = self.get_nodeattr("NumChannels"), self.get_nodeattr("PE")
-        if pe < 1 or ch % pe:
-            raise DqhwError(f"{name}: folding PE={pe} must divide {ch} channels")
+        name = self.display_name()
+        self.check_pe_divides(self.get_nodeattr("NumChannels"))
         for i in (0, 1):
             dt = model.get_tensor_datatype(node.input[i])
             if not dt.is_integer() or dt.name == "BIPOLAR":
@@ -148,22 +142,8 @@ class DqhwAddStreams(HWCustomOp):
         p = self.rtl_params()
         return estimate.add(p["PE"], p["A_BITS"], p["B_BITS"], p["WA"], p["WB"], p["OUT_BITS"]).lut
 
-    def bram_estimation(self, fpgapart=None) -> int:
-        return 0
 
-    def dsp_estimation(self, fpgapart=None) -> int:
-        return 0
-
-    def uram_estimation(self, fpgapart=None) -> int:
-        return 0
-
-
-class DqhwDuplicateStreams(DuplicateStreams):
-    def get_nodeattr_types(self):
-        attrs = super().get_nodeattr_types()
-        attrs["finn_name"] = ("s", False, "")
-        return attrs
-
+class DqhwDuplicateStreams(DqhwNode, DuplicateStreams):
     def execute_node(self, context, graph):
         node = self.onnx_node
         x = np.asarray(context[node.input[0]])
@@ -171,13 +151,10 @@ class DqhwDuplicateStreams(DuplicateStreams):
             store_output(context, out, x.copy())
 
     def finalize(self, model) -> None:
-        name = self.get_nodeattr("finn_name") or self.onnx_node.name
         if self.get_nodeattr("NumOutputStreams") != 2 or len(self.onnx_node.output) != 2:
-            raise DqhwError(f"{name}: dqhw_stream_fork has two outputs; this fork has "
+            raise DqhwError(f"{self.display_name()}: dqhw_stream_fork has two outputs; this fork has "
                             f"{len(self.onnx_node.output)} (a tensor with more than two consumers)")
-        ch, pe = self.get_nodeattr("NumChannels"), self.get_nodeattr("PE")
-        if pe < 1 or ch % pe:
-            raise DqhwError(f"{name}: folding PE={pe} must divide {ch} channels")
+        self.check_pe_divides(self.get_nodeattr("NumChannels"))
 
     def rtl_params(self) -> dict:
         return {"WIDTH": int(self.get_instream_width_padded(0))}
@@ -185,22 +162,8 @@ class DqhwDuplicateStreams(DuplicateStreams):
     def lut_estimation(self, fpgapart=None) -> int:
         return 4
 
-    def bram_estimation(self, fpgapart=None) -> int:
-        return 0
 
-    def dsp_estimation(self, fpgapart=None) -> int:
-        return 0
-
-    def uram_estimation(self, fpgapart=None) -> int:
-        return 0
-
-
-class DqhwGlobalAccPool(GlobalAccPool):
-    def get_nodeattr_types(self):
-        attrs = super().get_nodeattr_types()
-        attrs["finn_name"] = ("s", False, "")
-        return attrs
-
+class DqhwGlobalAccPool(DqhwNode, GlobalAccPool):
     def execute_node(self, context, graph):
         node = self.onnx_node
         x = np.asarray(context[node.input[0]]).astype(np.int64)
@@ -213,10 +176,8 @@ class DqhwGlobalAccPool(GlobalAccPool):
         return int(np.prod(vecs[1:])) if len(vecs) == 3 else 1
 
     def finalize(self, model) -> None:
-        name = self.get_nodeattr("finn_name") or self.onnx_node.name
-        ch, pe = self.get_nodeattr("NumChannels"), self.get_nodeattr("PE")
-        if pe < 1 or ch % pe:
-            raise DqhwError(f"{name}: folding PE={pe} must divide {ch} channels")
+        name = self.display_name()
+        self.check_pe_divides(self.get_nodeattr("NumChannels"))
         idt = self.get_input_datatype()
         if not idt.is_integer() or idt.signed() or idt.name == "BIPOLAR":
             raise DqhwError(f"{name}: input {idt.name}; dqhw_global_acc_pool sums unsigned integers")
@@ -233,15 +194,6 @@ class DqhwGlobalAccPool(GlobalAccPool):
 
         p = self.rtl_params()
         return estimate.global_acc_pool(p["CHANNELS"], p["PE"], p["OUT_BITS"]).lut
-
-    def bram_estimation(self, fpgapart=None) -> int:
-        return 0
-
-    def dsp_estimation(self, fpgapart=None) -> int:
-        return 0
-
-    def uram_estimation(self, fpgapart=None) -> int:
-        return 0
 
 
 def lambda_weights(alpha: float, beta: float, max_den: int = 255) -> tuple[int, int, float]:
