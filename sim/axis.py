@@ -259,30 +259,63 @@ def compare_streams(got: list[int], expected: list[int], what: str = "beat") -> 
     raise AssertionError(f"{len(got)} {what}s received, {len(expected)} expected{detail}")
 
 
-async def run_vector_test(dut, valid_prob: float, ready_prob: float, seed: int, slack: int = 4) -> None:
-    """The module test of a one-in one-out stream stage driven from a vectors file: DQHW_TB_CFG's
-    "vectors" JSON {"in": [hex beats], "out": [hex beats]} (written by the pytest side from its own
-    plain-loop reference) sent with TVALID / TREADY each held with the given probability; every output
-    beat compared, and at full rate the whole run within len(in) + `slack` cycles."""
+async def run_stream_test(dut, sources: dict, sinks: dict, seed: int, slack: int = 4, what: str = "beat",
+                          full_rate_check=None) -> None:
+    """Drive a stream module from every input and check every output, under random stalls.
+
+    sources: {prefix: (beats, valid_prob)}; sinks: {prefix: (expected beats, ready_prob)}; each end
+    has its own seeded random TVALID / TREADY pattern, so the ports run out of step. Every output beat
+    is compared. When nothing stalls, `full_rate_check(dut, srcs, snks)` asserts the module's own
+    timing if given; by default the run (first input beat to last output beat) must fit in the longest
+    input's beat count + `slack` cycles."""
+    start_clock(dut.clk)
+    srcs = {p: AxisSource(dut, prefix=p, valid_prob=vp, rng=random.Random(seed + i))
+            for i, (p, (_, vp)) in enumerate(sources.items())}
+    snks = {p: AxisSink(dut, prefix=p, ready_prob=rp, rng=random.Random(seed + len(sources) + i))
+            for i, (p, (_, rp)) in enumerate(sinks.items())}
+    await reset(dut)
+    for p, (beats, _) in sources.items():
+        srcs[p].send(beats)
+    longest = max(len(beats) for beats, _ in sources.values())
+    slowest = min(vp for _, vp in sources.values()) * min(rp for _, rp in sinks.values())
+    for p, (expected, _) in sinks.items():
+        await snks[p].wait_for(len(expected), int(longest / slowest * 4) + 1000)
+    await settle(dut.clk, 50)
+    for p, (beats, _) in sources.items():
+        assert len(srcs[p].sent) == len(beats), f"{p}: {len(srcs[p].sent)} of {len(beats)} beats taken"
+    for p, (expected, _) in sinks.items():
+        assert not snks[p].errors, snks[p].errors
+        compare_streams(snks[p].received, expected, what)
+    if all(vp == 1.0 for _, vp in sources.values()) and all(rp == 1.0 for _, rp in sinks.values()):
+        if full_rate_check is not None:
+            full_rate_check(dut, srcs, snks)
+        else:
+            used = (max(k.cycles[-1] for k in snks.values()) - max(s.first_cycle for s in srcs.values()) + 1)
+            assert used <= longest + slack, f"{used} cycles for {longest} input beats"
+    for end in (*srcs.values(), *snks.values()):
+        end.kill()
+
+
+def load_vectors() -> tuple[dict, dict]:
+    """(DQHW_TB_CFG, its "vectors" file): {name: [int beats]} from the file's hex strings."""
     import json
     import os
 
     cfg = json.loads(os.environ["DQHW_TB_CFG"])
     with open(cfg["vectors"]) as f:
         v = json.load(f)
-    beats_in, expected = [int(b, 16) for b in v["in"]], [int(b, 16) for b in v["out"]]
-    start_clock(dut.clk)
-    src = AxisSource(dut, valid_prob=valid_prob, rng=random.Random(seed))
-    snk = AxisSink(dut, ready_prob=ready_prob, rng=random.Random(seed + 1))
-    await reset(dut)
-    src.send(beats_in)
-    await snk.wait_for(len(expected), int(len(beats_in) / (valid_prob * ready_prob) * 3) + 1000)
-    await settle(dut.clk, 50)
-    assert not snk.errors, snk.errors
-    assert len(src.sent) == len(beats_in)
-    compare_streams(snk.received, expected)
-    if valid_prob == 1.0 and ready_prob == 1.0:
-        used = snk.cycles[-1] - src.first_cycle + 1
-        assert used <= len(beats_in) + slack, f"{used} cycles for {len(beats_in)} input beats"
-    src.kill()
-    snk.kill()
+    return cfg, {k: [int(b, 16) for b in beats] for k, beats in v.items()}
+
+
+async def run_vector_test(dut, valid_prob: float, ready_prob: float, seed: int, slack: int = 4,
+                          what: str = "beat", full_rate_check=None) -> None:
+    """run_stream_test for a one-in one-out stage driven from a vectors file: DQHW_TB_CFG's "vectors"
+    JSON {"in": [hex beats], "out": [hex beats]} (written by the pytest side from its own plain-loop
+    reference). full_rate_check(dut, cfg, src, snk) replaces the default cycle bound."""
+    cfg, v = load_vectors()
+    check = None
+    if full_rate_check is not None:
+        def check(dut, srcs, snks):
+            full_rate_check(dut, cfg, srcs["s_axis"], snks["m_axis"])
+    await run_stream_test(dut, {"s_axis": (v["in"], valid_prob)}, {"m_axis": (v["out"], ready_prob)}, seed,
+                          slack, what, check)

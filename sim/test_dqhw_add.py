@@ -8,36 +8,14 @@ ready pattern, so the two inputs arrive out of step: the join must pair beat k o
 
 from __future__ import annotations
 
-import json
-import os
-import random
-
 import cocotb
-from axis import AxisSink, AxisSource, compare_streams, reset, settle, start_clock
+from axis import load_vectors, run_stream_test
 
 
 async def _run(dut, valid_a: float, valid_b: float, ready: float, seed: int) -> None:
-    cfg = json.loads(os.environ["DQHW_TB_CFG"])
-    with open(cfg["vectors"]) as f:
-        v = json.load(f)
-    a, b, expected = ([int(x, 16) for x in v[k]] for k in ("a", "b", "out"))
-    start_clock(dut.clk)
-    src_a = AxisSource(dut, prefix="s0_axis", valid_prob=valid_a, rng=random.Random(seed))
-    src_b = AxisSource(dut, prefix="s1_axis", valid_prob=valid_b, rng=random.Random(seed + 1))
-    snk = AxisSink(dut, ready_prob=ready, rng=random.Random(seed + 2))
-    await reset(dut)
-    src_a.send(a)
-    src_b.send(b)
-    await snk.wait_for(len(expected), int(len(a) / (min(valid_a, valid_b) * ready) * 4) + 1000)
-    await settle(dut.clk, 50)
-    assert not snk.errors, snk.errors
-    assert len(src_a.sent) == len(a) and len(src_b.sent) == len(b)
-    compare_streams(snk.received, expected)
-    if valid_a == valid_b == ready == 1.0:
-        used = snk.cycles[-1] - max(src_a.first_cycle, src_b.first_cycle) + 1
-        assert used <= len(a) + 4, f"{used} cycles for {len(a)} beats"
-    for end in (src_a, src_b, snk):
-        end.kill()
+    _, v = load_vectors()
+    await run_stream_test(dut, {"s0_axis": (v["a"], valid_a), "s1_axis": (v["b"], valid_b)},
+                          {"m_axis": (v["out"], ready)}, seed)
 
 
 @cocotb.test()

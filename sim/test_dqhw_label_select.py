@@ -7,40 +7,24 @@ reference computes the argmax (not dqhw.contract, the code under test).
 
 from __future__ import annotations
 
-import json
-import os
-import random
-
 import cocotb
-from axis import AxisSink, AxisSource, compare_streams, reset, settle, start_clock
+from axis import run_vector_test
+
+
+def _full_rate(dut, cfg, src, snk) -> None:
+    # one input beat per cycle, no bubbles: the frames' results are exactly NB cycles apart
+    nb = cfg["NUM_LABELS"] // cfg["PE"]
+    frames = len(snk.received)
+    span = snk.cycles[-1] - snk.cycles[0]
+    latency = snk.cycles[0] - src.first_cycle - (nb - 1)
+    dut._log.info("%d frames: results span %d cycles (ideal %d), latency %d cycles", frames, span,
+                  (frames - 1) * nb, latency)
+    assert span == (frames - 1) * nb, f"results span {span} cycles for {len(src.sent)} input beats"
+    assert latency <= 12, f"latency {latency} cycles"
 
 
 async def _run(dut, valid_prob: float, ready_prob: float, seed: int) -> None:
-    cfg = json.loads(os.environ["DQHW_TB_CFG"])
-    with open(cfg["vectors"]) as f:
-        v = json.load(f)
-    beats_in, expected = [int(b, 16) for b in v["in"]], [int(b, 16) for b in v["out"]]
-    start_clock(dut.clk)
-    src = AxisSource(dut, valid_prob=valid_prob, rng=random.Random(seed))
-    snk = AxisSink(dut, ready_prob=ready_prob, rng=random.Random(seed + 1))
-    await reset(dut)
-    src.send(beats_in)
-    await snk.wait_for(len(expected), int(len(beats_in) / (valid_prob * ready_prob) * 3) + 1000)
-    await settle(dut.clk, 50)
-    assert not snk.errors, snk.errors
-    assert len(src.sent) == len(beats_in)
-    compare_streams(snk.received, expected, "label")
-    if valid_prob == 1.0 and ready_prob == 1.0:
-        # one input beat per cycle, no bubbles: the frames' results are exactly NB cycles apart
-        nb = cfg["NUM_LABELS"] // cfg["PE"]
-        span = snk.cycles[-1] - snk.cycles[0]
-        latency = snk.cycles[0] - src.first_cycle - (nb - 1)
-        dut._log.info("%d frames: results span %d cycles (ideal %d), latency %d cycles", len(expected), span,
-                      (len(expected) - 1) * nb, latency)
-        assert span == (len(expected) - 1) * nb, f"results span {span} cycles for {len(beats_in)} input beats"
-        assert latency <= 12, f"latency {latency} cycles"
-    src.kill()
-    snk.kill()
+    await run_vector_test(dut, valid_prob, ready_prob, seed, what="label", full_rate_check=_full_rate)
 
 
 @cocotb.test()

@@ -12,20 +12,16 @@ import cocotb
 from axis import run_vector_test
 
 
-async def _run(dut, valid_prob: float, ready_prob: float, seed: int) -> None:
-    await run_vector_test(dut, valid_prob, ready_prob, seed)
-
-
 @cocotb.test()
 async def test_full_rate(dut):
-    await _run(dut, 1.0, 1.0, seed=3)
+    await run_vector_test(dut, 1.0, 1.0, seed=3)
 
 
 @cocotb.test()
 async def test_random_stalls(dut):
-    await _run(dut, 0.5, 0.5, seed=5)
+    await run_vector_test(dut, 0.5, 0.5, seed=5)
 
 
 @cocotb.test()
 async def test_output_backpressure(dut):
-    await _run(dut, 1.0, 0.3, seed=7)
+    await run_vector_test(dut, 1.0, 0.3, seed=7)
