@@ -110,6 +110,12 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True) -> Path
     init_info = None
     if cfg.init is not None and state is None:
         init_info = load_init(model, cfg, data.shape, data.num_classes)
+        if init_info["quantizer_keys_not_loaded"] and cfg.act_range == "learned":
+            # the source run had no ranges to copy: start each from the source's own activations
+            from dqhw.calibrate import calibrate_learned_ranges
+
+            init_info["calibrated_ranges"] = [
+                r["range"] for r in calibrate_learned_ranges(model, data.x_train, cfg.quant_spec().act_max, cfg.seed)]
     model = model.to(device)
     opt = torch.optim.SGD(_param_groups(model, cfg.weight_decay), lr=cfg.lr, momentum=cfg.momentum,
                           weight_decay=cfg.weight_decay)

@@ -178,6 +178,53 @@ def test_init_copies_the_weights_and_starts_at_the_init_runs_accuracy(fp_run, tm
         load_init(build_model("tiny", bad.quant_spec(), (8, 8, 1), 10, width=0.5), bad, (8, 8, 1), 10)
 
 
+def test_calibrated_range_is_the_grid_point_of_least_squared_error():
+    """dqhw.calibrate.best_range against a plain loop over the same candidate grid."""
+    from dqhw import calibrate
+
+    x = torch.randn(4000, dtype=torch.float64) * 1.5 + 0.5
+    for bits in (1, 2, 3):
+        levels = 2 ** bits - 1
+        errs = []
+        for i in range(1, calibrate.GRID + 1):
+            r = 6.0 * i / calibrate.GRID
+            q = [r / levels * round(min(max(v, 0.0), r) * levels / r) for v in x.tolist()]
+            errs.append(sum((a - min(max(v, 0.0), 6.0)) ** 2 for a, v in zip(q, x.tolist())) / len(q))
+        best = 6.0 * (int(np.argmin(errs)) + 1) / calibrate.GRID
+        r, mse, mse_max = calibrate.best_range(x, 6.0, bits)
+        assert r == pytest.approx(best) and mse == pytest.approx(min(errs)) and mse_max == pytest.approx(errs[-1])
+        assert r < 6.0  # a N(0.5, 1.5) pre-activation never wants the whole ReLU6 range
+
+
+def test_init_from_fp_calibrates_learned_ranges_and_starts_better(fp_run, tmp_path):
+    """--init FP --act-range learned: the ranges start where the FP activations are, layer by layer,
+    not at 6 (where a 1-bit activation fires only above 3.0 and the model starts near chance)."""
+    from dqhw import calibrate
+    from dqhw.data import load_dataset
+    from dqhw.infer import accuracy
+    from dqhw.models import build_model
+
+    data = load_dataset("digits")
+    cfg = TrainConfig(bits="1", wbits="2", act_range="learned", init=str(fp_run)).validate()
+    model = build_model("tiny", cfg.quant_spec(), data.shape, 10)
+    load_init(model, cfg, data.shape, 10)
+    before = accuracy(model, data.x_test, data.y_test)
+    records = calibrate.calibrate_learned_ranges(model, data.x_train, 6.0, seed=0)
+    after = accuracy(model, data.x_test, data.y_test)
+    assert [r["layer"] for r in records] == [n for n, _, _ in calibrate.learned_range_acts(model)]
+    assert len(records) == 3 and all(r["mse"] <= r["mse_at_max"] for r in records)
+    assert after > before, (before, after)
+    out = train(TrainConfig(bits="1", wbits="2", act_range="learned", epochs=1, init=str(fp_run),
+                            out=str(tmp_path / "cal")), progress=False)
+    init = json.loads((out / "metrics.json").read_text())["init"]
+    assert init["calibrated_ranges"] == [r["range"] for r in records]  # same seed, same sample
+    assert init["test_acc_at_start"] == pytest.approx(after)
+    # fixed ranges (the paper's) are never touched
+    fixed = train(TrainConfig(bits="1", wbits="2", epochs=1, init=str(fp_run), out=str(tmp_path / "fixed")),
+                  progress=False)
+    assert "calibrated_ranges" not in json.loads((fixed / "metrics.json").read_text())["init"]
+
+
 def test_distillation_trains_from_the_teacher(fp_run, tmp_path):
     a = torch.randn(8, 10)
     assert float(distill_loss(a, a, 4.0)) == pytest.approx(0.0, abs=1e-6)
