@@ -108,38 +108,37 @@ def size_and_generate(dataflow: Path, rtl_dir: Path, work_dir: Path, frames: np.
         for k in full:
             depths[k] = min(generous[k], depths[k] * 2)
 
-    depths = {k: max(2, int(ref.peaks.get(k, 2))) for k in generous}
-    trials = []
-    for r in range(max_rounds):
-        res = bulk_run(rtl_dir, limits_work, frames, fifo_limits=depths)
-        check(res, f"trial {r + 1} (run-time depths)")
-        trials.append({"depths": dict(depths), "interval": res.interval(), "deadlock": res.deadlock,
-                       "compile_s": round(res.build_s, 1)})
-        if acceptable(res):
-            break
-        grow(res, depths)
-    else:
+    def until_acceptable(run, what: str, note: str = "") -> list[dict]:
+        # run with `depths`, doubling the FIFOs that ran full, until the generous design's interval
+        log = []
+        for r in range(max_rounds):
+            res = run()
+            check(res, f"{what} {r + 1}{note}")
+            log.append({"depths": dict(depths), "interval": res.interval(), "deadlock": res.deadlock,
+                        "compile_s": round(res.build_s, 1)})
+            if acceptable(res):
+                return log
+            grow(res, depths)
         raise DqhwError(f"FIFO sizing did not reach the generous design's interval ({ref_ii} cycles) "
-                        f"in {max_rounds} trials")
+                        f"in {max_rounds} {what}s")
+
+    depths = {k: max(2, int(ref.peaks.get(k, 2))) for k in generous}
+    trials = until_acceptable(lambda: bulk_run(rtl_dir, limits_work, frames, fifo_limits=depths), "trial",
+                              " (run-time depths)")
+
     # The real design (depths as parameters, storage styles for the budget): one compile, which the
     # build's proof and every later `dqhw sim` reuse (work_dir/sized/build). It normally confirms the
     # trial at once; a storage style's different latency can cost cycles, then depths grow with a recompile.
-    rounds = []
     styles = None
-    for r in range(max_rounds):
+
+    def sized_run():
+        nonlocal styles
         styles = storage(dict(depths)) if storage is not None else None
         write_fifo_depths(dataflow, depths, styles)
         generate_rtl(dataflow, rtl_dir, fpga_part, clock_ns)
-        res = bulk_run(rtl_dir, work_dir / "sized", frames)
-        check(res, f"round {r + 1}")
-        rounds.append({"depths": dict(depths), "interval": res.interval(), "deadlock": res.deadlock,
-                       "compile_s": round(res.build_s, 1)})
-        if acceptable(res):
-            break
-        grow(res, depths)
-    else:
-        raise DqhwError(f"FIFO sizing did not reach the generous design's interval ({ref_ii} cycles) "
-                        f"in {max_rounds} rounds")
+        return bulk_run(rtl_dir, work_dir / "sized", frames)
+
+    rounds = until_acceptable(sized_run, "round")
     record = {
         "frames": int(len(frames)),
         "generous_depths": generous,

@@ -71,6 +71,15 @@ class TopBuilder:
         self.params[node] = text + f"{decl} = {_initializer(ctype, dims, values)};\n"
         return name
 
+    def stage(self, node, inst, src: Stream, in_width: int, out_width: int, template: str, args: str = "") -> Stream:
+        """One layer: the call `template(src, out[, args]);` and its new output stream, once finn's node is
+        known to have the stream widths the HLS function uses."""
+        _check_width(node, "input", inst.get_instream_width(0), in_width)
+        _check_width(node, "output", inst.get_outstream_width(0), out_width)
+        out = self.stream(out_width)
+        self.calls.append(f"{template}({src.name}, {out.name}{', ' + args if args else ''});")
+        return out
+
 
 def _literal(ctype: str, v: int) -> str:
     v = int(v)
@@ -128,7 +137,6 @@ def _mvau(top: TopBuilder, node, inst, model, src: Stream) -> Stream:
     vectors = int(np.prod(inst.get_nodeattr("numInputVectors")))
     common = (f"{mw}, {mh}, {simd}, {pe}, {p['IN_BITS']}, {_bool(p['IN_SIGNED'])}, {w_bits}, {_bool(p['XNOR'])}, "
               f"{acc_bits}")
-    _check_width(node, "input", inst.get_instream_width(0), simd * p["IN_BITS"])
     if p["USE_THRESHOLDS"]:
         n = p["NUM_THRESH"]
         t = contract.clip_thresholds(inst.thresholds(model), int(inst.get_nodeattr("ACC_MIN")),
@@ -137,14 +145,10 @@ def _mvau(top: TopBuilder, node, inst, model, src: Stream) -> Stream:
         tw = contract.mvau_threshold_words(t, pe, acc_bits)
         fields = contract.unpack_beats(tw, acc_bits, pe * n, signed=True).reshape(nf, pe, n).transpose(1, 0, 2)
         tname = top.memory(node.name, "thresholds", f"ap_int<{acc_bits}>", [pe, nf, n], fields.reshape(-1).tolist())
-        out = top.stream(pe * p["OUT_BITS"])
-        top.calls.append(f"dqhw_mvau<{common}, {n}, {p['OUT_BITS']}, {p['ACT_VAL']}>({src.name}, {out.name}, "
-                         f"{wname}, {tname}, {vectors});")
-    else:
-        out = top.stream(pe * acc_bits)
-        top.calls.append(f"dqhw_mvau_acc<{common}>({src.name}, {out.name}, {wname}, {vectors});")
-    _check_width(node, "output", inst.get_outstream_width(0), out.width)
-    return out
+        return top.stage(node, inst, src, simd * p["IN_BITS"], pe * p["OUT_BITS"],
+                         f"dqhw_mvau<{common}, {n}, {p['OUT_BITS']}, {p['ACT_VAL']}>", f"{wname}, {tname}, {vectors}")
+    return top.stage(node, inst, src, simd * p["IN_BITS"], pe * acc_bits, f"dqhw_mvau_acc<{common}>",
+                     f"{wname}, {vectors}")
 
 
 def _thresholding(top: TopBuilder, node, inst, model, src: Stream) -> Stream:
@@ -165,12 +169,9 @@ def _thresholding(top: TopBuilder, node, inst, model, src: Stream) -> Stream:
     tname = top.memory(node.name, "thresholds", f"ap_int<{t_bits}>", [pe, ch // pe, n], mem.reshape(-1).tolist())
     act = contract.mvau_act_val(int(inst.get_nodeattr("ActVal")), odt.name == "BIPOLAR")
     pixels = int(np.prod(inst.get_nodeattr("numInputVectors")))
-    _check_width(node, "input", inst.get_instream_width(0), pe * in_bits)
-    out = top.stream(pe * out_bits)
-    _check_width(node, "output", inst.get_outstream_width(0), out.width)
-    top.calls.append(f"dqhw_thresholding<{ch}, {pe}, {in_bits}, {_bool(idt.signed())}, {n}, {t_bits}, {out_bits}, "
-                     f"{act}>({src.name}, {out.name}, {tname}, {pixels});")
-    return out
+    return top.stage(node, inst, src, pe * in_bits, pe * out_bits,
+                     f"dqhw_thresholding<{ch}, {pe}, {in_bits}, {_bool(idt.signed())}, {n}, {t_bits}, {out_bits}, "
+                     f"{act}>", f"{tname}, {pixels}")
 
 
 def _sliding_window(top: TopBuilder, node, inst, src: Stream) -> Stream:
@@ -184,12 +185,9 @@ def _sliding_window(top: TopBuilder, node, inst, src: Stream) -> Stream:
     oh, ow = (ih - dh * (kh - 1) - 1) // sh + 1, (iw - dw * (kw - 1) - 1) // sw + 1
     if [oh, ow] != [int(v) for v in a("OFMDim")]:
         raise DqhwError(f"{node.name}: output {a('OFMDim')} is not a valid (unpadded) window of {a('IFMDim')}")
-    _check_width(node, "input", inst.get_instream_width(0), simd * bits)
-    out = top.stream(simd * bits)
-    _check_width(node, "output", inst.get_outstream_width(0), out.width)
-    top.calls.append(f"dqhw_sliding_window<{ih}, {iw}, {c}, {simd}, {bits}, {kh}, {kw}, {sh}, {sw}, {dh}, {dw}, "
-                     f"{_bool(a('depthwise'))}>({src.name}, {out.name});")
-    return out
+    return top.stage(node, inst, src, simd * bits, simd * bits,
+                     f"dqhw_sliding_window<{ih}, {iw}, {c}, {simd}, {bits}, {kh}, {kw}, {sh}, {sw}, {dh}, {dw}, "
+                     f"{_bool(a('depthwise'))}>")
 
 
 def _padding(top: TopBuilder, node, inst, src: Stream) -> Stream:
@@ -198,12 +196,8 @@ def _padding(top: TopBuilder, node, inst, src: Stream) -> Stream:
     top_, left, bottom, right = a("Padding")  # finn's order: top, left, bottom, right
     c, simd = int(a("NumChannels")), int(a("SIMD"))
     bits = _element_bits(inst.get_input_datatype(0))
-    _check_width(node, "input", inst.get_instream_width(0), simd * bits)
-    out = top.stream(simd * bits)
-    _check_width(node, "output", inst.get_outstream_width(0), out.width)
-    top.calls.append(f"dqhw_padding<{ih}, {iw}, {c}, {simd}, {bits}, {top_}, {left}, {bottom}, {right}>"
-                     f"({src.name}, {out.name});")
-    return out
+    return top.stage(node, inst, src, simd * bits, simd * bits,
+                     f"dqhw_padding<{ih}, {iw}, {c}, {simd}, {bits}, {top_}, {left}, {bottom}, {right}>")
 
 
 def _width_converter(top: TopBuilder, node, inst, src: Stream) -> Stream:
@@ -211,20 +205,15 @@ def _width_converter(top: TopBuilder, node, inst, src: Stream) -> Stream:
     total = in_w * int(np.prod(inst.get_folded_input_shape(0)[:-1]))
     if total % out_w:
         raise DqhwError(f"{node.name}: {total} bits per frame do not fill beats of {out_w} bits")
-    out = top.stream(out_w)
-    top.calls.append(f"dqhw_width_converter<{in_w}, {out_w}, {total}>({src.name}, {out.name});")
-    return out
+    return top.stage(node, inst, src, in_w, out_w, f"dqhw_width_converter<{in_w}, {out_w}, {total}>")
 
 
 def _maxpool(top: TopBuilder, node, inst, src: Stream) -> Stream:
     p = inst.rtl_params()
     ch, pe, k, bits = p["CHANNELS"], p["PE"], p["KERNEL"], p["BITS"]
     pixels = int(np.prod(inst.get_folded_input_shape(0)[:-1])) // (ch // pe * k)
-    _check_width(node, "input", inst.get_instream_width(0), pe * bits)
-    out = top.stream(pe * bits)
-    _check_width(node, "output", inst.get_outstream_width(0), out.width)
-    top.calls.append(f"dqhw_maxpool<{ch}, {pe}, {k}, {bits}, {_bool(p['SIGNED'])}>({src.name}, {out.name}, {pixels});")
-    return out
+    return top.stage(node, inst, src, pe * bits, pe * bits,
+                     f"dqhw_maxpool<{ch}, {pe}, {k}, {bits}, {_bool(p['SIGNED'])}>", f"{pixels}")
 
 
 # --------------------------------------------------------------------------------------------------
