@@ -142,13 +142,10 @@ class GoldenModel:
         finn_compat.prepare()
         from qonnx.core.modelwrapper import ModelWrapper
 
-        import dqhw.customop  # noqa: F401  (registers the dqhw domain)
+        import dqhw.customop  # registers the dqhw domain
 
         if not isinstance(model, ModelWrapper):
-            try:
-                model = ModelWrapper(str(model))
-            except Exception as e:  # noqa: BLE001
-                raise DqhwError(f"{model}: not a readable ONNX dataflow graph ({type(e).__name__})") from None
+            model = dqhw.customop.load_dataflow(model)
         self.model = model
         g = model.graph
         if len(g.input) != 1 or len(g.output) != 1:

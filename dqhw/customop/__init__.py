@@ -23,6 +23,19 @@ from dqhw.customop.residual import DqhwAddStreams, DqhwDuplicateStreams, DqhwGlo
 
 DOMAIN = "dqhw.customop"
 
+
+def load_dataflow(path):
+    """The dataflow graph at `path` as a qonnx ModelWrapper (dqhw's and finn's node types registered by
+    importing this package), or a one-line DqhwError when it is not a readable ONNX graph."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    from dqhw.errors import DqhwError
+
+    try:
+        return ModelWrapper(str(path))
+    except Exception as e:  # noqa: BLE001
+        raise DqhwError(f"{path}: not a readable ONNX dataflow graph ({type(e).__name__})") from None
+
 custom_op = {
     "DqhwMVAU": DqhwMVAU,
     "DqhwMaxPool": DqhwMaxPool,

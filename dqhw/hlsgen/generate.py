@@ -220,16 +220,12 @@ def _maxpool(top: TopBuilder, node, inst, src: Stream) -> Stream:
 def generate_hls(dataflow_path: str | Path, out_dir: str | Path, fpga_part: str = "xc7z020clg400-1",
                  clock_ns: float = 10.0) -> dict:
     """Write the HLS accelerator of `dataflow_path` into `out_dir` (replaced); returns hls.json's content."""
-    from qonnx.core.modelwrapper import ModelWrapper
-
+    from dqhw.customop import load_dataflow
     from dqhw.rtlgen.generate import custom_op_getter, stream_nodes
 
     get_custom_op = custom_op_getter()
     dataflow_path = Path(dataflow_path)
-    try:
-        model = ModelWrapper(str(dataflow_path))
-    except Exception as e:  # noqa: BLE001
-        raise DqhwError(f"{dataflow_path}: not a readable ONNX dataflow graph ({type(e).__name__})") from None
+    model = load_dataflow(dataflow_path)
     nodes = stream_nodes(model)
     first = get_custom_op(nodes[0])
     in_bits = _element_bits(first.get_input_datatype(0))

@@ -111,6 +111,7 @@ def custom_op_getter():
     return getCustomOp
 
 
+
 def stream_inputs(model, node) -> list[str]:
     """The streams a node consumes: its inputs that are not initializers (weights, thresholds)."""
     return [i for i in node.input if i and model.get_initializer(i) is None]
@@ -153,14 +154,11 @@ def stream_nodes(model) -> list:
 def generate_rtl(dataflow_path: str | Path, out_dir: str | Path, fpga_part: str = "xc7z020clg400-1",
                  clock_ns: float = 10.0, fifo_depths: dict[str, int] | None = None) -> Design:
     """Write the stitched accelerator for `dataflow_path` into `out_dir` (created/replaced)."""
-    from qonnx.core.modelwrapper import ModelWrapper
+    from dqhw.customop import load_dataflow
 
     get_custom_op = custom_op_getter()
     dataflow_path = Path(dataflow_path)
-    try:
-        model = ModelWrapper(str(dataflow_path))
-    except Exception as e:  # noqa: BLE001
-        raise DqhwError(f"{dataflow_path}: not a readable ONNX dataflow graph ({type(e).__name__})") from None
+    model = load_dataflow(dataflow_path)
     out = Path(out_dir)
     if out.exists():
         shutil.rmtree(out)
@@ -329,10 +327,10 @@ def _frame_beats(inst) -> int:
 
 def fifo_frame_beats(dataflow_path: str | Path) -> dict[str, int]:
     """{fifo instance name: beats per frame of its stream}, in the names generate_rtl uses."""
-    from qonnx.core.modelwrapper import ModelWrapper
+    from dqhw.customop import load_dataflow
 
     get_custom_op = custom_op_getter()
-    model = ModelWrapper(str(dataflow_path))
+    model = load_dataflow(dataflow_path)
     out, k = {}, 0
     for node in stream_nodes(model):
         if node.op_type == "StreamingFIFO_rtl":
