@@ -19,9 +19,10 @@ usage:
   python bench/bench_training.py --schedule cosine --only fp a1w2-dq+levers a1w2-dq+levers-beta1e-3
 
 --schedule applies one learning-rate schedule to every run (full precision included), so the gaps compare
-like with like. A DQ "+levers" run may carry a different beta as NAME-beta<X> (e.g. a1w2-dq+levers-beta1e-3,
-only when named in --only): the DQ target then uses, per bit width, the beta whose *validation* accuracy is
-highest (chosen on val, reported on test), the way the paper picks beta per setting.
+like with like; --distill T adds distillation from the FP run to every run that starts from it. A DQ
+"+levers" run may carry a different beta as NAME-beta<X> (e.g. a1w2-dq+levers-beta1e-3, only when named
+in --only): the DQ target then uses, per bit width, the beta whose *validation* accuracy is highest
+(chosen on val, reported on test), the way the paper picks beta per setting.
 
 --train-subset / --test-subset train and test on a seeded, class-stratified subset (written once as
 OUT/data-subset.npz; the results then say so); the default is the whole data set.
@@ -127,6 +128,8 @@ def train_one(name: str, kw: dict, args, out: Path) -> dict:
     kw = {"schedule": args.schedule} | dict(kw)
     if kw.get("init") == "fp":
         kw["init"] = str(out / "fp")
+        if args.distill:
+            kw["distill"] = args.distill
     cfg = TrainConfig(model="cnv", dataset=args.dataset, data_dir=args.data_dir_used, width=args.width,
                       epochs=args.epochs, seed=args.seed, device=args.device, out=str(run_dir), **kw)
     metrics_path = run_dir / "metrics.json"
@@ -176,7 +179,9 @@ def check_targets(rows: dict[str, dict]) -> list[dict]:
 def table(rows: dict[str, dict], checks: list[dict], args) -> str:
     fp = rows.get("fp")
     lines = [f"CNV width {args.width}, {args.data_label}, {args.epochs} epochs each, seed {args.seed}, "
-             f"{args.schedule} learning-rate schedule for every run", "",
+             f"{args.schedule} learning-rate schedule for every run"
+             + (f", distillation T = {args.distill:g} from the FP run in every run that starts from it"
+                if args.distill else ""), "",
              "| run | label | beta | clean test % | val % | gap to FP (points) | s/epoch |",
              "|---|---|---|---|---|---|---|"]
     for name, r in rows.items():
@@ -224,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--schedule", choices=("step", "cosine"), default="step",
                     help="learning-rate schedule for every run, FP included (default: the paper's step)")
+    ap.add_argument("--distill", type=float, default=None,
+                    help="distil from the FP run at this temperature in every run that starts from it")
     ap.add_argument("--screen", action="store_true", help="A2W2 vanilla: default vs each lever alone vs all")
     ap.add_argument("--only", nargs="*", default=None, help="train/report only these runs (names as printed)")
     ap.add_argument("--out", default=None, help="folder for the runs (default runs/bench-training[-screen])")
@@ -263,7 +270,7 @@ def main(argv: list[str] | None = None) -> int:
     text = table(rows, checks, args)
     print(text)
     res = {"dataset": args.data_label, "model": "cnv", "width": args.width, "epochs": args.epochs, "seed": args.seed,
-           "mode": "screen" if args.screen else "targets", "schedule": args.schedule,
+           "mode": "screen" if args.screen else "targets", "schedule": args.schedule, "distill": args.distill,
            "adopted_levers": ADOPTED, "runs": rows,
            "targets": checks, "wall_seconds": round(time.time() - t0, 1), "threads": args.threads,
            "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count()}
