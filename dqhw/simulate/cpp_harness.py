@@ -4,8 +4,8 @@ bulk path costs over plain Verilator).
 
 A generated main.cpp instantiates Vtb_dqhw_accel, toggles `clk` until `done` (or a cycle cap) and
 prints one JSON line with the cycles and the seconds of the loop. It is built with the Verilator
-flags of dqhw's cocotb builds (runner.bulk_build_spec; single-threaded model, `verilator --cc --exe
---build -j <CPUs>` for the compile) and run in a directory holding the input/count files and the
+flags of dqhw's cocotb builds (runner.bulk_build_spec; single-threaded model; verilator.build_executable
+compiles it, reusing Verilator's cached runtime objects) and run in a directory holding the input/count files and the
 ROM files, exactly as runner.bulk_run runs the same testbench under cocotb; the outputs it writes
 (labels.out, logits.out, frames.out, stats.out) are the same files.
 """
@@ -14,10 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +23,7 @@ import numpy as np
 from dqhw.errors import DqhwError
 from dqhw.rtlgen.generate import Design
 from dqhw.simulate import testbench as tb
-from dqhw.simulate.verilator import BUILD_ARGS, X_MODES, readmem_problems, verilator_env, verilator_root
+from dqhw.simulate.verilator import BUILD_ARGS, X_MODES, build_executable, readmem_problems
 
 # the bulk testbench's Verilator flags (runner.bulk_build_spec) for other bare harnesses (pynq_sim)
 HARNESS_ARGS = (*BUILD_ARGS, *X_MODES["fast"], "--no-public-flat-rw", "-O3")
@@ -87,36 +84,12 @@ def build_harness(sources: list[Path], parameters: dict, build_args: list[str], 
     """Verilate + compile `sources` (the design and tb_dqhw_accel) with main.cpp into build_dir, with
     BUILD_ARGS + fast X handling + `build_args` (runner.bulk_build_spec's, so both engines simulate the
     same model); skipped when an identical build is there. Returns (executable, seconds spent)."""
-    build_dir = Path(build_dir).resolve()
     args = [*BUILD_ARGS, *X_MODES["fast"], *build_args]
     h = hashlib.sha256(json.dumps([args, sorted((k, str(v)) for k, v in parameters.items()), main_cpp()]).encode())
     for src in sources:
         h.update(Path(src).name.encode())  # names, not folders: a build folder may be renamed
         h.update(Path(src).read_bytes())
-    stamp = h.hexdigest()
-    exe = build_dir / EXE
-    stamp_file = build_dir / "dqhw_harness.stamp"
-    if exe.is_file() and stamp_file.is_file() and stamp_file.read_text() == stamp:
-        return exe, 0.0
-    if build_dir.exists():
-        shutil.rmtree(build_dir)
-    build_dir.mkdir(parents=True)
-    (build_dir / "main.cpp").write_text(main_cpp())
-    cmd = [str(verilator_root() / "bin" / "verilator"), "--cc", "--exe", "--build", "-j", str(os.cpu_count() or 1),
-           *args, "--top-module", tb.TB_TOP, "-Mdir", str(build_dir), "-o", EXE]
-    cmd += [f"-G{k}={v}" for k, v in parameters.items()]
-    cmd += [str(build_dir / "main.cpp")] + [str(src) for src in sources]
-    t0 = time.monotonic()
-    log = build_dir / "build.log"
-    with log.open("w") as f:
-        proc = subprocess.run(cmd, env=verilator_env(), stdout=f, stderr=subprocess.STDOUT, cwd=build_dir)
-    if proc.returncode != 0 or not exe.is_file():
-        tail = " | ".join(log.read_text(errors="replace").strip().splitlines()[-3:])
-        raise DqhwError(f"C++ harness build failed (see {log}): {tail}")
-    for pch in build_dir.glob("*.gch"):  # precompiled headers: only the compile needs them
-        pch.unlink()
-    stamp_file.write_text(stamp)
-    return exe, time.monotonic() - t0
+    return build_executable(build_dir, h.hexdigest(), main_cpp(), sources, tb.TB_TOP, args, EXE, parameters)
 
 
 def harness_bulk_run(sources: list[Path], parameters: dict, build_args: list[str], build_dir: Path, run_dir: Path,

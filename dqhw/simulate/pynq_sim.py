@@ -37,7 +37,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,7 +47,7 @@ from dqhw.resources import hw_dir
 from dqhw.rtlgen.generate import Design
 from dqhw.simulate import testbench as tb
 from dqhw.simulate.cpp_harness import HARNESS_ARGS
-from dqhw.simulate.verilator import readmem_problems, verilator_env, verilator_root, verilator_version
+from dqhw.simulate.verilator import build_executable, readmem_problems
 from dqhw.simulate.vivado_dry_run import BlockDesign, StreamPath, block_design
 
 ENV_BUILD = "DQHW_PYNQ_SIM_BUILD"
@@ -240,22 +239,6 @@ int main(int argc, char** argv) {{
 """
 
 
-def _runtime_cache() -> Path:
-    """Where the design-independent objects of the harness build (Verilator's runtime library, about
-    60 % of its compile time) are kept for later builds: $DQHW_VERILATOR_CACHE, else ~/.cache/dqhw,
-    keyed by the toolchain and the flags."""
-    base = os.environ.get("DQHW_VERILATOR_CACHE") or Path.home() / ".cache" / "dqhw"
-    cxx = subprocess.run(["c++", "--version"], capture_output=True, text=True).stdout
-    flags = [os.environ.get(k, "") for k in ("CXX", "CXXFLAGS", "CPPFLAGS", "MAKEFLAGS")]
-    h = hashlib.sha256(json.dumps([str(verilator_root()), verilator_version(), cxx, flags, list(HARNESS_ARGS),
-                                   "pynq-pl-exe"]).encode())
-    return Path(base) / f"verilator-exe-runtime-{h.hexdigest()[:16]}"
-
-
-def _design_object(name: str, top: str) -> bool:
-    return name.startswith(f"V{top}") or name.startswith("main.")
-
-
 def build_harness(rtl_dir: Path, build_dir: Path, design: Design) -> tuple[Path, float]:
     """Verilate + compile dqhw_accel with the harness (cached by a stamp of sources, flags, main.cpp;
     Verilator's runtime objects reused across designs)."""
@@ -265,47 +248,8 @@ def build_harness(rtl_dir: Path, build_dir: Path, design: Design) -> tuple[Path,
     for s in sources:
         h.update(str(s).encode())
         h.update(s.read_bytes())
-    stamp = h.hexdigest()
-    exe = build_dir / EXE
-    stamp_file = build_dir / "dqhw_pynq_pl.stamp"
-    if exe.is_file() and stamp_file.is_file() and stamp_file.read_text() == stamp:
-        return exe, 0.0
-    if build_dir.exists():
-        shutil.rmtree(build_dir)
-    build_dir.mkdir(parents=True)
-    (build_dir / "main.cpp").write_text(main)
-    cmd = [str(verilator_root() / "bin" / "verilator"), "--cc", "--exe", *HARNESS_ARGS,
-           "--top-module", design.top, "-Mdir", str(build_dir), "-o", EXE, str(build_dir / "main.cpp")]
-    cmd += [str(s) for s in sources]
-    t0 = time.monotonic()
-    log = build_dir / "build.log"
-    env = verilator_env()
-    cache = _runtime_cache()
-    with log.open("w") as f:
-        proc = subprocess.run(cmd, env=env, stdout=f, stderr=subprocess.STDOUT, cwd=build_dir)
-        if proc.returncode == 0:
-            if cache.is_dir():  # newer than their sources: make keeps them
-                now = time.time()
-                for obj in cache.iterdir():
-                    shutil.copyfile(obj, build_dir / obj.name)
-                    os.utime(build_dir / obj.name, (now, now))
-            proc = subprocess.run(["make", "-j", "1", "-f", f"V{design.top}.mk"], env=env, stdout=f,
-                                  stderr=subprocess.STDOUT, cwd=build_dir)
-    if proc.returncode != 0 or not exe.is_file():
-        tail = " | ".join(log.read_text(errors="replace").strip().splitlines()[-3:])
-        raise DqhwError(f"simulated PL: harness build failed (see {log}): {tail}")
-    if not cache.is_dir():
-        tmp = cache.parent / f".{cache.name}.{os.getpid()}"
-        try:
-            tmp.mkdir(parents=True, exist_ok=True)
-            for obj in build_dir.iterdir():
-                if obj.suffix in (".o", ".d") and not _design_object(obj.name, design.top):
-                    shutil.copyfile(obj, tmp / obj.name)
-            tmp.rename(cache)  # atomic: a concurrent build sees all objects or none
-        except OSError:
-            shutil.rmtree(tmp, ignore_errors=True)
-    stamp_file.write_text(stamp)
-    return exe, time.monotonic() - t0
+    return build_executable(build_dir, h.hexdigest(), main, sources, design.top, list(HARNESS_ARGS), EXE,
+                            what="simulated PL: harness", jobs=1)
 
 
 class SimulatedPL:

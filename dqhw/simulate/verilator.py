@@ -182,17 +182,20 @@ def _build_stamp(sources: Sequence[Path], toplevel: str, parameters: Mapping[str
     return h.hexdigest()
 
 
-def _runtime_cache_dir(args: Sequence[str]) -> Path:
-    """Where the design-independent objects of a cocotb+Verilator build (Verilator's runtime library,
-    cocotb's verilator.cpp main) are kept: ~90 % of the compile time of a small module, identical for
-    every build with the same toolchain and flags. $DQHW_VERILATOR_CACHE, else ~/.cache/dqhw."""
-    import cocotb
-
+def runtime_cache_dir(args: Sequence[str], kind: str = "cocotb") -> Path:
+    """Where the design-independent objects of a Verilator build (Verilator's runtime library; for
+    cocotb also its verilator.cpp main) are kept: most of the compile time of a small design, identical
+    for every build with the same toolchain, kind ("cocotb" or "exe": a C++ main of dqhw's own) and
+    flags. $DQHW_VERILATOR_CACHE, else ~/.cache/dqhw."""
     base = os.environ.get("DQHW_VERILATOR_CACHE") or Path.home() / ".cache" / "dqhw"
+    if kind == "cocotb":
+        import cocotb
+
+        kind = f"cocotb-{cocotb.__version__}"
     cxx = subprocess.run(["c++", "--version"], capture_output=True, text=True).stdout
     flags = [os.environ.get(k, "") for k in ("CXX", "CXXFLAGS", "CPPFLAGS", "MAKEFLAGS")]
-    h = hashlib.sha256(json.dumps([str(verilator_root()), verilator_version(), cocotb.__version__, cxx,
-                                   flags, list(args)]).encode())
+    h = hashlib.sha256(json.dumps([str(verilator_root()), verilator_version(), kind, cxx, flags,
+                                   list(args)]).encode())
     return Path(base) / f"verilator-runtime-{h.hexdigest()[:16]}"
 
 
@@ -212,18 +215,59 @@ def _seed_runtime_objects(cache: Path, build_dir: Path) -> None:
         os.utime(dst, (now, now))  # newer than their sources: make keeps them
 
 
-def _store_runtime_objects(cache: Path, build_dir: Path) -> None:
+def _store_runtime_objects(cache: Path, build_dir: Path, is_design=_is_design_object) -> None:
     if cache.is_dir():
         return
     tmp = cache.parent / f".{cache.name}.{os.getpid()}"
     try:
         tmp.mkdir(parents=True, exist_ok=True)
         for f in build_dir.iterdir():
-            if f.suffix in (".o", ".d") and not _is_design_object(f.name):
+            if f.suffix in (".o", ".d") and not is_design(f.name):
                 shutil.copyfile(f, tmp / f.name)
         tmp.rename(cache)  # atomic: concurrent builds either see all objects or none
     except OSError:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def build_executable(build_dir: str | Path, stamp: str, main_cpp: str, sources: Sequence[str | Path], top: str,
+                     args: Sequence[str], exe_name: str, parameters: Mapping[str, object] | None = None,
+                     what: str = "C++ harness", jobs: int | None = None) -> tuple[Path, float]:
+    """Verilate `sources` (top module `top`) with the C++ `main_cpp` into the executable
+    build_dir/exe_name; skipped when build_dir already holds the build of the same `stamp` (the
+    caller's hash of everything that defines it). Verilator's runtime objects are reused from
+    runtime_cache_dir(args, "exe"). Returns (executable, seconds spent); a failed build is a one-line
+    DqhwError naming its log."""
+    build_dir = Path(build_dir).resolve()
+    exe = build_dir / exe_name
+    stamp_file = build_dir / "dqhw_exe.stamp"
+    if exe.is_file() and stamp_file.is_file() and stamp_file.read_text() == stamp:
+        return exe, 0.0
+    if build_dir.exists():
+        shutil.rmtree(build_dir)
+    build_dir.mkdir(parents=True)
+    (build_dir / "main.cpp").write_text(main_cpp)
+    cmd = [str(verilator_root() / "bin" / "verilator"), "--cc", "--exe", *args, "--top-module", top,
+           "-Mdir", str(build_dir), "-o", exe_name]
+    cmd += [f"-G{k}={v}" for k, v in (parameters or {}).items()]
+    cmd += [str(build_dir / "main.cpp"), *(str(src) for src in sources)]
+    cache = runtime_cache_dir(args, "exe")
+    env = verilator_env()
+    t0 = time.monotonic()
+    log = build_dir / "build.log"
+    with log.open("w") as f:
+        proc = subprocess.run(cmd, env=env, stdout=f, stderr=subprocess.STDOUT, cwd=build_dir)
+        if proc.returncode == 0:
+            _seed_runtime_objects(cache, build_dir)
+            proc = subprocess.run(["make", "-j", str(jobs or os.cpu_count() or 1), "-f", f"V{top}.mk"], env=env,
+                                  stdout=f, stderr=subprocess.STDOUT, cwd=build_dir)
+    if proc.returncode != 0 or not exe.is_file():
+        tail = " | ".join(log.read_text(errors="replace").strip().splitlines()[-3:])
+        raise DqhwError(f"{what} build failed (see {log}): {tail}")
+    for pch in build_dir.glob("*.gch"):  # precompiled headers: only the compile needs them
+        pch.unlink()
+    _store_runtime_objects(cache, build_dir, lambda name: name.startswith(f"V{top}") or name.startswith("main."))
+    stamp_file.write_text(stamp)
+    return exe, time.monotonic() - t0
 
 
 def build(
@@ -256,7 +300,7 @@ def build(
         shutil.rmtree(build_dir)
     build_dir.mkdir(parents=True)
     t0 = time.monotonic()
-    cache = _runtime_cache_dir(args)
+    cache = runtime_cache_dir(args)
     with _patched_environ(verilator_env()):
         runner = get_runner("verilator")
         # The runner runs [verilator ..., make ...]; the cached runtime objects must be put in place
