@@ -47,7 +47,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--act-range", default=d.act_range, choices=ACT_RANGE_KINDS,
                    help="fixed (the paper's [0, 6] / [0, 1], default) or learned (a trained clipping range)")
     p.add_argument("--init", default=None, metavar="RUN",
-                   help="start from this run's weights (same model and width; e.g. a full-precision run)")
+                   help="start from this run's weights (same model and width; e.g. a full-precision run); "
+                        "with --act-range learned, ranges RUN lacks start calibrated to its activations")
     p.add_argument("--distill", type=float, default=None, metavar="T",
                    help=f"distil the --init run's logits at temperature T: loss = {1 - DISTILL_ALPHA:g}*CE + "
                         f"{DISTILL_ALPHA:g}*T^2*KL (default: off)")
