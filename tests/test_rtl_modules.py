@@ -56,6 +56,14 @@ def ports_vlt(top: str, case_dir: Path, variant: str = "") -> Path:
     return vlt
 
 
+def write_vectors(d: Path, streams: dict, **extra) -> str:
+    """The "vectors" file of a module test (DQHW_TB_CFG): each stream's beats as hex strings, as the cocotb
+    side reads them (sim/axis.load_vectors), plus plain extra fields; returns its path."""
+    f = d / "vectors.json"
+    f.write_text(json.dumps({k: [f"{b:x}" for b in v] for k, v in streams.items()} | extra))
+    return str(f)
+
+
 def _run(top: str, case: str, params: dict, cfg: dict, build_root: Path, defines: tuple[str, ...] = (),
          variant: str = "") -> None:
     case_dir = build_root / f"{top}-{case}"
@@ -349,9 +357,7 @@ def mvau_case(spec: dict, case_dir: Path) -> tuple[dict, dict]:
     contract.write_mvau_memories(w, t, pe, simd, w_bits, acc_bits, weight_file, thresh_file if use_t else None)
     if not use_t:
         thresh_file.write_text("")
-    vec_file = case_dir / "vectors.json"
-    vec_file.write_text(json.dumps({"in": [f"{b:x}" for b in beats_in], "out": [f"{b:x}" for b in expected],
-                                    "count": vectors}))
+    vec_file = write_vectors(case_dir, {"in": beats_in, "out": expected}, count=vectors)
     params = dict(MW=mw, MH=mh, PE=pe, SIMD=simd, IN_BITS=in_bits, W_BITS=w_bits, ACC_BITS=acc_bits,
                   USE_THRESHOLDS=int(use_t), OUT_BITS=spec["out"] or 1,
                   WEIGHT_FILE=str(weight_file), THRESH_FILE=str(thresh_file))
@@ -437,10 +443,8 @@ def test_mvau_rtl_equals_finn(case, build_root, monkeypatch):
     x_el = [(1 if v > 0 else 0) if spec["idt"] == "BIPOLAR" else int(v) for v in x.reshape(-1).tolist()]
     y_el = [(1 if v > 0 else 0) if spec["odt"] == "BIPOLAR" else int(v) for v in y.reshape(-1).tolist()]
     out_bits = p["OUT_BITS"] if p["USE_THRESHOLDS"] else p["ACC_BITS"]
-    vec_file = d / "vectors.json"
-    vec_file.write_text(json.dumps({"in": [f"{b:x}" for b in ref_pack(x_el, p["IN_BITS"], p["SIMD"])],
-                                    "out": [f"{b:x}" for b in ref_pack(y_el, out_bits, p["PE"])],
-                                    "count": len(x_el) // p["MW"]}))
+    vec_file = write_vectors(d, {"in": ref_pack(x_el, p["IN_BITS"], p["SIMD"]),
+                                 "out": ref_pack(y_el, out_bits, p["PE"])}, count=len(x_el) // p["MW"])
     params = dict(p, WEIGHT_FILE=str(weight_file), THRESH_FILE=str(thresh_file))
     cfg = {k: p[k] for k in ("MW", "MH", "PE", "SIMD")} | {"vectors": str(vec_file)}
     _run("dqhw_mvau", f"finn-{case}", params, cfg, build_root)
@@ -599,12 +603,11 @@ def test_maxpool(spec, build_root):
         # the product side's element mapping and packing agree with the loops
         got = contract.pack_beats(contract.stream_elements(x, dt == "BIPOLAR").reshape(-1), bits, c)
         assert got == ref_pack([element(v) for v in x.reshape(-1).tolist()], bits, c)
-    (d / "vectors.json").write_text(json.dumps({"in": [f"{b:x}" for b in beats_in],
-                                                "out": [f"{b:x}" for b in expected]}))
+    vec_file = write_vectors(d, {"in": beats_in, "out": expected})
     params = dict(CHANNELS=c, PE=pe, KERNEL=k * k, BITS=bits)
     if dt is not None:
         params["SIGNED"] = signed
-    _run("dqhw_maxpool", case, params, params | {"vectors": str(d / "vectors.json")}, build_root)
+    _run("dqhw_maxpool", case, params, params | {"vectors": vec_file}, build_root)
 
 
 def test_maxpool_reference_selfcheck():
@@ -660,10 +663,9 @@ def test_label_select(spec, build_root):
     out_bits = max(1, (n - 1).bit_length())
     beats_in = ref_pack([v for f in logits for v in f], acc_bits, pe)
     expected = ref_pack([ref_argmax(f) for f in logits], out_bits, 1)
-    (d / "vectors.json").write_text(json.dumps({"in": [f"{b:x}" for b in beats_in],
-                                                "out": [f"{b:x}" for b in expected]}))
+    vec_file = write_vectors(d, {"in": beats_in, "out": expected})
     params = dict(NUM_LABELS=n, PE=pe, ACC_BITS=acc_bits)
-    _run("dqhw_label_select", case, params, params | {"vectors": str(d / "vectors.json")}, build_root)
+    _run("dqhw_label_select", case, params, params | {"vectors": vec_file}, build_root)
 
 
 FIFO_CASES = {

@@ -6,12 +6,11 @@ illegal-parameter checks are in tests/test_rtl_modules.py."""
 
 from __future__ import annotations
 
-import json
 import random
 
 import pytest
 
-from tests.test_rtl_modules import _run, build_root, ref_pack  # noqa: F401  (build_root: a fixture)
+from tests.test_rtl_modules import _run, build_root, ref_pack, write_vectors  # noqa: F401  (build_root: a fixture)
 
 pytestmark = pytest.mark.rtl
 
@@ -67,12 +66,11 @@ def test_add(spec, build_root):  # noqa: F811  (the fixture)
     for i in range(n):
         out.append(spec["wa"] * a[i] + spec["wb"] * b[i])
     assert min(out) >= lo and max(out) <= hi
-    vectors = {"a": ref_pack(a, spec["a"], spec["pe"]), "b": ref_pack(b, spec["b"], spec["pe"]),
-               "out": ref_pack(out, out_bits, spec["pe"])}
-    (d / "vectors.json").write_text(json.dumps({k: [f"{x:x}" for x in v] for k, v in vectors.items()}))
+    vec_file = write_vectors(d, {"a": ref_pack(a, spec["a"], spec["pe"]), "b": ref_pack(b, spec["b"], spec["pe"]),
+                                 "out": ref_pack(out, out_bits, spec["pe"])})
     params = dict(CHANNELS=spec["ch"], PE=spec["pe"], A_BITS=spec["a"], A_SIGNED=spec["sa"], B_BITS=spec["b"],
                   B_SIGNED=spec["sb"], WA=spec["wa"], WB=spec["wb"], OUT_BITS=out_bits)
-    _run("dqhw_add", case, params, {"vectors": str(d / "vectors.json")}, build_root)
+    _run("dqhw_add", case, params, {"vectors": vec_file}, build_root)
 
 
 GAP_CASES = [
@@ -103,7 +101,7 @@ def test_global_acc_pool(spec, build_root):  # noqa: F811  (the fixture)
             for px in frame:
                 total += px[c]
             sums.append(total)
-    vectors = {"in": ref_pack(elems, bits, spec["pe"]), "out": ref_pack(sums, out_bits, spec["pe"])}
-    (d / "vectors.json").write_text(json.dumps({k: [f"{x:x}" for x in v] for k, v in vectors.items()}))
+    vec_file = write_vectors(d, {"in": ref_pack(elems, bits, spec["pe"]),
+                                 "out": ref_pack(sums, out_bits, spec["pe"])})
     params = dict(CHANNELS=ch, PE=spec["pe"], PIXELS=pixels, IN_BITS=bits, OUT_BITS=out_bits)
-    _run("dqhw_global_acc_pool", case, params, {"vectors": str(d / "vectors.json")}, build_root)
+    _run("dqhw_global_acc_pool", case, params, {"vectors": vec_file}, build_root)
