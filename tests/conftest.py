@@ -20,6 +20,21 @@ def trained_run(tmp_path_factory) -> Path:
     return train(TrainConfig(bits="2", epochs=4, out=str(out)), progress=False)
 
 
+# the cheapest design reaching this rate: a small accelerator (quick Verilator, Yosys and nextpnr runs)
+DIGITS_BUILD_FPS = 10_000
+
+
+@pytest.fixture(scope="session")
+def digits_build(trained_run, tmp_path_factory) -> Path:
+    """`trained_run` built with RTL (FIFO sizing, the RTL proof) at DIGITS_BUILD_FPS, no synthesis: a
+    build directory with rtl/, dataflow.onnx and report/ for the tools that read one."""
+    out = tmp_path_factory.mktemp("digits-build") / "build"
+    code = cli_main(["build", str(trained_run), "--out", str(out), "--target-fps", str(DIGITS_BUILD_FPS),
+                     "--no-synth", "--quiet"])
+    assert code == 0, "dqhw build of the digits run failed"
+    return out
+
+
 def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
     """Run `dqhw ARGS` in-process; returns (exit code, stdout, stderr)."""
     try:

@@ -418,6 +418,10 @@ def stage_node_names(rtl_dir: str | Path, model) -> dict[str, str]:
     onnx ModelProto): the stages are the graph's stream chain in order (dqhw.rtlgen.generate_rtl)."""
     from dqhw.rtlgen.generate import Design, stream_nodes
 
+    if not hasattr(model, "get_initializer"):  # a raw onnx ModelProto (onnx.load): what stream_nodes reads
+        from qonnx.core.modelwrapper import ModelWrapper
+
+        model = ModelWrapper(model)
     design = Design.load(rtl_dir)
     chain = stream_nodes(model)
     if len(chain) != len(design.stages) or any(n.op_type != s.op_type for n, s in zip(chain, design.stages)):
