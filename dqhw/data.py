@@ -3,8 +3,10 @@
 - `digits`: sklearn's load_digits (ships with scikit-learn), 8x8x1, grey levels 0..16 scaled to
   0..255 (round(v * 255 / 16)). The embedded default for the demo, the tests and CI.
 - `cifar10`: the official `cifar-10-batches-py` folder, or an `.npz` with x_train/y_train/x_test/y_test
-  (HWC uint8), e.g. the JPEG copy built by shared/tools/cifar10-from-mirror (say so in results).
-- `svhn`: the official cropped-digits `train_32x32.mat` / `test_32x32.mat` (label 10 -> 0).
+  (HWC uint8), e.g. a re-encoded copy (say so in results). `dqhw data cifar10` downloads the official
+  folder (dqhw.datasets_fetch).
+- `svhn`: the official cropped-digits `train_32x32.mat` / `test_32x32.mat` (label 10 -> 0), in one folder
+  (`dqhw data svhn` writes data/svhn).
 The validation split is carved from the training data with the data set's seed, never from test.
 """
 

@@ -15,7 +15,7 @@
   health (share of images whose input gradient is all zero); PGD-strong ≤ PGD (paper) up to paired noise.
   Columns measured on different images are compared on the images they share.
 Default ε depend on the data set: 2/8/16 (the paper's) for CIFAR-10 and SVHN, 16/32/64 for the coarse
-8×8 digits (17 grey levels: ε = 8 stays inside one grey step, see shared/notes/robustness.md).
+8×8 digits (17 grey levels, steps of ~16 on the 0..255 scale: ε = 8 stays inside one grey step).
 """
 
 from __future__ import annotations
