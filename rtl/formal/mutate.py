@@ -1,0 +1,147 @@
+"""Mutation check of dqhw's formal properties: every known-bad edit must make a check fail.
+
+    python rtl/formal/mutate.py              every mutant (exit 1 if one survives)
+    python rtl/formal/mutate.py fifo_pop_no_ready
+    python rtl/formal/mutate.py --list
+
+Each mutant is one textual edit of one rtl/*.v file, applied to a temporary copy (run.stage), and a
+bounded task (`bmc_*`, or a cover task where the edit removes behaviour) that must end in FAIL: a
+concrete counterexample trace within the task's depth, not an inconclusive induction. The kinds,
+from tests/test_formal.py's brief: `tready` (a transfer or a drop while TREADY is low, for one
+cycle), `frame` (a frame boundary moved or dropped: dqhw streams have no TLAST, so the beat
+counter that takes its role), `counter` (an off-by-one in a counter or a limit), `data` (an
+arithmetic or data-path error). A mutant that survives means a property cannot fail there.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import run  # noqa: E402  (rtl/formal/run.py, a script beside this one)
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    kind: str  # tready, frame, counter, data
+    file: str  # rtl/<file>
+    old: str
+    new: str
+    task: str  # module:task that must FAIL
+
+
+MUTANTS: tuple[Mutant, ...] = (
+    # dqhw_fifo
+    Mutant("fifo_pop_no_ready", "tready", "dqhw_fifo.v",
+           "assign pop = m_axis_tvalid && m_axis_tready;",
+           "assign pop = m_axis_tvalid && (m_axis_tready || mem_cnt == MEM_FULL);",
+           "dqhw_fifo:bmc_lut4"),
+    Mutant("fifo_bram_drop_unready", "tready", "dqhw_fifo.v",
+           "else if (m_axis_tready) out_v <= 1'b0;",
+           "else if (m_axis_tready || mem_cnt == MEM_FULL) out_v <= 1'b0;",
+           "dqhw_fifo:bmc_bram5"),
+    Mutant("fifo_full_off_by_one", "counter", "dqhw_fifo.v",
+           "assign s_axis_tready = (mem_cnt != MEM_FULL);",
+           "assign s_axis_tready = (mem_cnt != MEM_FULL + 1'b1);",
+           "dqhw_fifo:bmc_lut4"),
+    Mutant("fifo_rptr_wrap_early", "counter", "dqhw_fifo.v",
+           "if (pop) rptr <= (rptr == LAST_ADDR)",
+           "if (pop) rptr <= (rptr == LAST_ADDR - 1'b1)",
+           "dqhw_fifo:bmc_bram5"),
+    Mutant("fifo_peak_late", "counter", "dqhw_fifo.v",
+           "if (occupancy_next > peak) peak <= occupancy_next;",
+           "if (occupancy_next > peak + 1'b1) peak <= occupancy_next;",
+           "dqhw_fifo:bmc_lut4"),
+    # dqhw_stream_fork
+    Mutant("fork_take_no_ready", "tready", "dqhw_stream_fork.v",
+           "wire take0 = m0_axis_tvalid && m0_axis_tready;",
+           "wire take0 = m0_axis_tvalid && (m0_axis_tready || done1);",
+           "dqhw_stream_fork:bmc_w4"),
+    Mutant("fork_duplicate_beat", "counter", "dqhw_stream_fork.v",
+           "assign m1_axis_tvalid = s_axis_tvalid && !done1;",
+           "assign m1_axis_tvalid = s_axis_tvalid;",
+           "dqhw_stream_fork:bmc_w4"),
+    Mutant("fork_ready_ignores_done", "tready", "dqhw_stream_fork.v",
+           "(done1 || m1_axis_tready);",
+           "m1_axis_tready;",
+           "dqhw_stream_fork:bmc_w4"),
+    Mutant("fork_done_kept", "frame", "dqhw_stream_fork.v",
+           "end else if (s_axis_tvalid && s_axis_tready) begin\n            done0 <= 1'b0;",
+           "end else if (s_axis_tvalid && s_axis_tready) begin\n            done0 <= take0;",
+           "dqhw_stream_fork:bmc_w4"),
+    # dqhw_maxpool
+    Mutant("maxpool_drop_unready", "tready", "dqhw_maxpool.v",
+           "else if (m_axis_tready) out_v <= 1'b0;",
+           "else if (m_axis_tready || kcnt == 1) out_v <= 1'b0;",
+           "dqhw_maxpool:bmc_u2k4"),
+    Mutant("maxpool_overwrite_unread", "tready", "dqhw_maxpool.v",
+           "assign s_axis_tready = !win_last || !out_v || m_axis_tready;",
+           "assign s_axis_tready = !win_last || !out_v || m_axis_tready || s_axis_tdata[0];",
+           "dqhw_maxpool:bmc_s2k3"),
+    Mutant("maxpool_window_short", "frame", "dqhw_maxpool.v",
+           "wire          win_last = (kcnt == KLAST);",
+           "wire          win_last = (kcnt == KLAST - 1'b1);",
+           "dqhw_maxpool:bmc_u2k4"),
+    Mutant("maxpool_signed_as_unsigned", "data", "dqhw_maxpool.v",
+           "assign b_gt_a = $signed(b) > $signed(a);",
+           "assign b_gt_a = b > a;",
+           "dqhw_maxpool:bmc_s2k3"),
+    Mutant("maxpool_max_across_windows", "data", "dqhw_maxpool.v",
+           "(win_first || b_gt_a) ? b : a;",
+           "(b_gt_a) ? b : a;",
+           "dqhw_maxpool:bmc_u2k4"),
+)
+
+
+def apply(m: Mutant) -> dict[str, str]:
+    """The mutated text of the mutant's file (the edit must match exactly once)."""
+    text = (run.RTL / m.file).read_text()
+    hits = text.count(m.old)
+    if hits != 1:
+        raise ValueError(f"mutant {m.name}: {m.old!r} occurs {hits} times in rtl/{m.file} (must be once)")
+    return {m.file: text.replace(m.old, m.new)}
+
+
+def task_of(m: Mutant) -> run.Task:
+    return next(t for t in run.select([m.task]) if t.ident == m.task)
+
+
+def check(m: Mutant) -> run.Result:
+    """Run the mutant's task on the mutated copy (status FAIL = the mutant was caught)."""
+    return run.run_task(task_of(m), apply(m))
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("mutants", nargs="*", help="mutant names (default: all)")
+    ap.add_argument("--list", action="store_true")
+    ap.add_argument("-j", "--jobs", type=int, default=2)
+    args = ap.parse_args(argv)
+    chosen = [m for m in MUTANTS if not args.mutants or m.name in args.mutants]
+    if args.list:
+        for m in chosen:
+            print(f"{m.name:32s} {m.kind:8s} {m.task}")
+        return 0
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        results = list(pool.map(check, chosen))
+    print("| mutant | kind | task | result | time (s) |\n|---|---|---|---|---|")
+    for m, r in zip(chosen, results):
+        where = ", ".join(run.failed_at(r.log))
+        verdict = f"caught: {where}" if r.status == "FAIL" else f"SURVIVED ({r.status})"
+        print(f"| {m.name} | {m.kind} | {m.task} | {verdict} | {r.seconds:.1f} |")
+    survivors = [m.name for m, r in zip(chosen, results) if r.status != "FAIL"]
+    print(f"\n{len(chosen) - len(survivors)}/{len(chosen)} mutants caught in {time.monotonic() - t0:.1f} s")
+    if survivors:
+        print("survived: " + ", ".join(survivors))
+    return 1 if survivors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
