@@ -59,29 +59,47 @@ class DQRegularizer:
 
     `every=k` applies it lazily: on every k-th call with k times the gradient (the same
     regularization in expectation, 1/k of the cost; StyleGAN's "lazy regularization"). Default 1.
+
+    `target="bn-folded"` (beyond the paper) regularizes W' = diag(gamma / sigma) W for every layer in
+    `bns` (name -> the BatchNorm after it, dqhw.lipschitz.following_bn), sigma from the running variance
+    (held constant): conv + BN is invariant to scaling W's rows, so only the folded weight says how far
+    the layer stretches its input. The gradient reaches W and gamma. Layers without a BN keep W.
     """
 
-    def __init__(self, model: nn.Module, beta: float, every: int = 1):
+    def __init__(self, model: nn.Module, beta: float, every: int = 1, target: str = "weight",
+                 bns: dict[str, nn.Module] | None = None):
+        if target not in ("weight", "bn-folded"):
+            raise ValueError(f"unknown regularizer target {target!r}")
+        if target == "bn-folded" and bns is None:
+            raise ValueError("target='bn-folded' needs the BatchNorm of each layer (bns)")
         self.beta = float(beta)
         self.every = max(1, int(every))
         self.calls = 0
         self.last_value = 0.0
-        self.params = [m.weight for _, m in weight_layers(model)]
+        self.last_reducible = 0.0  # beta/2 * sum ||G - I||^2: the part training can remove
+        bns = bns or {}
+        self.layers = [(m.weight, bns.get(n) if target == "bn-folded" else None) for n, m in weight_layers(model)]
+        self.params = [p for p, _ in self.layers]
 
     @torch.no_grad()
     def add_grad_(self) -> float:
         """Add the regularizer's gradient to each weight's .grad; return the paper's value
         beta/2 * sum ||W^T W - I_n||_F^2 (0.0 when beta == 0, nothing computed). With every=k the
-        value of the last computed step is returned in between."""
+        value of the last computed step is returned in between. `last_reducible` holds the same sum
+        without the constant n - m per layer that no weight can remove (rank m < n)."""
         if self.beta == 0.0:
             return 0.0
         self.calls += 1
         if (self.calls - 1) % self.every:
             return self.last_value
         scale = 2.0 * self.beta * self.every
-        total = 0.0
-        for p in self.params:
+        total = reducible = 0.0
+        for p, bn in self.layers:
+            gain = None
             w = as_matrix(p)
+            if bn is not None:
+                gain = (bn.weight / torch.sqrt(bn.running_var + bn.eps)).view(-1, 1)
+                w = w * gain
             m, n = w.shape
             if m <= n:
                 e = w @ w.T
@@ -91,11 +109,19 @@ class DQRegularizer:
                 e = w.T @ w
                 e.diagonal().sub_(1.0)
                 grad = w @ e
-            total += float(torch.linalg.vector_norm(e)) ** 2 + max(n - m, 0)
-            g = grad.reshape(p.shape).mul_(scale)
+            small = float(torch.linalg.vector_norm(e)) ** 2
+            reducible += small
+            total += small + max(n - m, 0)
+            grad.mul_(scale)
+            if bn is not None:  # chain rule through W' = diag(gain) W: to W and to gamma
+                g_gamma = (grad * as_matrix(p)).sum(1) / torch.sqrt(bn.running_var + bn.eps)
+                bn.weight.grad = g_gamma if bn.weight.grad is None else bn.weight.grad.add_(g_gamma)
+                grad = grad * gain
+            g = grad.reshape(p.shape)
             if p.grad is None:
                 p.grad = g
             else:
                 p.grad.add_(g)
         self.last_value = 0.5 * self.beta * total
+        self.last_reducible = 0.5 * self.beta * reducible
         return self.last_value

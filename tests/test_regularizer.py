@@ -79,3 +79,32 @@ def test_regularizer_drives_weights_towards_orthogonality():
         reg.add_grad_()
         opt.step()
     assert float(orth_residual(w.detach(), paper=False)) < 1e-3 * start
+
+
+def test_bn_folded_gradient_matches_autograd_on_weight_and_gamma():
+    """--dq-target bn-folded: beta/2 ||W'W'^T - I||^2 with W' = diag(gamma / sigma) W, sigma from the running
+    variance; the closed form must equal autograd for W and gamma."""
+    torch.manual_seed(3)
+    net = nn.Sequential(nn.Conv2d(3, 6, 3, bias=False), nn.BatchNorm2d(6), nn.Flatten(),
+                        nn.Linear(6 * 4 * 4, 20, bias=False), nn.BatchNorm1d(20), nn.Linear(20, 5, bias=False)).double()
+    for bn in (net[1], net[4]):
+        bn.weight.data = torch.rand_like(bn.weight) + 0.5
+        bn.running_var = torch.rand_like(bn.running_var) + 0.5
+    beta = 3e-3
+    ref = 0.0
+    for layer, bn in ((net[0], net[1]), (net[3], net[4]), (net[5], None)):
+        w = layer.weight.reshape(layer.weight.shape[0], -1)
+        if bn is not None:
+            w = w * (bn.weight / torch.sqrt(bn.running_var + bn.eps)).view(-1, 1)
+        m, n = w.shape
+        ref = ref + (w.T @ w - torch.eye(n, dtype=w.dtype)).pow(2).sum() * beta / 2  # the paper's form
+    grads = torch.autograd.grad(ref, [net[0].weight, net[1].weight, net[3].weight, net[4].weight, net[5].weight])
+    reg = DQRegularizer(net, beta, target="bn-folded", bns={"0": net[1], "3": net[4]})
+    value = reg.add_grad_()
+    assert value == pytest.approx(float(ref.detach()), rel=1e-9)
+    got = [net[0].weight.grad, net[1].weight.grad, net[3].weight.grad, net[4].weight.grad, net[5].weight.grad]
+    for g, r in zip(got, grads):
+        assert torch.allclose(g, r, atol=1e-10)
+    # the reducible part leaves out the constant sum(n - m) of the layers with m < n
+    const = (27 - 6) + (96 - 20) + (20 - 5)
+    assert reg.last_reducible == pytest.approx(value - beta / 2 * const, rel=1e-9)

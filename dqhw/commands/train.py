@@ -7,7 +7,7 @@ import json
 import os
 import sys
 
-from dqhw.config import ADV_MODES, DEFAULT_BETA, DISTILL_ALPHA, SCHEDULES, TrainConfig
+from dqhw.config import ADV_MODES, DEFAULT_BETA, DISTILL_ALPHA, DQ_TARGETS, SCHEDULES, TrainConfig
 from dqhw.quant import ACT_RANGE_KINDS, WEIGHT_SCALINGS
 
 
@@ -30,6 +30,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "give --beta for 'fp+dq')")
     p.add_argument("--reg-every", type=int, default=d.reg_every,
                    help="apply the regularizer every k steps with k x its gradient (lazy; default 1)")
+    p.add_argument("--dq-target", default=d.dq_target, choices=DQ_TARGETS,
+                   help="what the regularizer orthogonalizes: weight (the latent conv/linear weight, the paper) "
+                        "or bn-folded (gamma/sigma * W, what conv + BatchNorm applies; beyond the paper)")
     p.add_argument("--epochs", type=int, default=None, help="epochs (default: 30 digits/svhn, 60 cifar10)")
     p.add_argument("--batch-size", type=int, default=d.batch_size)
     p.add_argument("--lr", type=float, default=d.lr)
@@ -37,7 +40,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weight-decay", type=float, default=d.weight_decay)
     p.add_argument("--clip-grad", type=float, default=d.clip_grad, help="max gradient norm, 0 = off (5)")
     p.add_argument("--schedule", default=d.schedule, choices=SCHEDULES,
-                   help="step (x0.1 at 50%% and 75%%, the paper's) or cosine")
+                   help="step (x0.1 at 50%% and 75%%: the paper's SVHN schedule), cifar-step (x0.2 at 30%%, 60%% "
+                        "and 80%%: the paper's CIFAR-10 schedule) or cosine")
     p.add_argument("--warmup-epochs", type=int, default=d.warmup_epochs,
                    help="linear learning-rate warm-up over the first N epochs, then the schedule (default 0)")
     p.add_argument("--weight-scaling", default=d.weight_scaling, choices=WEIGHT_SCALINGS,
@@ -67,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
     cfg = TrainConfig(
         model=args.model, dataset=args.dataset, data_dir=args.data_dir, bits=args.bits, wbits=args.wbits,
         act=args.act, input_bits=args.input_bits, width=args.width, beta=args.beta, reg_every=args.reg_every,
+        dq_target=args.dq_target,
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay, clip_grad=args.clip_grad,
