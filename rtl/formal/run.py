@@ -171,8 +171,8 @@ def run_many(tasks: list[Task], jobs: int = 2) -> list[Result]:
 def summary(log: str) -> str:
     """The lines of an sby log that say why a task did not pass."""
     keep = [line for line in log.splitlines()
-            if re.search(r"summary: (engine|.*failed|.*counterexample|.*unreached)|ERROR|Assert failed", line)]
-    return "\n".join(keep[-12:])
+            if re.search(r"summary: (?!Elapsed)|ERROR|Assert failed", line)]
+    return "\n".join(keep[-16:])
 
 
 def failed_at(log: str) -> list[str]:
