@@ -48,7 +48,11 @@ class Dataset:
 def load_dataset(name: str = "digits", data_dir: str | Path | None = None, seed: int = 0,
                  val_fraction: float = 0.1) -> Dataset:
     """Load a data set by name. `seed` fixes the split (not the training seed)."""
-    if name == "digits":
+    if name not in DATASETS:
+        raise DqhwError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    if data_dir is not None and Path(data_dir).suffix == ".npz":  # any data set as x/y_train, x/y_test arrays
+        x_tr, y_tr, x_te, y_te = _npz(name, Path(data_dir))
+    elif name == "digits":
         x_tr, y_tr, x_te, y_te = _digits(seed)
     elif name == "cifar10":
         x_tr, y_tr, x_te, y_te = _cifar10(_need_dir(name, data_dir))
@@ -109,18 +113,24 @@ def _check_images(name: str, x: np.ndarray, y: np.ndarray, source: Path) -> tupl
     return x, y
 
 
+def _npz(name: str, path: Path):
+    """x_train, y_train, x_test, y_test (uint8 NHWC, labels 0..9) from an .npz: a subset made by
+    `dqhw mechanism`/`dqhw reproduce`, or the JPEG copy of CIFAR-10."""
+    if not path.is_file():
+        raise DqhwError(f"--data-dir {path} does not exist")
+    try:
+        with np.load(path) as z:
+            arrays = {k: z[k] for k in ("x_train", "y_train", "x_test", "y_test")}
+    except KeyError as e:
+        raise DqhwError(f"{path}: missing array {e.args[0]} (an .npz needs x_train, y_train, x_test, y_test)") from None
+    except Exception as e:  # noqa: BLE001  (zip/pickle errors of a corrupt file)
+        raise DqhwError(f"{path}: not a readable .npz ({type(e).__name__})") from None
+    xtr, ytr = _check_images(name, arrays["x_train"], arrays["y_train"], path)
+    xte, yte = _check_images(name, arrays["x_test"], arrays["y_test"], path)
+    return xtr, ytr, xte, yte
+
+
 def _cifar10(path: Path):
-    if path.is_file() and path.suffix == ".npz":
-        try:
-            with np.load(path) as z:
-                arrays = {k: z[k] for k in ("x_train", "y_train", "x_test", "y_test")}
-        except KeyError as e:
-            raise DqhwError(f"{path}: missing array {e.args[0]} ({_EXPECTED['cifar10']})") from None
-        except Exception as e:  # noqa: BLE001  (zip/pickle errors of a corrupt file)
-            raise DqhwError(f"{path}: not a readable .npz ({type(e).__name__})") from None
-        xtr, ytr = _check_images("cifar10", arrays["x_train"], arrays["y_train"], path)
-        xte, yte = _check_images("cifar10", arrays["x_test"], arrays["y_test"], path)
-        return xtr, ytr, xte, yte
     folder = path / "cifar-10-batches-py" if (path / "cifar-10-batches-py").is_dir() else path
     names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
     missing = [n for n in names if not (folder / n).is_file()]
