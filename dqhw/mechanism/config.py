@@ -13,7 +13,7 @@ from pathlib import Path
 from dqhw.errors import DqhwError
 
 EXPERIMENT_KEYS = {"name", "dataset", "data_dir", "train_subset", "test_subset", "subset_seed", "out", "jobs"}
-RUN_KEYS = {"bits", "beta", "seed", "dq_target"}
+RUN_KEYS = {"bits", "wbits", "beta", "seed", "dq_target"}
 MEASURE_KEYS = {"transfer_source", "noise_seed", "d_eps", "robust_eps", "attacks", "square_queries", "attack_seed",
                 "power_iterations"}
 RULE_KEYS = {"residual_drop", "d_drop", "monotone_tolerance", "quant_vs_bypass_eps", "claim", "baselines",
@@ -110,8 +110,9 @@ def load(path: str | Path) -> MechanismConfig:
         if not isinstance(beta, (int, float)) or beta < 0:
             raise _err(path, f"[runs] {name}: beta must be a number >= 0, got {beta!r}")
         fields = dict(train) | {k: v for k, v in spec.items() if k != "seed"}
-        if str(fields.get("bits", "fp")).lower() == "fp":
-            fields["bits"] = "fp"
+        for key in ("bits", "wbits"):
+            if str(fields.get(key, "fp")).lower() == "fp":
+                fields[key] = "fp"
         runs.append(RunSpec(name, _group_of(name, seed), seed, fields))
     if not runs:
         raise _err(path, "[runs] is empty")
