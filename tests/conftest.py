@@ -35,6 +35,16 @@ def digits_build(trained_run, tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture(scope="session")
+def trained_w8_run(tmp_path_factory) -> Path:
+    """`dqhw train --bits 2 --wbits 8` on digits: the paper's 2-bit activations with 8-bit weights (the
+    hardware twin of a float-weight A2 net), tiny model, 3 epochs (5-8 s)."""
+    out = tmp_path_factory.mktemp("runs") / "a2w8"
+    code = cli_main(["train", "--bits", "2", "--wbits", "8", "--epochs", "3", "--out", str(out), "--quiet"])
+    assert code == 0, "dqhw train --bits 2 --wbits 8 failed"
+    return out
+
+
 def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
     """Run `dqhw ARGS` in-process; returns (exit code, stdout, stderr)."""
     try:

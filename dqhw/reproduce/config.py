@@ -13,7 +13,8 @@ The schema (docs/reproduce.md has the annotated version):
   [eval.strong] the full-strength evaluation (Tables 2 and the strong-attack table, the worst case)
   [eval.squeeze] the feature-squeezing evaluation (Table 3)
   [hardware]    the pair that goes through dqhw build + dqhw sim, chosen by a rule fixed here
-  [[verdict]]   the rules, fixed in advance, that turn numbers into "reproduces" / "does not"
+  [[verdict]]   the rules, fixed in advance, that turn numbers into "reproduces" / "does not reproduce" /
+                "tie within noise" (dqhw/reproduce/verdict.py: the noise margin)
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ class Rule:
     better: str
     worse: str
     bits: list[str] | None  # None: every bit width both families were measured at
-    margin: float = 0.0  # percentage points
+    margin: float = 0.0  # percentage points, on top of the noise margin (seed spread + 2 binomial SE)
     paper: str = ""
 
 
@@ -415,7 +416,7 @@ def _hardware(hw: dict | None, groups: dict[str, Group], evals: dict[str, EvalPr
 
 
 def _rules(items, evals: dict[str, EvalProfile], path: Path, check_eps) -> list[Rule]:
-    from dqhw.reproduce.verdict import FAMILIES, METRICS
+    from dqhw.reproduce.verdict import FAMILIES, METRICS, split_family
 
     if not isinstance(items, list):
         raise _err(path, "[[verdict]]", "must be an array of tables ([[verdict]] ...)")
@@ -443,15 +444,14 @@ def _rules(items, evals: dict[str, EvalProfile], path: Path, check_eps) -> list[
         elif eps is None or eps not in p.eps:
             raise _err(path, where, f"eps: must be one of [eval.{profile}] eps {p.eps}, got {eps!r}")
         for k in ("better", "worse"):
-            base = d[k].removesuffix(" + FS")
-            if base not in FAMILIES:
-                raise _err(path, where, f"{k}: {d[k]!r} is not a family ({', '.join(FAMILIES)}, "
-                           "optionally with ' + FS')")
+            if split_family(d[k]) is None:
+                raise _err(path, where, f"{k}: {d[k]!r} is not a family ({', '.join(FAMILIES)}; vanilla/DQ with "
+                           "quantized weights as 'DQ W8'; optionally with ' + FS')")
         bits = d.get("bits", "all")
         bits = None if bits == "all" else _bits_list(path, where, bits)
-        margin = d.get("margin", 0.0)
-        if not isinstance(margin, (int, float)) or isinstance(margin, bool):
-            raise _err(path, where, f"margin: must be a number of percentage points, got {margin!r}")
+        margin = d.get("margin", 0.0)  # a fixed margin on top of the noise margin (verdict.compare)
+        if not isinstance(margin, (int, float)) or isinstance(margin, bool) or margin < 0:
+            raise _err(path, where, f"margin: must be a number of percentage points >= 0, got {margin!r}")
         rules.append(Rule(d["claim"], profile, metric, eps, d["better"], d["worse"], bits, float(margin),
                           str(d.get("paper", ""))))
     return rules

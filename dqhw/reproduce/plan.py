@@ -82,7 +82,7 @@ def make_plan(cfg: ReproConfig, out: Path, hardware: bool = True) -> list[Unit]:
             deps = [data_unit.id] if data_unit else []
             init_unit = None
             if g.init:
-                init_unit = _init_run(cfg, trains, g.init, seed)
+                init_unit = _init_run(cfg, trains, g.init, bits, seed)
                 settings["init"] = init_unit.id
                 deps.append(init_unit.id)
             u = _unit("train", run_name(gname, bits, seed), settings, deps, group=gname, bits=bits, seed=seed,
@@ -157,9 +157,12 @@ def _init_order(cfg: ReproConfig) -> list[str]:
     return done
 
 
-def _init_run(cfg: ReproConfig, trains: dict, group: str, seed: int) -> Unit:
-    """The run a group starts from: the init group's run with the same seed, else its first run."""
+def _init_run(cfg: ReproConfig, trains: dict, group: str, bits: str, seed: int) -> Unit:
+    """The run a group starts from: the init group's run with the same bit width and seed (a hardware twin
+    from its float-weight run), else the one with the same seed, else its first run."""
     g = cfg.groups[group]
+    if (bits, seed) in g.runs():
+        return trains[(group, bits, seed)]
     for bits, s in g.runs():
         if s == seed:
             return trains[(group, bits, s)]

@@ -18,15 +18,25 @@ from dqhw.io import atomic_path, write_json, write_text
 from dqhw.reproduce.config import ReproConfig
 from dqhw.reproduce.estimate import hms, split_sizes
 from dqhw.reproduce.plan import Unit, read_done
-from dqhw.reproduce.verdict import fmt, half_range, judge, mean, rule_text
+from dqhw.reproduce.verdict import (
+    DOES_NOT,
+    PARTLY,
+    REPRODUCES,
+    TIE,
+    base_family,
+    family_of,
+    fmt,
+    half_range,
+    is_adv,
+    judge,
+    mean,
+    rule_text,
+    split_family,
+)
 
-FAMILY_ORDER = ("FP", "FP+DQ", "vanilla", "DQ", "vanilla+rfgsm", "DQ+rfgsm", "vanilla+pgd", "DQ+pgd")
-
-
-def _family_of(settings: dict) -> str:
-    fp = settings["bits"] == "fp" and settings["wbits"] == "fp"
-    name = ("FP+DQ" if settings["beta"] > 0 else "FP") if fp else ("DQ" if settings["beta"] > 0 else "vanilla")
-    return name if settings["adv"] == "none" else f"{name}+{settings['adv']}"
+FAMILY_ORDER = ("FP", "FP+DQ", "vanilla", "DQ", "FP+rfgsm", "FP+DQ+rfgsm", "vanilla+rfgsm", "DQ+rfgsm", "FP+pgd",
+                "FP+DQ+pgd", "vanilla+pgd", "DQ+pgd")
+PLAIN = ("FP", "FP+DQ", "vanilla", "DQ")
 
 
 def _bits_key(b: str) -> tuple[int, int]:
@@ -34,43 +44,38 @@ def _bits_key(b: str) -> tuple[int, int]:
 
 
 def _row_key(fam: str, bits: str) -> tuple:
-    base = fam.removesuffix(" + FS")
-    return (_bits_key(bits), FAMILY_ORDER.index(base) if base in FAMILY_ORDER else 99, fam.endswith(" + FS"))
+    core, wbits, fs = split_family(fam) or (fam, None, False)
+    return (_bits_key(bits), FAMILY_ORDER.index(core) if core in FAMILY_ORDER else 99, int(wbits or 0), fs)
+
+
+def _plain(fam: str) -> bool:
+    """Not adversarially trained and not behind the squeezer (float or quantized weights)."""
+    parts = split_family(fam)
+    return bool(parts) and parts[0] in PLAIN and not parts[2]
 
 
 def collect(cfg: ReproConfig, out: Path, units: list[Unit]) -> dict:
     """Everything the report shows, from the done records (missing units are simply absent)."""
     recs = {u.id: read_done(out, u) for u in units}
     by_id = {u.id: u for u in units}
-    runs, cells, amp, hw = [], {}, {}, {}
+    runs, cells, counts, amp, hw = [], {}, {}, {}, {}
     for u in units:
         rec = recs[u.id]
         if u.kind == "train":
             row = {"id": u.id, "name": u.name, "group": u.meta["group"], "bits": u.meta["bits"],
-                   "seed": u.meta["seed"], "role": u.meta["role"], "family": _family_of(u.settings),
+                   "seed": u.meta["seed"], "role": u.meta["role"], "family": family_of(u.settings),
                    "done": rec is not None}
             if rec:
                 row.update({k: rec["result"].get(k) for k in ("label", "test_acc", "epochs", "elapsed",
                                                               "seconds_per_epoch")})
             runs.append(row)
         elif u.kind == "eval" and rec:
-            for r in rec["result"]["runs"]:
-                fam = _family_of(by_id[u.settings["run"]].settings) + (" + FS" if r["squeeze"] else "")
-                bits = u.meta["bits"]
-                p = u.meta["profile"]
-                cells.setdefault((p, fam, bits, "clean", None), []).append(r["clean"])
-                for col, per in r["acc"].items():
-                    for e, v in per.items():
-                        cells.setdefault((p, fam, bits, col, int(e)), []).append(v)
-                for e, v in r["worst_case"].items():
-                    cells.setdefault((p, fam, bits, "worst", int(e)), []).append(v)
-                if r.get("amplification") and not r["squeeze"] and p == "paper":
-                    amp.setdefault((fam, bits), []).append(r["amplification"])
+            _eval_cells(u, rec["result"], by_id, cells, counts, amp)
         elif u.kind in ("worst", "build", "sim") and rec:
             hw.setdefault(u.meta["run"], {})[u.kind] = rec["result"]
     for rid, h in hw.items():  # the RTL columns
         t = by_id[rid]
-        fam = _family_of(t.settings)
+        fam = family_of(t.settings)
         if "sim" in h:
             s = h["sim"]
             clean = s["sets"].get(s["clean_set"], {})
@@ -78,7 +83,7 @@ def collect(cfg: ReproConfig, out: Path, units: list[Unit]) -> dict:
             cells[("rtl", fam, t.meta["bits"], "clean", None)] = [clean.get("rtl_accuracy")]
             eps = by_id[[u.id for u in units if u.kind == "worst" and u.meta["run"] == rid][0]].settings["eps"]
             cells[("rtl", fam, t.meta["bits"], "worst", eps)] = [worst.get("rtl_accuracy")]
-    verdict = [judge(r, cells) for r in cfg.verdict]
+    verdict = [judge(r, cells, counts) for r in cfg.verdict]
     compute = []
     for u in units:
         rec = recs[u.id]
@@ -91,8 +96,27 @@ def collect(cfg: ReproConfig, out: Path, units: list[Unit]) -> dict:
                         "started": rec["started"] if rec else None})
     machines = [recs[u.id]["machine"] for u in units if recs[u.id]]
     data = next((recs[u.id]["result"] for u in units if u.kind == "data" and recs[u.id]), None)
-    return {"recs": recs, "runs": runs, "cells": cells, "amp": amp, "hw": hw, "verdict": verdict,
+    return {"recs": recs, "runs": runs, "cells": cells, "counts": counts, "amp": amp, "hw": hw, "verdict": verdict,
             "compute": compute, "machines": machines, "data": data, "by_id": by_id}
+
+
+def _eval_cells(u: Unit, result: dict, by_id: dict, cells: dict, counts: dict, amp: dict) -> None:
+    """One evaluation's accuracies into the cells, with the number of images behind each (for the verdict's
+    binomial SE: a column run on a sub-sample, AutoAttack, counts its own)."""
+    n_all = result["num_images"]
+    for r in result["runs"]:
+        fam = family_of(by_id[u.settings["run"]].settings) + (" + FS" if r["squeeze"] else "")
+        bits, p = u.meta["bits"], u.meta["profile"]
+        n_col = r.get("columns_n") or {}
+        found = [(("clean", None), r["clean"], n_all)]
+        found += [((col, int(e)), v, n_col.get(col, n_all)) for col, per in r["acc"].items() for e, v in per.items()]
+        found += [(("worst", int(e)), v, n_all) for e, v in r["worst_case"].items()]
+        for (col, e), v, n in found:
+            key = (p, fam, bits, col, e)
+            cells.setdefault(key, []).append(v)
+            counts[key] = min(counts.get(key, n), n)
+        if r.get("amplification") and not r["squeeze"] and p == "paper":
+            amp.setdefault((fam, bits), []).append(r["amplification"])
 
 
 # --------------------------------------------------------------------------------------------------
@@ -106,7 +130,9 @@ def _label(col: str) -> str:
 
 
 def _rows(cells: dict, profile: str, families=None) -> list[tuple[str, str]]:
-    rows = {(k[1], k[2]) for k in cells if k[0] == profile and (families is None or k[1] in families)}
+    """(family, bits) rows of a profile; families: None (all), a set of names or a predicate."""
+    keep = families if callable(families) else (lambda f: families is None or f in families)
+    rows = {(k[1], k[2]) for k in cells if k[0] == profile and keep(k[1])}
     return sorted(rows, key=lambda fb: _row_key(*fb))
 
 
@@ -134,7 +160,7 @@ def table1(cfg: ReproConfig, res: dict) -> list[str]:
     L = ["| family | act. bits | seeds | clean | " + " | ".join(f"{_label(c)} ε={e}" for c, e in cols)
          + (f" | RTL clean (whole test split, seed {cfg.hardware.seed}) |" if hw_rows else " |"),
          "|---|---:|---:|---:|" + "---:|" * len(cols) + ("---:|" if hw_rows else "")]
-    for fam, bits in _rows(cells, "paper", ("FP", "FP+DQ", "vanilla", "DQ")):
+    for fam, bits in _rows(cells, "paper", _plain):
         line = (f"| {fam} | {_bits_label(bits)} | {_seeds(cells, 'paper', fam, bits)} | "
                 f"{_cell(cells, ('paper', fam, bits, 'clean', None))} | "
                 + " | ".join(_cell(cells, ("paper", fam, bits, c, e)) for c, e in cols))
@@ -177,7 +203,6 @@ def _eval_sample(res: dict, profile: str) -> str:
 
 def tables(cfg: ReproConfig, res: dict, hardware_run: bool) -> str:
     L = []
-    plain = ("FP", "FP+DQ", "vanilla", "DQ")
     L += ["## Table 1: accuracy vs activation bit width (the paper's Table 1, FGSM white-box)", "",
           f"[eval.paper]: {_eval_sample(res, 'paper')}; attack seed {cfg.evals['paper'].seed}. Accuracy in %; "
           "an image counts only if it is classified correctly clean and under the attack. Cells with several "
@@ -192,13 +217,14 @@ def tables(cfg: ReproConfig, res: dict, hardware_run: bool) -> str:
               "every column at that ε (without AutoAttack where it ran on a sub-sample). RTL worst case: the "
               "worst-case set of that run (per image, its most damaging adversarial image) through the RTL.", ""]
         for e in p.eps:
-            L += [f"**ε = {e}**", ""] + _attack_table(cfg, res, "strong", plain, e) + [""]
-        adv = [f for f in {k[1] for k in res["cells"] if k[0] == "strong"} if "+" in f and not f.endswith("FS")]
+            L += [f"**ε = {e}**", ""] + _attack_table(cfg, res, "strong", _plain, e) + [""]
+        adv = [f for f in {k[1] for k in res["cells"] if k[0] == "strong"} if is_adv(f)]
         if adv:
             bits = {k[2] for k in res["cells"] if k[0] == "strong" and k[1] in adv}
-            fams = set(adv) | {f.split("+")[0] for f in adv}
-            L += ["## Table 2 style: adversarial training (R+FGSM), vanilla vs DQ", "",
-                  "Same evaluation as above, rows at the adversarially trained bit widths "
+            fams = set(adv) | {base_family(f) for f in adv}
+            L += ["## Tables 2 and 3 style: adversarial training (R+FGSM), without vs with DQ", "",
+                  "Table 2 (SVHN in the paper): the quantized nets; Table 3 (CIFAR-10): full precision. Same "
+                  "evaluation as above, rows at the adversarially trained bit widths "
                   f"({', '.join(_bits_label(b) for b in sorted(bits, key=_bits_key))}).", ""]
             for e in p.eps:
                 L += [f"**ε = {e}**", ""]
@@ -206,7 +232,7 @@ def tables(cfg: ReproConfig, res: dict, hardware_run: bool) -> str:
                 L += t[:2] + [r for r in t[2:] if any(f"| {_bits_label(b)} |" in r for b in bits)] + [""]
     if "squeeze" in cfg.evals:
         p = cfg.evals["squeeze"]
-        L += ["## Table 3 style: feature squeezing (5-bit depth + 2×2 median) vs DQ", "",
+        L += ["## Table 3 style: feature squeezing (5-bit depth + 2×2 median), without vs with DQ", "",
               f"[eval.squeeze]: {_eval_sample(res, 'squeeze')}. \"+ FS\": the same run behind the squeezer, "
               "attacked end to end (BPDA).", ""]
         for e in p.eps:
@@ -306,7 +332,10 @@ def amp_table(cfg: ReproConfig, res: dict) -> list[str]:
 def verdict_md(cfg: ReproConfig, res: dict) -> list[str]:
     L = ["## Verdict", "", "Each rule was written in the config before any number existed and is evaluated on the "
          "numbers in the tables below by `dqhw.reproduce.verdict.judge` (mean over seeds; no seed or ε is chosen "
-         "afterwards).", ""]
+         "afterwards). Each comparison has a noise margin: the seed spread (max − min over each family's seeds, "
+         "summed; 0 with one seed) + 2 binomial standard errors of the difference (n = images evaluated), plus "
+         f"the rule's fixed margin if it has one. **{REPRODUCES}**: better − worse > margin; **{DOES_NOT}**: "
+         f"worse − better > margin; **{TIE}** otherwise; **{PARTLY}**: the bit widths disagree.", ""]
     if not res["verdict"]:
         L.append("No rules in this config.")
     for v, r in zip(res["verdict"], cfg.verdict):
@@ -378,6 +407,7 @@ def write_report(cfg: ReproConfig, out: Path, units: list[Unit], hardware_run: b
     write_text(out / "tables.md", tab)
     write_text(out / "report.md", "\n".join(md) + "\n")
     cells = [{"profile": k[0], "family": k[1], "bits": k[2], "metric": k[3], "eps": k[4], "values": v,
+              "n": res["counts"].get(k),
               "mean": mean(v) if v and None not in v else None,
               "half_range": half_range(v) if v and None not in v else None}
              for k, v in sorted(res["cells"].items(), key=lambda kv: json.dumps(kv[0], default=str))]
