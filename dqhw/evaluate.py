@@ -234,15 +234,34 @@ def normalized_distance(clean: list[np.ndarray], adv: list[np.ndarray]) -> list[
 
 
 def error_amplification(run, images: np.ndarray, labels: np.ndarray, eps_list: Sequence[int], seed: int,
-                        batch_size: int = 256) -> dict:
-    """Fig. 3: D per activation layer for FGSM white-box examples at each ε (rows: ε, columns: layers)."""
+                        batch_size: int = 256, source=None) -> dict:
+    """Fig. 3: D per activation layer for FGSM white-box examples at each ε (rows: ε, columns: layers), and
+    Fig. 3a as the paper means it (`on_off`): the same model with its quantizers on and bypassed, under
+    perturbations identical for every run (uniform noise seeded by `seed`; FGSM transferred from `source`
+    when one is given)."""
+    from dqhw.amplification import noise_set, on_off_table, transfer_set
+
     clean = activations(run.model, images, batch_size)
     rows = []
     for e in eps_list:
         adv = attack_images(run.model, images, labels, attack_params("fgsm", e), seed=seed, batch_size=batch_size)
         rows.append(normalized_distance(clean, activations(run.model, adv, batch_size)))
+    sets = {"noise": {e: noise_set(images, e, seed) for e in eps_list}}
+    if source is not None:
+        sets["transfer-fgsm"] = {e: transfer_set(source.model, images, labels, "fgsm", e, seed, batch_size)
+                                 for e in eps_list}
     return {"attack": "fgsm", "eps": list(eps_list), "layers": [n for n, _ in activation_modules(run.model)],
-            "D": rows}
+            "D": rows, "on_off": on_off_table(run.model, images, sets, batch_size),
+            "transfer_source": None if source is None else str(source.path)}
+
+
+def lipschitz_summary(run) -> dict:
+    """The run's per-layer Lipschitz readout (dqhw.lipschitz; BN folded in) and its network summary."""
+    from dqhw.lipschitz import layer_report, network_summary
+
+    h, w, c = run.in_shape
+    rows = layer_report(run.model, torch.zeros(1, c, h, w), iters=30)
+    return {"layers": rows, "summary": network_summary(rows)}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -580,7 +599,7 @@ def evaluate(run_paths: Sequence[str | Path], eps: Sequence[int] | None = None, 
         if amplification:
             for r in runs:
                 bar.reset(images_task, total=len(amp_eps), description=f"error amplification {r.name}", visible=True)
-                amp[str(r.path)] = error_amplification(r, x, y, amp_eps, seed, batch_size)
+                amp[str(r.path)] = error_amplification(r, x, y, amp_eps, seed, batch_size, source=src)
                 bar.update(overall, advance=1)
         bar.update(images_task, visible=False)
 
@@ -606,6 +625,7 @@ def evaluate(run_paths: Sequence[str | Path], eps: Sequence[int] | None = None, 
                 "acc_on_correct": {c: _cond(v, p.correct["clean"]) for c, v in large["correct"].items()}},
             "gradient": grads.get(p.label), "checks": checks,
             "amplification": None if p.squeeze else amp.get(str(p.run.path)),
+            "lipschitz": None if p.squeeze else lipschitz_summary(p.run),
         })
     report = {
         "dqhw_version": __version__, "created": time.strftime("%Y-%m-%d %H:%M:%S"), "dataset": dataset,
@@ -782,6 +802,7 @@ def markdown(rep: dict) -> str:
             for e, row in zip(a["eps"], a["D"]):
                 L.append(f"| {r['label']} | {e} | " + " | ".join(f"{v:.3f}" for v in row) + " |"
                          + " |" * (width - len(row)))
+    L += _on_off_lines(amp_runs) + _lipschitz_lines(rep["runs"])
     if rep.get("plots"):
         L.append("\n## Plots\n")
         for name in rep["plots"]:
@@ -799,3 +820,41 @@ def markdown(rep: dict) -> str:
             f"ε={e}: " + ", ".join(f"{k} {v}" for k, v in s.items() if v is not None) for e, s in per.items()))
     L.append(f"\n{rep['seconds']:.0f} s.")
     return "\n".join(L) + "\n"
+
+
+def _on_off_lines(amp_runs: list[dict]) -> list[str]:
+    """Last activation layer's D, quantizers on / bypassed, under the common perturbations."""
+    rows = [r for r in amp_runs if r["amplification"].get("on_off")]
+    if not rows:
+        return []
+    kinds = [k for k in ("noise", "transfer-fgsm") if k in rows[0]["amplification"]["on_off"]]
+    eps = rows[0]["amplification"]["eps"]
+    L = ["\n## Error amplification, quantizers on / bypassed (Fig. 3a, common perturbations)\n",
+         "D after the last activation layer, the same model with its quantizers on / bypassed (float ReLU6), under "
+         "perturbations identical for every run: uniform integer noise in [−ε, ε]" +
+         (" and FGSM transferred from the --source run" if "transfer-fgsm" in kinds else
+          " (give --source RUN for FGSM transferred from one fixed model)") + ".\n",
+         "| run | " + " | ".join(f"{k} ε={e}" for k in kinds for e in eps) + " |",
+         "|---|" + "---:|" * (len(kinds) * len(eps))]
+    for r in rows:
+        t = r["amplification"]["on_off"]
+        L.append(f"| {r['label']} | " + " | ".join(
+            f"{t[k][str(e)]['on'][-1]:.3f} / {t[k][str(e)]['off'][-1]:.3f}" for k in kinds for e in eps) + " |")
+    return L
+
+
+def _lipschitz_lines(runs: list[dict]) -> list[str]:
+    rows = [r for r in runs if r.get("lipschitz")]
+    if not rows:
+        return []
+    L = ["\n## Lipschitz readout (BN folded in)\n",
+         "Mean relative orthogonality residual ‖G − I‖_F/√k of the latent weights, the largest and the product of "
+         "the per-layer operator norms with BatchNorm's γ/σ folded in (power iteration through the real conv).\n",
+         "| run | mean relative residual | max folded ‖·‖ | ∏ folded ‖·‖ | BN gain range |", "|---|---:|---:|---:|---|"]
+    for r in rows:
+        s, layers = r["lipschitz"]["summary"], r["lipschitz"]["layers"]
+        gains = [(x["bn_gain_min"], x["bn_gain_max"]) for x in layers if x["bn_gain_min"] is not None]
+        g = f"{min(a for a, _ in gains):.2f}–{max(b for _, b in gains):.2f}" if gains else "–"
+        L.append(f"| {r['label']} | {s['mean_relative_residual']:.3f} | {s['max_norm_with_bn']:.2f} | "
+                 f"{s['norm_product_with_bn']:.3g} | {g} |")
+    return L

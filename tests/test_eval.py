@@ -98,6 +98,15 @@ def test_report_files_and_layout(report):
     assert len(amp["layers"]) == 3 and len(amp["D"]) == len(amp["eps"])
     d_first = [row[0] for row in amp["D"]]
     assert d_first == sorted(d_first) and d_first[0] > 0  # D grows with ε
+    # Fig. 3a: on / bypassed under perturbations common to every run (noise, FGSM from the --source run)
+    onoff = {r["label"]: r["amplification"]["on_off"] for r in rep["runs"] if r["amplification"]}
+    assert {k for t in onoff.values() for k in t} == {"quantizers_bypassed", "noise", "transfer-fgsm"}
+    fp_t, q_t = onoff[fp["label"]], onoff[rep["runs"][2]["label"]]
+    assert fp_t["quantizers_bypassed"] == 0 and q_t["quantizers_bypassed"] > 0
+    assert fp_t["noise"]["32"]["on"] == fp_t["noise"]["32"]["off"]  # nothing to bypass in a float model
+    assert q_t["noise"]["32"]["on"] != q_t["noise"]["32"]["off"]
+    assert "quantizers on / bypassed" in md and "## Lipschitz readout (BN folded in)" in md
+    assert all(r["lipschitz"]["layers"][0]["bn"] is not None for r in rep["runs"] if r["lipschitz"])
 
 
 def test_evaluate_saved_sets_cli(paths, tmp_path, capsys):

@@ -112,7 +112,10 @@ def measure_all(cfg: MechanismConfig, say) -> None:
     from dqhw.mechanism.measure import measure_path
 
     todo = [r for r in cfg.runs if not measure_path(cfg, r).is_file()]
-    say(f"measure: {len(cfg.runs) - len(todo)} of {len(cfg.runs)} runs measured, {len(todo)} to go")
+    untrained = [r.name for r in todo if not _trained(cfg, r)]
+    todo = [r for r in todo if r.name not in untrained]
+    say(f"measure: {len(cfg.runs) - len(todo) - len(untrained)} of {len(cfg.runs)} runs measured, {len(todo)} to go"
+        + (f", {len(untrained)} not trained yet (skipped: {', '.join(untrained)})" if untrained else ""))
 
     def one(run: RunSpec) -> None:
         t0 = time.time()
