@@ -9,13 +9,14 @@ DEMO   ?= runs/demo
 BUILD  ?=
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast sim reproduce lint bench clean help
+.PHONY: install demo test test-fast sim reproduce mechanism lint bench clean help
 
 help:
 	@echo "make demo   - install, train a 2-bit DQ model on digits, attack, evaluate, build, simulate"
 	@echo "make test   - install and run the whole test suite (what CI runs)"
 	@echo "make sim    - run clean + adversarial sets through the RTL of BUILD (default: newest build)"
 	@echo "make reproduce CONFIG=configs/cifar10-cpu.toml - the paper's claims from one config (resumable)"
+	@echo "make mechanism - the pre-registered DQ mechanism experiment (configs/dq-mechanism.toml, resumable)"
 	@echo "make lint   - ruff + verilator --lint-only -Wall on rtl/"
 	@echo "make bench  - benchmarks (numbers and ratios)"
 
@@ -51,6 +52,11 @@ sim: $(STAMP)
 CONFIG ?= configs/digits-smoke.toml
 reproduce: $(STAMP)
 	$(BIN)/dqhw reproduce $(CONFIG) $(if $(OUT),--out $(OUT)) $(if $(filter 1,$(PLAN)),--plan)
+
+# make mechanism [MCONFIG=configs/dq-mechanism.toml]: the pre-registered DQ mechanism experiment (resumable)
+MCONFIG ?= configs/dq-mechanism.toml
+mechanism: $(STAMP)
+	$(BIN)/dqhw mechanism $(MCONFIG)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
