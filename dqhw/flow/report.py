@@ -86,7 +86,7 @@ def layer_rows(model, fpgapart: str) -> list[dict]:
 
 def summarize(ctx, model, verification: dict) -> dict:
     board = ctx.board
-    rows = layer_rows(model, board.part)
+    rows = layer_rows(model, board.finn_part)
     unknown_cycles = [r["name"] for r in rows if r["cycles"] is None]
     if unknown_cycles:
         ctx.warnings.append(f"cycles per frame unknown for {', '.join(unknown_cycles)}: the throughput figures "
@@ -96,7 +96,7 @@ def summarize(ctx, model, verification: dict) -> dict:
     max_cycles = bottleneck["cycles"] if bottleneck else None
     clock_hz = 1e9 / ctx.clock_ns
     totals = {k: _total(r["resources"][k] for r in rows) for k in ("LUT", "BRAM18", "DSP")}
-    avail = {"LUT": board.lut, "BRAM18": board.bram18, "DSP": board.dsp}
+    avail = {"LUT": board.model_lut, "BRAM18": board.bram18, "DSP": board.dsp}
     util = {k: (round(100.0 * totals[k] / avail[k], 2) if totals[k] is not None else None) for k in totals}
     for k in totals:
         if totals[k] is None:
@@ -129,11 +129,17 @@ def summarize(ctx, model, verification: dict) -> dict:
             "available": avail,
             "utilization_percent": util,
             "fits": fits,
-            "note": "LUT counts are estimates (dqhw MVAU: FINN-R LUT model, no DSP); FIFOs/DWCs from finn",
+            "note": "LUT counts are estimates (dqhw MVAU: FINN-R LUT model, no DSP); FIFOs/DWCs from finn"
+                    + ("" if board.family == "xc7" else
+                       f"; in xc7 LUT6 units: the {board.name}'s {board.lut:,} {board.lut_unit} = {board.model_lut:,} "
+                       f"at {board.lut_per_model_lut:g} {board.lut_unit} per LUT6, its {board.bram18} "
+                       f"{board.bram_unit} = BRAM18 (18 Kb, the same aspect ratios), its {board.dsp} "
+                       f"{board.dsp_type} = DSP"),
         },
         "folding": ctx.folding,
         "verification": verification,
         "synthesis": ctx.notes.get("synthesis"),  # dqhw.synth.build.report_summary (step synthesize)
+        "place_route": ctx.notes.get("place_route"),  # dqhw.synth.ecp5 (step place_route, ECP5 boards)
         "warnings": ctx.warnings,
     }
 
@@ -194,6 +200,7 @@ def markdown(summary: dict) -> str:
                      f"{_fmt(row.get('acc_dtype'))} | {_num(row['cycles'])} | {_num(row['resources']['LUT'])} | "
                      f"{_num(row['resources']['BRAM18'])} |")
     lines += synthesis_markdown(summary.get("synthesis"))
+    lines += place_route_markdown(summary.get("place_route"))
     lines += verification_markdown(summary["verification"])
     if summary.get("rtl_proof"):
         p = summary["rtl_proof"]
@@ -238,6 +245,32 @@ def synthesis_markdown(syn: dict | None) -> list[str]:
     if syn.get("worst_path"):
         lines += ["", f"Worst path ({t['worst_stage']}, {t['levels']} levels): "
                   + " -> ".join(p.split(" <- ")[-1].removeprefix("-> ") for p in syn["worst_path"]) + "."]
+    return lines
+
+
+def place_route_markdown(pr: dict | None) -> list[str]:
+    """Utilization from placement and the routed timing (dqhw.synth.ecp5)."""
+    if not pr:
+        return []
+    lines = ["", "## Place and route (Yosys synth_ecp5, nextpnr-ecp5, ecppack)", ""]
+    if pr.get("status") != "ok":
+        return lines + [f"Not run: {pr.get('reason')}."]
+    bf = pr["board_files"]
+    lines += [f"{pr['part']} ({pr['package']}, speed {pr['speed']}); clock: {bf['clock_source']}; "
+              f"`{pr['commands']['nextpnr']}`" + (" (cached)" if pr["cached"] else "") + ".", "",
+              "| resource | used | available | % |", "|---|---:|---:|---:|"]
+    for k, u in pr["utilization"].items():
+        lines.append(f"| {k} | {u['used']} | {u['available']} | {_fmt(u['percent'])} |")
+    lines += ["", "| clock | achieved MHz | target MHz | met | critical path |", "|---|---:|---:|---|---|"]
+    for c in pr["timing"]["clocks"]:
+        cp = c.get("critical_path") or {}
+        path = (f"{cp['delay_ns']} ns, {cp['logic_cells']} logic cells, {cp.get('stage') or '-'} -> "
+                f"{cp.get('to_stage') or '-'}: {cp['from']} -> {cp['to']}") if cp else "-"
+        lines.append(f"| {c['clock']} | {c['achieved_mhz']} | {c['target_mhz']:g} | "
+                     f"{'yes' if c['met'] else '**no**'} | {path} |")
+    t = pr["tool_seconds"]
+    lines += ["", f"Bitstream {pr['bitstream']} ({pr['bitstream_bytes']:,} bytes); Yosys {t['yosys']} s, nextpnr "
+                  f"{t['nextpnr']} s, ecppack {t['ecppack']} s" + (" (when first made)" if pr["cached"] else "") + "."]
     return lines
 
 

