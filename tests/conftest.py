@@ -21,16 +21,22 @@ def trained_run(tmp_path_factory) -> Path:
 
 
 # the cheapest design reaching this rate: a small accelerator (quick Verilator, Yosys and nextpnr runs)
-DIGITS_BUILD_FPS = 10_000
+DIGITS_BUILD_FPS = 2_000
+DIGITS_BUILD_BOARD = "ulx3s-85f"
 
 
 @pytest.fixture(scope="session")
 def digits_build(trained_run, tmp_path_factory) -> Path:
-    """`trained_run` built with RTL (FIFO sizing, the RTL proof) at DIGITS_BUILD_FPS, no synthesis: a
-    build directory with rtl/, dataflow.onnx and report/ for the tools that read one."""
-    out = tmp_path_factory.mktemp("digits-build") / "build"
-    code = cli_main(["build", str(trained_run), "--out", str(out), "--target-fps", str(DIGITS_BUILD_FPS),
-                     "--no-synth", "--quiet"])
+    """`trained_run` built for the ULX3S at DIGITS_BUILD_FPS (its default 50 MHz clock): FIFO sizing,
+    the RTL proof, then place_route (synth_ecp5, nextpnr-ecp5, ecppack: DIR/board/dqhw.bit). One build
+    for every test that reads a build directory (rtl/, dataflow.onnx, report/, board/); its synthesis and
+    place-and-route cache is DIR/../cache."""
+    root = tmp_path_factory.mktemp("digits-build")
+    out = root / "build"
+    with pytest.MonkeyPatch.context() as mp:  # a fresh cache: the tools run for real, and later calls hit it
+        mp.setenv("DQHW_SYNTH_CACHE", str(root / "cache"))
+        code = cli_main(["build", str(trained_run), "--board", DIGITS_BUILD_BOARD, "--out", str(out),
+                         "--target-fps", str(DIGITS_BUILD_FPS), "--quiet"])
     assert code == 0, "dqhw build of the digits run failed"
     return out
 
