@@ -60,15 +60,23 @@ def main(argv: list[str] | None = None) -> int:
     except DqhwError as e:
         print(f"dqhw {args.command}: error: {e}", file=sys.stderr)
         return e.exit_code
-    except KeyboardInterrupt:
-        print(f"dqhw {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        print(f"dqhw {args.command}: interrupted{_notes(e)}", file=sys.stderr)
         return 130
     except Exception as e:  # noqa: BLE001
         if os.environ.get("DQHW_DEBUG"):
             raise
         print(f"dqhw {args.command}: internal error: {type(e).__name__}: {e} "
-              "(set DQHW_DEBUG=1 for the traceback)", file=sys.stderr)
+              f"(set DQHW_DEBUG=1 for the traceback{_notes(e, '; ')})", file=sys.stderr)
         return 1
+
+
+def _notes(e: BaseException, sep: str = " (") -> str:
+    """The exception's notes (e.g. `build log: PATH`, dqhw.flow.workdir) on the same line."""
+    notes = [" ".join(str(n).split()) for n in getattr(e, "__notes__", ())]
+    if not notes:
+        return ""
+    return sep + "; ".join(notes) + (")" if sep == " (" else "")
 
 
 if __name__ == "__main__":

@@ -22,12 +22,19 @@ class FrameSet:
 def load_frames(path: str | Path, in_shape: tuple) -> FrameSet:
     """A frame file: `images` uint8 NHWC of one frame shape (the graph's), `labels` optional."""
     path = Path(path)
+    if not path.is_file():
+        raise DqhwError(f"{path}: no such frame file")
+    if path.stat().st_size == 0:
+        raise DqhwError(f"{path}: empty file (0 bytes), not a frame file (an .npz with uint8 `images` NHWC)")
     try:
-        with np.load(path) as z:
+        with np.load(path, allow_pickle=False) as z:
             images = np.asarray(z["images"])
             labels = np.asarray(z["labels"]).reshape(-1).astype(np.int64) if "labels" in z else None
-    except (OSError, ValueError, KeyError) as e:
-        raise DqhwError(f"{path}: not a frame file (an .npz with uint8 `images` NHWC; {type(e).__name__})") from None
+    except KeyError:
+        raise DqhwError(f"{path}: not a frame file (no `images` array; an .npz with uint8 `images` NHWC)") from None
+    except Exception as e:  # noqa: BLE001  (zip/zlib/EOF/format errors of a truncated or foreign file)
+        raise DqhwError(f"{path}: truncated, corrupt or not a frame file (an .npz with uint8 `images` NHWC; "
+                        f"{type(e).__name__})") from None
     if images.dtype != np.uint8 or images.ndim != 4 or tuple(images.shape[1:]) != tuple(in_shape):
         raise DqhwError(f"{path}: `images` must be uint8 NHWC frames of shape {tuple(in_shape)}, "
                         f"got {images.dtype} {images.shape}")

@@ -1,7 +1,8 @@
 """`dqhw build` orchestration: load the graph (a QONNX/FINN-ONNX file, or a dqhw run that Brevitas
 exports), run the ordered steps (dqhw.flow.steps.steps(): finn-plus' and dqhw's, verification, RTL,
 FIFO sizing, the RTL proof, the board package) into a temporary directory, write the report, and
-rename the directory into place only when everything succeeded (dqhw.io.atomic_dir).
+rename the directory into place only when everything succeeded (dqhw.io.atomic_dir; a failed build
+keeps its log as DIR.failed.log, temporaries of killed builds are removed: dqhw.flow.workdir).
 
 DIR/
   model.qonnx.onnx          the prepared QONNX graph (input convention, UINT8 input, output `logits`)
@@ -30,7 +31,8 @@ from dqhw.boards import get_board
 from dqhw.errors import DqhwError
 from dqhw.flow.folding_search import Budget
 from dqhw.flow.steps import BuildContext, RefoldNeeded, steps
-from dqhw.io import atomic_dir, write_json
+from dqhw.flow.workdir import build_workdir
+from dqhw.io import write_json
 
 
 @dataclass
@@ -140,7 +142,7 @@ def build(opts: BuildOptions, progress=None) -> Path:
     finn_compat.prepare()
     src = load_source(opts)
 
-    with atomic_dir(out) as tmp:
+    with build_workdir(out, progress, opts) as tmp:
         (tmp / "intermediate").mkdir()
         ctx = BuildContext(source=src, board=board, out=tmp, clock_ns=clock_ns, t_start=t_start,
                            target_fps=None if folding_file else target_fps, folding_file=folding_file, opts=opts,

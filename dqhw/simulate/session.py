@@ -70,6 +70,61 @@ def latest_build(root: str | Path = ".") -> Path:
     return max(candidates, key=lambda p: (p / "rtl" / "design.json").stat().st_mtime)
 
 
+REBUILD = "rebuild it with `dqhw build`"
+
+
+def read_build_info(build_dir: Path) -> dict:
+    """BUILD/build.json as a dict; a missing, truncated or foreign file is a one-line DqhwError."""
+    path = Path(build_dir) / "build.json"
+    if not path.is_file():
+        raise DqhwError(f"{build_dir}: no build.json, not a dqhw build directory (run `dqhw build` first)")
+    try:
+        info = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise DqhwError(f"{path}: truncated or not JSON ({type(e).__name__}); {REBUILD}") from None
+    if not isinstance(info, dict) or not isinstance(info.get("outputs", {}), dict):
+        raise DqhwError(f"{path}: not a dqhw build record (expected a JSON object); {REBUILD}")
+    src = info.get("source") or {"kind": "run", "path": info.get("run")}
+    if not isinstance(src, dict) or not src.get("kind") or (src["kind"] == "run" and not src.get("path")):
+        raise DqhwError(f"{path}: names no source (no `source` or `run`); {REBUILD}")
+    return info
+
+
+def check_build_dir(build_dir: Path, rtl: bool = True) -> None:
+    """What `dqhw sim` reads from a build folder, checked before anything runs: build.json, the
+    dataflow graph, and (rtl) rtl/design.json and every file it and rtl/manifest.json list. A damaged
+    folder is one line naming the first missing or unreadable file (files that exist but differ from
+    the sealed RTL are simulated and reported at the end, see run_sim)."""
+    from dqhw.rtlgen.generate import MANIFEST
+
+    build_dir = Path(build_dir)
+    if not build_dir.is_dir():
+        raise DqhwError(f"{build_dir}: no such build directory")
+    read_build_info(build_dir)
+    if not (build_dir / "dataflow.onnx").is_file():
+        raise DqhwError(f"{build_dir}/dataflow.onnx is missing; {REBUILD}")
+    if not rtl:
+        return
+    rtl_dir = build_dir / "rtl"
+    if not (rtl_dir / "design.json").is_file():
+        raise DqhwError(f"{build_dir}: no rtl/design.json (run `dqhw build` first)")
+    try:
+        design = Design.load(rtl_dir)
+        names = set(design.files) | set(design.data_files)
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError) as e:
+        raise DqhwError(f"{rtl_dir}/design.json: truncated or damaged ({type(e).__name__}); {REBUILD}") from None
+    try:
+        sealed = json.loads((rtl_dir / MANIFEST).read_text()) if (rtl_dir / MANIFEST).is_file() else {}
+        names |= set(sealed) if isinstance(sealed, dict) else set()
+    except (OSError, UnicodeDecodeError, ValueError):
+        pass  # an unreadable manifest: run_sim reports the folder as not the sealed RTL
+    missing = sorted(n for n in names if not (rtl_dir / n).is_file())
+    if missing:
+        raise DqhwError(f"{rtl_dir / missing[0]} is missing" + (f" (and {len(missing) - 1} more files)"
+                                                                if len(missing) > 1 else "")
+                        + f": not the RTL the build sealed and proved; {REBUILD}")
+
+
 def collect_sets(build_dir: Path, split: str = "test", limit: int | None = None,
                  set_paths: list[str] | None = None, frames: str | None = None, seed: int = 0) -> list[FrameSet]:
     """The sets `dqhw sim` runs. `frames` (a frame file): that set alone. Otherwise, for a build of a
@@ -80,7 +135,7 @@ def collect_sets(build_dir: Path, split: str = "test", limit: int | None = None,
     from dqhw.sampling import Sample, check_limit, class_counts, sample_split, stratified_indices
 
     check_limit(limit)
-    info = json.loads((build_dir / "build.json").read_text())
+    info = read_build_info(build_dir)
     src = info.get("source") or {"kind": "run", "path": info.get("run")}
     frame_shape = tuple(src.get("in_shape_hwc") or Design.load(build_dir / "rtl").in_shape)
 
@@ -125,7 +180,7 @@ def clean_sources(build_dir: Path, fs: FrameSet, missing: np.ndarray) -> FrameSe
     from dqhw.data import load_dataset
     from dqhw.runs import load_run
 
-    info = json.loads((build_dir / "build.json").read_text())
+    info = read_build_info(build_dir)
     src = info.get("source") or {"kind": "run", "path": info.get("run")}
     run = load_run(src["path"])
     x, y = load_dataset(run.config.dataset, run.config.data_dir).split(fs.split)
@@ -163,10 +218,10 @@ def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None
         if shard or waves:
             raise DqhwError("--shard and --waves are for the verilator backend (the HLS C-sim runs every set in "
                             "one process)")
+        check_build_dir(build_dir, rtl=False)
         return run_sim_hls(build_dir, split, limit, set_paths, progress, frames, seed)
     rtl_dir = build_dir / "rtl"
-    if not (rtl_dir / "design.json").is_file():
-        raise DqhwError(f"{build_dir}: no rtl/design.json (run `dqhw build` first)")
+    check_build_dir(build_dir)
     if jobs < 1:
         raise DqhwError(f"--jobs must be >= 1, got {jobs}")
     if engine not in ENGINE_CHOICES:
@@ -174,7 +229,7 @@ def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None
     if engine == "cpp" and waves:
         raise DqhwError("--waves needs --engine cocotb (the cpp engine is built without tracing)")
     design = Design.load(rtl_dir)
-    info = json.loads((build_dir / "build.json").read_text())
+    info = read_build_info(build_dir)
     clock_ns = float(info.get("clock_ns", 10.0))
     idx, count = parse_shard(shard)
     sets = collect_sets(build_dir, split, limit, set_paths, frames, seed)
