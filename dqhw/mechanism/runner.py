@@ -108,6 +108,25 @@ def _parallel(fn, items, jobs: int) -> None:
             fut.result()
 
 
+def _take_lock(lock: Path) -> bool:
+    """Create `lock` holding this PID; a lock whose process is gone is taken over."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                os.kill(int(lock.read_text().strip() or 0), 0)
+                return False
+            except (ProcessLookupError, ValueError, OSError):
+                lock.unlink(missing_ok=True)
+                continue
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        return True
+    return False
+
+
 def measure_all(cfg: MechanismConfig, say) -> None:
     from dqhw.mechanism.measure import measure_path
 
@@ -118,10 +137,17 @@ def measure_all(cfg: MechanismConfig, say) -> None:
         + (f", {len(untrained)} not trained yet (skipped: {', '.join(untrained)})" if untrained else ""))
 
     def one(run: RunSpec) -> None:
-        t0 = time.time()
-        cmd = [sys.executable, "-m", "dqhw.mechanism.measure", str(cfg.path), run.name, "--out", cfg.out]
-        _run_logged(cmd, measure_path(cfg, run).with_suffix(".log"), f"measuring {run.name}")
-        say(f"measure: {run.name} done in {time.time() - t0:.0f} s")
+        lock = measure_path(cfg, run).with_suffix(".lock")
+        if not _take_lock(lock):  # another `dqhw mechanism` process is measuring this run
+            say(f"measure: {run.name} is being measured by process {lock.read_text().strip()}, skipped")
+            return
+        try:
+            t0 = time.time()
+            cmd = [sys.executable, "-m", "dqhw.mechanism.measure", str(cfg.path), run.name, "--out", cfg.out]
+            _run_logged(cmd, measure_path(cfg, run).with_suffix(".log"), f"measuring {run.name}")
+            say(f"measure: {run.name} done in {time.time() - t0:.0f} s")
+        finally:
+            lock.unlink(missing_ok=True)
 
     # the claim's runs first, so that a partial experiment already answers the main question
     key = cfg.rules.get("claim"), *cfg.rules.get("baselines", [])
