@@ -7,7 +7,8 @@ Runs on the prepared QONNX graph (dqhw.flow.export.prepare_qonnx): input annotat
 `logits`. What it refuses, and why:
 - ops outside SUPPORTED_OPS (finn would leave them in software or fail);
 - activation quantizers wider than 8 bits (dqhw_mvau and the thresholds take 1..8-bit activations,
-  unsigned, signed INT2..INT8 and bipolar);
+  unsigned, signed INT2..INT8 and bipolar), or with a rounding_mode other than ROUND (half to even:
+  finn's conversion to thresholds ignores the mode, so FLOOR or CEIL would be built as ROUND);
 - adds of two computed tensors other than the residual convex combinations dqhw builds (both
   operands quantized activations of one scale, scaled by constants, the sum requantized: checked by
   the `residual` step, dqhw.flow.residual), and average pooling other than global;
@@ -71,6 +72,11 @@ def check_graph(model) -> None:
             if b is None or b > 8:
                 _refuse(model, node, f"activation quantizer of {b if b is not None else 'non-constant'} bits: dqhw "
                                      "builds 1..8-bit activations")
+            raw = _attr(node, "rounding_mode", "ROUND")
+            mode = (raw.decode() if isinstance(raw, bytes) else str(raw)).upper()
+            if mode not in ("ROUND", "HALF_EVEN"):
+                _refuse(model, node, f"activation quantizer with rounding_mode {mode}: finn's thresholds implement "
+                                     "ROUND (half to even) only; export the activation with ROUND")
         if op == "Sub":
             dynamic = [i for i in node.input if i and not _is_const(model, i)]
             if len(dynamic) >= 2:

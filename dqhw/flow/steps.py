@@ -97,6 +97,28 @@ def step_check_graph(model, ctx: BuildContext):
     return model
 
 
+def step_qonnx_to_finn(model, ctx: BuildContext):
+    """finn-plus' step_qonnx_to_finn, every MultiThreshold marked with the side an exact tie goes to in
+    the file (the file's own and BipolarQuant's: up; a Quant's: half to even; dqhw.flow.ties)."""
+    from dqhw.flow.ties import MarkThresholdTies
+
+    model = model.transform(MarkThresholdTies(from_quant=False))
+    model = _finn("step_qonnx_to_finn")(model, ctx)
+    return model.transform(MarkThresholdTies(from_quant=True))
+
+
+def step_streamline(model, ctx: BuildContext):
+    """finn-plus' step_streamline on float64 parameters, then integer thresholds with every exact tie on
+    the file's side, then float32 again (dqhw.flow.ties: in float32 a tie can come out ulps off)."""
+    from dqhw.flow.ties import RoundThresholdTies, float32_initializers, float64_initializers
+
+    model = _finn("step_streamline")(float64_initializers(model), ctx)
+    ties = RoundThresholdTies()
+    model = float32_initializers(model.transform(ties))
+    ctx.notes["threshold_ties_moved"] = ties.moved
+    return model
+
+
 def step_split_output_affine(model, ctx: BuildContext):
     """The output scale/bias off the integer logits (kept for the host and the oracles); TopK appended
     when one positive scale and one bias serve every class, else the host takes the class from the
@@ -537,10 +559,10 @@ def step_report(model, ctx: BuildContext):
 FRONT: list[tuple[str, Callable, bool]] = [
     ("load_graph", step_load_graph, True),
     ("check_graph", step_check_graph, False),
-    ("qonnx_to_finn", _finn("step_qonnx_to_finn"), True),
+    ("qonnx_to_finn", step_qonnx_to_finn, True),
     ("tidy_up", _finn("step_tidy_up"), True),
     ("fix_binary_acts", step_fix_binary_acts, True),
-    ("streamline", _finn("step_streamline"), True),
+    ("streamline", step_streamline, True),
     ("residual", step_residual, True),
     ("split_output_affine", step_split_output_affine, True),
     ("convert_to_hw", _finn("step_convert_to_hw"), True),
