@@ -33,21 +33,21 @@ def _pct(v: float) -> str:
 
 
 def group_rows(cfg: MechanismConfig, results: list[dict]) -> list[str]:
-    eps_d, eps_r = cfg.measure["d_eps"], cfg.measure["robust_eps"]
-    head = ["run", "val %", "clean %", "rel. residual", "σmax/σmin", "BN gain", "max folded ‖·‖", "∏ folded ‖·‖"]
+    eps_d = cfg.measure["d_eps"]
+    head = ["run", "val %", "clean %", "rel. residual", "median σmax/σmin", "BN gain", "max folded ‖·‖",
+            "∏ folded ‖·‖"]
     head += [f"D ε={e} on/off" for e in eps_d]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in results:
         layers, s = r["layers"], r["summary"]
-        conds = [x["condition"] for x in layers]
+        conds = sorted(x["condition"] for x in layers)
         gains = [(x["bn_gain_min"], x["bn_gain_max"]) for x in layers if x["bn_gain_min"] is not None]
         gain = f"{min(g[0] for g in gains):.2f}–{max(g[1] for g in gains):.2f}" if gains else "–"
         d = [f"{_mean_last(r, e, 'on'):.3f}/{_mean_last(r, e, 'off'):.3f}" for e in eps_d]
         cells = [r["run"], _pct(r["train"]["val_acc"]), _pct(r["robust"]["clean"]),
-                 f"{s['mean_relative_residual']:.3f}", f"{sum(conds) / len(conds):.1f}", gain,
+                 f"{s['mean_relative_residual']:.3f}", f"{conds[len(conds) // 2]:.1f}", gain,
                  f"{s['max_norm_with_bn']:.1f}", f"{s['norm_product_with_bn']:.3g}", *d]
         lines.append("| " + " | ".join(cells) + " |")
-    del eps_r
     return lines
 
 
@@ -93,7 +93,7 @@ def _rule_detail(m: dict) -> str:
             f"{bad[0]['off']:.3f}" if bad else "")
     parts = []
     for s in m["per_seed"]:
-        val = f"×{s['factor']:.1f}" if "factor" in s else f"{100 * s['fall']:+.0f} % fall"
+        val = f"÷{s['factor']:.1f}" if "factor" in s else f"{-100 * s['fall']:+.0f} %"
         parts.append(f"seed {s['seed']}: {s['beta0']:.3f} → {s['dq']:.3f} ({val})")
     if m.get("monotone"):
         mono = m["monotone"]
