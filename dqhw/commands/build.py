@@ -40,6 +40,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="model file only: the graph's input = uint8 pixel * SCALE + OFFSET (default 1: raw pixels "
                         "0..255; e.g. 0.00392156862745098 for inputs in [0, 1])")
     p.add_argument("--input-offset", type=float, default=0.0, help="model file only: see --input-scale (default 0)")
+    p.add_argument("--accept-rewrites", action="store_true",
+                   help="model file only: build a graph rewrite that changes what the file computes (Brevitas' "
+                        "1-bit QuantReLU exported as Relu -> BipolarQuant, read as {0, s}); the build then reports "
+                        "how many frames the hardware differs from the file on (default: refuse, docs/qonnx.md)")
     p.add_argument("--prove-frames", type=int, default=16,
                    help="clean frames the build simulates through its finished RTL and compares with the golden "
                         "model, plus up to 8 of each adversarial set (at least 16; default 16)")
@@ -77,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
                         bram_budget=args.bram_budget, dsp_budget=args.dsp_budget, allow_overfull=args.allow_overfull,
                         rtl=not args.no_rtl, prove_frames=args.prove_frames, frames=args.frames,
                         input_scale=args.input_scale, input_offset=args.input_offset, synth=args.synth,
-                        place_route=not args.no_place_route, allow_timing_fail=args.allow_timing_fail)
+                        place_route=not args.no_place_route, allow_timing_fail=args.allow_timing_fail,
+                        accept_rewrites=args.accept_rewrites)
 
     def progress(msg: str) -> None:
         if not args.quiet:
@@ -89,12 +94,18 @@ def run(args: argparse.Namespace) -> int:
     s = json.loads((out / "report" / "summary.json").read_text())
     v = s["verification"]
     b = s["bottleneck"] or {"name": "unknown"}
-    oracles = ", ".join(f"{o['oracle']} {o['frames']} frames {'pass' if o['passed'] else 'FAIL'}"
+    rewritten = v.get("original_file")
+    oracles = ", ".join(f"{o['oracle']}{' (rewritten graph)' if rewritten and o['oracle'] == 'qonnx' else ''} "
+                        f"{o['frames']} frames {'pass' if o['passed'] else 'FAIL'}"
                         for o in v["oracles"] if o["independent"])
     print(f"build {out}: {b['name']} bottleneck {s['cycles_per_frame']} cycles/frame, "
           f"{s['estimated_fps']} FPS @ {s['clock_mhz']} MHz; LUT {s['resources']['estimated']['LUT']}"
           f"/{s['resources']['available']['LUT']}, BRAM18 {s['resources']['estimated']['BRAM18']}"
           f"/{s['resources']['available']['BRAM18']}; golden vs oracles: {oracles} ({s['build_seconds']} s)")
+    if rewritten:
+        print(f"rewritten {out}: the hardware computes the rewritten graph, not the file as written "
+              f"({rewritten['rewrite']}); RTL = golden = the rewritten graph; RTL vs the original file: "
+              f"{rewritten['differing_frames']} of {rewritten['frames']} frames differ")
     rtl = s.get("rtl")
     if rtl:
         p = rtl["proof"]

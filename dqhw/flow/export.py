@@ -47,8 +47,8 @@ def final_scale(run: Run) -> float:
 
 
 def export_run(run: Run, work_dir: str | Path | None = None):
-    """Brevitas export_qonnx of the run's model; returns (the file as a ModelWrapper, shapes annotated
-    and repaired for the oracle, the repair note or None)."""
+    """Brevitas export_qonnx of the run's model; returns rewrite_graph of it: (the export as written and
+    as rewritten, both shapes annotated, the rewrite note or None, the rewritten nodes)."""
     import torch
 
     finn_compat.prepare()
@@ -77,28 +77,60 @@ def export_run(run: Run, work_dir: str | Path | None = None):
         else:
             raise DqhwError(f"{run.path}: Brevitas QONNX export failed ({errors[-1]})")
         m = ModelWrapper(str(path))  # loads external data while the folder exists
-        return repair_for_oracle(ModelWrapper(copy.deepcopy(m.model)))
+        return rewrite_graph(ModelWrapper(copy.deepcopy(m.model)))
 
 
-def repair_for_oracle(raw):
-    """The graph as the qonnx oracle runs it: shapes annotated and nothing else, except one repair.
-    Brevitas writes a 1-bit *unsigned* activation quantizer (values {0, s}) as BipolarQuant
-    ({-s, +s}), so such a file does not compute what the trained model computes; that node alone is
-    rewritten (FixUnsignedBinaryActQuant) and the report says so."""
+def annotate(raw):
+    """Shapes annotated and nothing else (initializers that older exporters also list as graph inputs
+    are constants, not inputs): the graph as qonnx executes the file."""
     from qonnx.transformation.general import RemoveStaticGraphInputs
     from qonnx.transformation.infer_shapes import InferShapes
 
+    with finn_compat.quiet():
+        return raw.transform(RemoveStaticGraphInputs()).transform(InferShapes())
+
+
+def meaning_rewrites(raw) -> list[str]:
+    """The nodes dqhw would rewrite in a way that changes what the graph computes: a BipolarQuant of a
+    Relu output (qonnx: +s for every input, since x >= 0; Brevitas' 1-bit QuantReLU, which exports
+    that way, computes {0, s}; FixUnsignedBinaryActQuant reads it as the latter)."""
+    names = []
+    for i, node in enumerate(raw.graph.node):
+        producer = raw.find_producer(node.input[0]) if node.op_type == "BipolarQuant" else None
+        if producer is not None and producer.op_type == "Relu" and raw.get_initializer(node.input[1]) is not None:
+            names.append(node.name or f"BipolarQuant_{i}")
+    return names
+
+
+REWRITE_WHAT = ("Relu -> BipolarQuant read as an unsigned 1-bit quantizer, values {0, s} (Brevitas' 1-bit "
+                "QuantReLU exports that way; qonnx runs the node as +s for every input)")
+
+
+def rewrite_graph(raw):
+    """(the graph as given, the graph dqhw builds, a note or None, the rewritten node names), both
+    annotated. The only rewrite: FixUnsignedBinaryActQuant (see meaning_rewrites); it changes what
+    the graph computes, so a model-file build refuses it unless --accept-rewrites (dqhw.flow.source)."""
     from dqhw.flow.passes import FixUnsignedBinaryActQuant
 
-    with finn_compat.quiet():
-        # initializers that older exporters also list as graph inputs are constants, not inputs
-        raw = raw.transform(RemoveStaticGraphInputs()).transform(InferShapes())
-    before = sum(n.op_type == "BipolarQuant" for n in raw.graph.node)
-    raw = raw.transform(FixUnsignedBinaryActQuant())
-    fixed = before - sum(n.op_type == "BipolarQuant" for n in raw.graph.node)
-    note = (f"{fixed} Relu -> BipolarQuant node(s) of the export read as unsigned 1-bit (Brevitas exports "
-            "1-bit unsigned activations as bipolar)") if fixed else None
-    return raw, note
+    original = annotate(raw)
+    names = meaning_rewrites(original)
+    if not names:
+        return original, original, None, []
+    rewritten = _copy(original).transform(FixUnsignedBinaryActQuant())
+    note = f"{len(names)} {REWRITE_WHAT} ({', '.join(names[:4])}{', ...' if len(names) > 4 else ''})"
+    return original, rewritten, note, names
+
+
+def _copy(model):
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    return ModelWrapper(copy.deepcopy(model.model))
+
+
+def repair_for_oracle(raw):
+    """(the graph dqhw builds from `raw`, annotated; the rewrite note or None): rewrite_graph's."""
+    _, rewritten, note, _ = rewrite_graph(raw)
+    return rewritten, note
 
 
 def prepare_qonnx(raw, input_scale: float = 1.0, input_offset: float = 0.0):

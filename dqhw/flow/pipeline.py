@@ -60,6 +60,7 @@ class BuildOptions:
     synth_timeout: float = 1800.0  # seconds for one Yosys run (and for each tool of place_route)
     place_route: bool = True  # ECP5 boards: synth_ecp5 -> nextpnr-ecp5 -> ecppack (dqhw.synth.ecp5)
     allow_timing_fail: bool = False  # ECP5 boards: a routed design that misses its clock is a warning
+    accept_rewrites: bool = False  # model file only: build a rewrite that changes what the file computes
 
 
 def default_out(source_path: Path, board: str) -> Path:
@@ -126,7 +127,8 @@ def load_source(opts: BuildOptions):
         return source.from_run(path, n, opts.seed)
     if path.suffix.lower() != ".onnx":
         raise DqhwError(f"{path}: expected a run directory (dqhw train --out DIR) or a .onnx model file")
-    return source.from_model_file(path, opts.input_scale, opts.input_offset, opts.frames, n, opts.seed)
+    return source.from_model_file(path, opts.input_scale, opts.input_offset, opts.frames, n, opts.seed,
+                                  accept_rewrites=opts.accept_rewrites)
 
 
 def build(opts: BuildOptions, progress=None) -> Path:

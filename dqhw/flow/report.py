@@ -181,6 +181,8 @@ def markdown(summary: dict) -> str:
     lines = [f"# dqhw build: {summary['source']}", "",
              f"Board {summary['board']} ({summary['part']}), clock {summary['clock_ns']} ns "
              f"({summary['clock_mhz']} MHz).", ""]
+    if summary["verification"].get("original_file"):
+        lines += ["**This hardware computes a rewritten graph, not the graph as written** (see Verification).", ""]
     b = summary["bottleneck"]
     if b:
         lines.append(f"Bottleneck **{b['name']}** ({b['type']}): {b['cycles']} cycles/frame -> "
@@ -294,6 +296,7 @@ def verification_markdown(v: dict) -> list[str]:
         result = "pass" if o["passed"] else "**FAIL** (" + ", ".join(o["failing_sets"]) + ")"
         lines.append(f"| {o['what']} | {'yes' if o['independent'] else '**no** (self-consistency)'} | "
                      f"{o['frames']} | {result} |")
+    lines += original_file_markdown(v.get("original_file"))
     host = v.get("class_on") == "host"
     lines += ["", "Float oracles: (logits - output bias) / output scale must equal the integer logits; a class may "
                   "differ only at an exact " + ("tie of acc * scale + bias (the host takes the class, lowest index)."
@@ -307,6 +310,18 @@ def verification_markdown(v: dict) -> list[str]:
                      f"{s['finn_graph']['frames']} | {'exact' if s['dqhw_graph']['exact'] else 'DIFFERS'} in "
                      f"{s['dqhw_graph']['frames']} | {_acc(s.get('accuracy'))} |")
     return lines
+
+
+def original_file_markdown(of: dict | None) -> list[str]:
+    """A rewritten graph (--accept-rewrites, or a dqhw run): what the hardware computes, and how far that
+    is from the graph as written."""
+    if not of:
+        return []
+    return ["", f"**The hardware computes the rewritten graph, not the graph as written**: {of['rewrite']}. "
+                "RTL = the golden model (the RTL proof) = the rewritten graph (the qonnx oracle above; for a dqhw "
+                f"run also the trained model, the Brevitas oracle). **RTL vs the original file: "
+                f"{of['differing_frames']} of {of['frames']} frames differ** ({of['class_disagreements']} in the "
+                "class; qonnx execute_onnx of the file as written vs the golden model, reported, not asserted)."]
 
 
 def write(ctx, summary: dict) -> None:

@@ -8,6 +8,13 @@ Either way the build starts from one QONNX graph with one input and one output:
 - output: the float logits (the build appends the argmax itself, after streamlining).
 Frames: the clean set (the run's test split, a `--frames` file, or seeded random frames) and, for a
 run, its adversarial sets (RUN/adv/*.npz). Frame files: `images` uint8 NHWC, `labels` optional.
+
+A rewrite that changes what the graph computes (dqhw.flow.export.rewrite_graph: Brevitas' 1-bit
+unsigned activation exported as Relu -> BipolarQuant) is refused for a model file unless
+--accept-rewrites; a dqhw run takes it without the flag (the rewritten graph is what the trained
+model computes, and the Brevitas oracle checks that). Either way `raw` is the rewritten graph (what the
+hardware computes, the qonnx oracle runs it) and `original` the graph as written, which the build
+compares with too ("RTL vs original file: N frames differ").
 """
 
 from __future__ import annotations
@@ -26,13 +33,15 @@ from dqhw.frames import FrameSet, load_frames, random_frames
 class GraphSource:
     kind: str  # "run" | "onnx"
     path: Path
-    raw: object  # ModelWrapper: the graph as exported / given (shapes annotated; see raw_note)
+    raw: object  # ModelWrapper: the graph dqhw builds: as exported / given, shapes annotated, rewritten (raw_note)
     in_shape: tuple  # (H, W, C) of one frame
     input_scale: float = 1.0
     input_offset: float = 0.0
     run: object = None  # dqhw.runs.Run, for a run
-    raw_note: str | None = None  # a repair applied to `raw` (Brevitas' 1-bit export)
+    raw_note: str | None = None  # the rewrite applied to `raw` (Brevitas' 1-bit export), None: none
     frame_sets: list[FrameSet] = field(default_factory=list)
+    original: object = None  # the graph as written (annotated) when `raw` was rewritten, else None
+    rewrites: list[str] = field(default_factory=list)  # the rewritten nodes
 
     @property
     def name(self) -> str:
@@ -47,6 +56,8 @@ class GraphSource:
                      wbits=cfg.wbits, act=cfg.act)
         if self.raw_note:
             d["repair"] = self.raw_note
+            d["rewrites"] = list(self.rewrites)
+            d["hardware_computes"] = "the rewritten graph (not the graph as written; see repair)"
         return d
 
     def graph_input(self, images: np.ndarray) -> np.ndarray:
@@ -65,8 +76,9 @@ def from_run(path: Path, n_frames: int, seed: int = 0) -> GraphSource:
         raise DqhwError(f"{path}: a run directory (dqhw train --out DIR) or a .onnx file is expected")
     run = load_run(path)
     check_run(run)
-    raw, note = export_run(run)
-    src = GraphSource("run", path, raw, tuple(run.in_shape), run=run, raw_note=note)
+    original, raw, note, names = export_run(run)
+    src = GraphSource("run", path, raw, tuple(run.in_shape), run=run, raw_note=note,
+                      original=original if names else None, rewrites=names)
     x, y, desc = clean_frames(run, n_frames, seed)
     src.frame_sets = [FrameSet("clean", x, y, desc)]
     src.frame_sets += [FrameSet(f"adv/{name}", images, labels, str(Path(run.path) / "adv" / f"{name}.npz"))
@@ -75,11 +87,11 @@ def from_run(path: Path, n_frames: int, seed: int = 0) -> GraphSource:
 
 
 def from_model_file(path: Path, input_scale: float, input_offset: float, frames: str | None, n_frames: int,
-                    seed: int = 0) -> GraphSource:
+                    seed: int = 0, accept_rewrites: bool = False) -> GraphSource:
     """A QONNX or FINN-ONNX file: one input of shape (1, C, H, W), one output."""
     from qonnx.core.modelwrapper import ModelWrapper
 
-    from dqhw.flow.export import repair_for_oracle
+    from dqhw.flow.export import REWRITE_WHAT, rewrite_graph
 
     if not path.is_file():
         raise DqhwError(f"{path}: no such model file")
@@ -98,8 +110,12 @@ def from_model_file(path: Path, input_scale: float, input_offset: float, frames:
         raise DqhwError(f"--input-scale must be finite and non-zero, --input-offset finite "
                         f"(got {input_scale}, {input_offset})")
     _, c, h, w = shape
-    raw, note = repair_for_oracle(ModelWrapper(copy.deepcopy(model.model)))
+    original, raw, note, names = rewrite_graph(ModelWrapper(copy.deepcopy(model.model)))
+    if names and not accept_rewrites:
+        raise DqhwError(f"{path}: node {names[0]}" + (f" (and {len(names) - 1} more)" if len(names) > 1 else "")
+                        + f": dqhw would build {REWRITE_WHAT}, which changes what the file computes; "
+                        "--accept-rewrites builds the rewritten graph and reports how far it is from the file")
     src = GraphSource("onnx", path, raw, (h, w, c), input_scale=float(input_scale), input_offset=float(input_offset),
-                      raw_note=note)
+                      raw_note=note, original=original if names else None, rewrites=names)
     src.frame_sets = [load_frames(frames, src.in_shape) if frames else random_frames(src.in_shape, n_frames, seed)]
     return src
