@@ -16,14 +16,26 @@ arithmetic or data-path error). A mutant that survives means a property cannot f
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import run  # noqa: E402  (rtl/formal/run.py, a script beside this one)
+
+def _sibling(name: str):
+    """rtl/formal/<name>.py, loaded once under the module name dqhw_formal_<name>."""
+    key = f"dqhw_formal_{name}"
+    if key not in sys.modules:
+        spec = importlib.util.spec_from_file_location(key, Path(__file__).resolve().with_name(f"{name}.py"))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[key] = module
+        spec.loader.exec_module(module)
+    return sys.modules[key]
+
+
+run = _sibling("run")
 
 
 @dataclass(frozen=True)
@@ -163,6 +175,35 @@ MUTANTS: tuple[Mutant, ...] = (
            "reg  signed [ACC_BITS-1:0] best_v;",
            "reg         [ACC_BITS-1:0] best_v;",
            "dqhw_label_select:bmc_l2p1"),
+    # dqhw_mvau
+    Mutant("mvau_pop_no_ready", "tready", "dqhw_mvau.v",
+           "assign pop = m_axis_tvalid && m_axis_tready;",
+           "assign pop = m_axis_tvalid && (m_axis_tready || s_axis_tvalid);",
+           "dqhw_mvau:bmc_s2"),
+    Mutant("mvau_ready_in_replay", "tready", "dqhw_mvau.v",
+           "assign s_axis_tready = nf_first && step_ok;",
+           "assign s_axis_tready = step_ok;",
+           "dqhw_mvau:bmc_s2"),
+    Mutant("mvau_queue_overflow", "counter", "dqhw_mvau.v",
+           "wire step_ok = !sf_last || (pending != QFULL);",
+           "wire step_ok = !sf_last || (pending != QFULL + 1'b1);",
+           "dqhw_mvau:bmc_sf1"),
+    Mutant("mvau_vector_short", "frame", "dqhw_mvau.v",
+           "wire nf_last = (nf == NF_LAST);",
+           "wire nf_last = (nf == NF_LAST - 1'b1);",
+           "dqhw_mvau:bmc_s2"),
+    Mutant("mvau_threshold_strict", "data", "dqhw_mvau.v",
+           "cmp_q[p*NT+n] <= (t <= a);",
+           "cmp_q[p*NT+n] <= (t < a);",
+           "dqhw_mvau:bmc_s2"),
+    Mutant("mvau_acc_not_cleared", "data", "dqhw_mvau.v",
+           "(first_root ? {ACC_BITS{1'b0}} : acc[p*ACC_BITS +: ACC_BITS])",
+           "acc[p*ACC_BITS +: ACC_BITS]",
+           "dqhw_mvau:bmc_raw"),
+    Mutant("mvau_replay_stale", "data", "dqhw_mvau.v",
+           "if (fire && nf_first) ibuf[sf] <= in_payload;",
+           "if (fire && nf_first && sf == 0) ibuf[sf] <= in_payload;",
+           "dqhw_mvau:bmc_s2"),
 )
 
 
