@@ -192,6 +192,9 @@ def test_smoke_outputs(smoke):
     assert len(res["verdict"]) == 7
     assert all(v["outcome"] in (REPRODUCES, PARTLY, DOES_NOT, TIE) for v in res["verdict"])
     assert "tie within noise" in report and "margin" in report
+    # the BN-folded Lipschitz readout of every trained run (digits' tiny net: 3 convs with BN + a classifier)
+    lip = report.split("## Lipschitz readout (BN folded in, from each run's layers.json)", 1)[1]
+    assert "| run | mean relative residual" in lip and lip.count("\n| ") >= 5
     two_seeds = [c for c in res["cells"] if c["profile"] == "paper" and c["bits"] == "2" and c["metric"] == "clean"
                  and c["family"] in ("vanilla", "DQ")]
     assert len(two_seeds) == 2 and all(len(c["values"]) == 2 for c in two_seeds)

@@ -241,7 +241,31 @@ def tables(cfg: ReproConfig, res: dict, hardware_run: bool) -> str:
                                                                                                 hardware_run)
     L += ["", "## Fig. 3: error amplification D = ‖A − A_adv‖₂ / ‖A‖₂ (FGSM, software)", ""] + amp_table(cfg, res)
     L += ["", "## Fig. 3 on the hardware: D read from the RTL's internal streams", ""] + rtl_amp_table(res)
+    L += ["", "## Lipschitz readout (BN folded in, from each run's layers.json)", ""] + lipschitz_table(res)
     return "\n".join(L) + "\n"
+
+
+def lipschitz_table(res: dict) -> list[str]:
+    """Per trained run: mean relative residual, largest BN gain, largest and product of the BN-folded operator
+    norms (dqhw.lipschitz; written with every run as layers.json)."""
+    import math
+
+    lines = ["| run | mean relative residual ‖G − I‖_F/√k | max BN gain γ/σ | max folded ‖·‖ | ∏ folded ‖·‖ |",
+             "|---|---:|---:|---:|---:|"]
+    for r in res["runs"]:
+        path = Path(res["by_id"][r["id"]].meta.get("run_dir", "")) / "layers.json"
+        try:
+            rows = json.loads(path.read_text())["layers"]
+        except (OSError, ValueError, KeyError):
+            continue
+        if not rows or "relative_residual" not in rows[0]:  # written before the readout had these fields
+            continue
+        gains = [x["bn_gain_max"] for x in rows if x.get("bn_gain_max") is not None]
+        lines.append(f"| {r['name']} | {sum(x['relative_residual'] for x in rows) / len(rows):.3f} | "
+                     f"{max(gains) if gains else float('nan'):.2f} | "
+                     f"{max(x['spectral_norm_with_bn'] for x in rows):.2f} | "
+                     f"{math.prod(x['spectral_norm_with_bn'] for x in rows):.3g} |")
+    return lines if len(lines) > 2 else ["No run has a layers.json with the BN-folded readout yet."]
 
 
 def rtl_amp_table(res: dict) -> list[str]:
