@@ -10,8 +10,9 @@ from tests.conftest import assert_one_line_error, run_cli
 
 
 def test_hls_backend_without_hls_folder(tmp_path, capsys):
+    # a folder that is no build at all is refused before any backend looks for its files
     code, _, err = run_cli(["sim", tmp_path, "--backend", "hls"], capsys)
-    assert_one_line_error(code, err, "hls.json")
+    assert_one_line_error(code, err, "build.json")
 
 
 @pytest.mark.parametrize("extra, needle", [(["--shard", "1/2"], "--shard"), (["--waves"], "--waves"),
