@@ -154,8 +154,8 @@ def write_board_files(build_dir: Path, board, clock_mhz: float) -> dict:
     values = {"BOARD": board.name, "PART": board.part, "OSC_MHZ": f"{pins.osc_mhz:g}", "CLOCK_NOTE": note,
               "CLOCK_MHZ": f"{mhz:g}", "BAUD": UART_BAUD, "CLKS_PER_BIT": clks_per_bit, "UART_NOTE": pins.uart_note,
               "IN_BYTES": design.in_width // 8, "OUT_BYTES": out_width // 8, "IN_WIDTH": design.in_width,
-              "OUT_WIDTH": out_width, "OSC_PIN": pins.osc_pin, "UART_TX_PIN": pins.uart_tx_pin,
-              "UART_RX_PIN": pins.uart_rx_pin}
+              "OUT_WIDTH": out_width, "LOGITS_WIDTH": design.logits_width, "OSC_PIN": pins.osc_pin,
+              "UART_TX_PIN": pins.uart_tx_pin, "UART_RX_PIN": pins.uart_rx_pin}
     top = "dqhw_board_top.v.in" if has_class else "dqhw_board_top_logits.v.in"
     (out / "dqhw_board_top.v").write_text(render(top, values))
     (out / f"{board.name}.lpf").write_text(render(pins.lpf, values))
