@@ -26,8 +26,7 @@
 //     products, the accumulators and the result written into the output queue make the check
 //     local (and inductive); result number f_r (any, chosen by the solver) leaves the queue as
 //     output beat f_r with the reference's value.
-// Covers: two whole vectors through, a full output queue stalling the input, a stalled output,
-//   a fold whose output is neither the smallest nor the largest value.
+// Covers: two whole vectors through, a full output queue stalling the input, a stalled output.
 
 `default_nettype none
 
@@ -48,7 +47,7 @@ module dqhw_mvau_props #(
     parameter integer WEIGHT_ROM_BLOCK = 1,
     parameter integer THRESH_ROM_BLOCK = 0,
     parameter integer TREE_LEVELS_PER_STAGE = 0,
-    parameter integer F_ARITH = 1      // 1: check the output values (bounded runs)
+    parameter integer F_ARITH = 1      // 1: check the output values too (mvau_ref)
 ) (
     input wire                                clk,
     input wire                                rst_n,
@@ -182,9 +181,9 @@ module dqhw_mvau_props #(
     end
 endmodule
 
-// The reference of dqhw_mvau beside the unit (see the header). Bound into dqhw_mvau_props; reads
-// the unit's ROMs and a few of its signals through hierarchical references ($root-relative: the
-// instance is dqhw_mvau_props.dut).
+// The reference of dqhw_mvau beside the unit (see the header). Instantiated in dqhw_mvau_props; it
+// reads the unit's ROMs and a few of its signals through hierarchical references that start at the
+// top module's name (dqhw_mvau_props.dut).
 module mvau_ref #(
     parameter integer MW = 4,
     parameter integer MH = 4,

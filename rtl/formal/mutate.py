@@ -5,12 +5,14 @@
     python rtl/formal/mutate.py --list
 
 Each mutant is one textual edit of one rtl/*.v file, applied to a temporary copy (run.stage), and a
-bounded task (`bmc_*`, or a cover task where the edit removes behaviour) that must end in FAIL: a
-concrete counterexample trace within the task's depth, not an inconclusive induction. The kinds,
-from tests/test_formal.py's brief: `tready` (a transfer or a drop while TREADY is low, for one
-cycle), `frame` (a frame boundary moved or dropped: dqhw streams have no TLAST, so the beat
-counter that takes its role), `counter` (an off-by-one in a counter or a limit), `data` (an
-arithmetic or data-path error). A mutant that survives means a property cannot fail there.
+bounded task (`bmc_*`) that must end in FAIL: a concrete counterexample trace within the task's
+depth, not an inconclusive induction (the `prv_*` task of the same parameters proves the unmutated
+module, so the counterexample is the edit's). Kinds: `tready` (a transfer or a drop while TREADY is
+low for one cycle, TVALID withdrawn or TDATA changed while stalled), `frame` (a frame boundary
+moved or dropped: dqhw streams have no TLAST, so the beat counter that takes its role), `counter`
+(an off-by-one in a counter or a limit), `reset` (state not cleared by reset), `data` (an
+arithmetic or data-path error). A mutant that survives means a property cannot fail there. A run
+of every mutant ends with the assertions no counterexample violated first (`unshown`).
 """
 
 from __future__ import annotations
