@@ -168,3 +168,23 @@ def _svhn(path: Path):
         y = np.where(y == 10, 0, y)
         out.extend(_check_images("svhn", x, y, f))
     return out[0], out[1], out[2], out[3]
+
+
+def write_stratified_subset(name: str, data_dir, n_train: int | None, n_test: int | None, seed: int,
+                            dst: str | Path) -> dict:
+    """Write a seeded class-stratified subset of the data set's whole training split (no validation carved
+    off; training carves it from the subset) and test split to `dst` (.npz, atomically). Returns
+    {"train": {"n", "of", "per_class"}, "test": {...}}. Used by dqhw reproduce and dqhw mechanism."""
+    from dqhw.io import atomic_path
+    from dqhw.sampling import class_counts, stratified_indices
+
+    data = load_dataset(name, data_dir, val_fraction=0.0)
+    arrays, counts = {}, {}
+    for split, n in (("train", n_train), ("test", n_test)):
+        x, y = data.split(split)
+        idx = stratified_indices(y, n or len(y), seed)
+        arrays[f"x_{split}"], arrays[f"y_{split}"] = x[idx], y[idx]
+        counts[split] = {"n": int(len(idx)), "of": int(len(y)), "per_class": class_counts(y[idx])}
+    with atomic_path(dst, ".npz") as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    return counts

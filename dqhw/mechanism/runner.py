@@ -13,10 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import numpy as np
-
 from dqhw.errors import DqhwError
-from dqhw.io import atomic_path
 from dqhw.mechanism.config import MechanismConfig, RunSpec
 
 STAGES = ("data", "train", "common", "measure", "report")
@@ -32,21 +29,12 @@ def run_dir(cfg: MechanismConfig, run: RunSpec) -> Path:
 
 def make_subset(cfg: MechanismConfig, say) -> Path:
     """The seeded class-stratified train/test subset every run and measurement reads."""
-    from dqhw.data import load_dataset
-    from dqhw.sampling import stratified_indices
+    from dqhw.data import write_stratified_subset
 
     dst = subset_path(cfg)
     if dst.is_file():
         return dst
-    data = load_dataset(cfg.dataset, cfg.data_dir, val_fraction=0.0)
-    arrays = {}
-    for split, n in (("train", cfg.train_subset), ("test", cfg.test_subset)):
-        x, y = data.split(split)
-        idx = stratified_indices(y, min(n, len(y)), cfg.subset_seed)
-        arrays[f"x_{split}"], arrays[f"y_{split}"] = x[idx], y[idx]
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(dst, ".npz") as tmp, open(tmp, "wb") as f:
-        np.savez(f, **arrays)
+    write_stratified_subset(cfg.dataset, cfg.data_dir, cfg.train_subset, cfg.test_subset, cfg.subset_seed, dst)
     say(f"data: {cfg.train_subset} train (10 % of it validation) / {cfg.test_subset} test images -> {dst}")
     return dst
 

@@ -11,21 +11,17 @@ import math
 from collections.abc import Sequence
 
 from dqhw.amplification import mean_last_layer
+from dqhw.stats import binomial_se, seed_spread
 
 COMMON_KINDS = ("noise", "transfer-fgsm")
 HOLDS, REVERSED, TIE = "holds", "reversed", "tie within noise"
 
 
-def binomial_se(p1: float, p2: float, n1: int, n2: int) -> float:
-    """Standard error of p1 - p2 for two independent binomial proportions."""
-    return math.sqrt(max(p1 * (1 - p1), 0.0) / n1 + max(p2 * (1 - p2), 0.0) / n2)
-
-
 def compare(better: Sequence[float], worse: Sequence[float], n: int, se_multiplier: float = 2.0) -> dict:
     """Is mean(better) > mean(worse) beyond the margin? `better`/`worse`: one accuracy per seed."""
     a, b = sum(better) / len(better), sum(worse) / len(worse)
-    spread = max(max(better) - min(better), max(worse) - min(worse))
-    margin = spread + se_multiplier * binomial_se(a, b, n, n)
+    spread = max(seed_spread(better), seed_spread(worse))  # the larger spread (pre-registered)
+    margin = spread + se_multiplier * binomial_se(a, n, b, n)
     diff = a - b
     outcome = HOLDS if diff > margin else REVERSED if -diff > margin else TIE
     return {"better": a, "worse": b, "diff": diff, "spread": spread, "margin": margin, "outcome": outcome}

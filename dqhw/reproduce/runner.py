@@ -105,21 +105,11 @@ def _summary(u: Unit, r: dict) -> str:
 
 
 def run_data(u: Unit, cfg: ReproConfig, by_id, quiet, say) -> dict:
-    from dqhw.data import load_dataset
-    from dqhw.io import atomic_path
-    from dqhw.sampling import class_counts, stratified_indices
+    from dqhw.data import write_stratified_subset
 
     s = u.settings
-    data = load_dataset(cfg.dataset, cfg.data_dir, val_fraction=0.0)  # the whole training split, no carve
-    arrays, counts = {}, {}
-    for split, n in (("train", s["train_subset"]), ("test", s["test_subset"])):
-        x, y = data.split(split)
-        idx = stratified_indices(y, n or len(y), s["seed"])
-        arrays[f"x_{split}"], arrays[f"y_{split}"] = x[idx], y[idx]
-        counts[split] = {"n": int(len(idx)), "of": int(len(y)), "per_class": class_counts(y[idx])}
-    with atomic_path(u.meta["path"], ".npz") as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
+    counts = write_stratified_subset(cfg.dataset, cfg.data_dir, s["train_subset"], s["test_subset"], s["seed"],
+                                     u.meta["path"])
     return {"path": u.meta["path"], **counts}
 
 

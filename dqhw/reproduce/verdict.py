@@ -22,9 +22,10 @@ quantized weights carries its weight bits, "DQ W8" (the float-weight "DQ" is the
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
+
+from dqhw.stats import binomial_se, seed_spread
 
 _BASE = ("FP", "FP+DQ", "vanilla", "DQ")
 FAMILIES = tuple(f"{b}{adv}" for adv in ("", "+rfgsm", "+pgd") for b in _BASE)
@@ -46,16 +47,6 @@ def mean(values: Sequence[float]) -> float:
 
 def half_range(values: Sequence[float]) -> float:
     return (max(values) - min(values)) / 2 if len(values) > 1 else 0.0
-
-
-def seed_spread(values: Sequence[float]) -> float:
-    """max - min over the seeds of one cell; 0 with one seed."""
-    return max(values) - min(values) if len(values) > 1 else 0.0
-
-
-def binomial_se(p1: float, n1: int, p2: float, n2: int) -> float:
-    """Standard error of p1 - p2 for two accuracies measured on n1 and n2 images."""
-    return math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
 
 
 def fmt(values: Sequence[float] | None) -> str:
