@@ -844,6 +844,8 @@ def _on_off_lines(amp_runs: list[dict]) -> list[str]:
 
 
 def _lipschitz_lines(runs: list[dict]) -> list[str]:
+    from dqhw.lipschitz import format_gain_range
+
     rows = [r for r in runs if r.get("lipschitz")]
     if not rows:
         return []
@@ -853,8 +855,7 @@ def _lipschitz_lines(runs: list[dict]) -> list[str]:
          "| run | mean relative residual | max folded ‖·‖ | ∏ folded ‖·‖ | BN gain range |", "|---|---:|---:|---:|---|"]
     for r in rows:
         s, layers = r["lipschitz"]["summary"], r["lipschitz"]["layers"]
-        gains = [(x["bn_gain_min"], x["bn_gain_max"]) for x in layers if x["bn_gain_min"] is not None]
-        g = f"{min(a for a, _ in gains):.2f}–{max(b for _, b in gains):.2f}" if gains else "–"
+        g = format_gain_range(layers)
         L.append(f"| {r['label']} | {s['mean_relative_residual']:.3f} | {s['max_norm_with_bn']:.2f} | "
                  f"{s['norm_product_with_bn']:.3g} | {g} |")
     return L

@@ -158,6 +158,17 @@ def layer_report(model: nn.Module, example: torch.Tensor, iters: int = 50) -> li
     return rows
 
 
+def bn_gain_range(rows: list[dict]) -> tuple[float, float] | None:
+    """(smallest, largest) BN gain over the layers that have a BatchNorm; None without any."""
+    gains = [(r["bn_gain_min"], r["bn_gain_max"]) for r in rows if r.get("bn_gain_min") is not None]
+    return (min(g[0] for g in gains), max(g[1] for g in gains)) if gains else None
+
+
+def format_gain_range(rows: list[dict]) -> str:
+    rng = bn_gain_range(rows)
+    return f"{rng[0]:.2f}–{rng[1]:.2f}" if rng else "–"
+
+
 def network_summary(rows: list[dict]) -> dict:
     """Products over layers (a bound on the network's Lipschitz constant) and mean relative residuals."""
     prod = math.prod(r["spectral_norm_with_bn"] for r in rows) if rows else float("nan")

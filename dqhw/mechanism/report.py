@@ -33,6 +33,8 @@ def _pct(v: float) -> str:
 
 
 def group_rows(cfg: MechanismConfig, results: list[dict]) -> list[str]:
+    from dqhw.lipschitz import format_gain_range
+
     eps_d = cfg.measure["d_eps"]
     head = ["run", "val %", "clean %", "rel. residual", "median σmax/σmin", "BN gain", "max folded ‖·‖",
             "∏ folded ‖·‖"]
@@ -41,8 +43,7 @@ def group_rows(cfg: MechanismConfig, results: list[dict]) -> list[str]:
     for r in results:
         layers, s = r["layers"], r["summary"]
         conds = sorted(x["condition"] for x in layers)
-        gains = [(x["bn_gain_min"], x["bn_gain_max"]) for x in layers if x["bn_gain_min"] is not None]
-        gain = f"{min(g[0] for g in gains):.2f}–{max(g[1] for g in gains):.2f}" if gains else "–"
+        gain = format_gain_range(layers)
         d = [f"{_mean_last(r, e, 'on'):.3f}/{_mean_last(r, e, 'off'):.3f}" for e in eps_d]
         cells = [r["run"], _pct(r["train"]["val_acc"]), _pct(r["robust"]["clean"]),
                  f"{s['mean_relative_residual']:.3f}", f"{conds[len(conds) // 2]:.1f}", gain,

@@ -248,7 +248,7 @@ def tables(cfg: ReproConfig, res: dict, hardware_run: bool) -> str:
 def lipschitz_table(res: dict) -> list[str]:
     """Per trained run: mean relative residual, largest BN gain, largest and product of the BN-folded operator
     norms (dqhw.lipschitz; written with every run as layers.json)."""
-    import math
+    from dqhw.lipschitz import bn_gain_range, network_summary
 
     lines = ["| run | mean relative residual ‖G − I‖_F/√k | max BN gain γ/σ | max folded ‖·‖ | ∏ folded ‖·‖ |",
              "|---|---:|---:|---:|---:|"]
@@ -260,11 +260,10 @@ def lipschitz_table(res: dict) -> list[str]:
             continue
         if not rows or "relative_residual" not in rows[0]:  # written before the readout had these fields
             continue
-        gains = [x["bn_gain_max"] for x in rows if x.get("bn_gain_max") is not None]
-        lines.append(f"| {r['name']} | {sum(x['relative_residual'] for x in rows) / len(rows):.3f} | "
-                     f"{max(gains) if gains else float('nan'):.2f} | "
-                     f"{max(x['spectral_norm_with_bn'] for x in rows):.2f} | "
-                     f"{math.prod(x['spectral_norm_with_bn'] for x in rows):.3g} |")
+        s, gains = network_summary(rows), bn_gain_range(rows)
+        lines.append(f"| {r['name']} | {s['mean_relative_residual']:.3f} | "
+                     f"{gains[1] if gains else float('nan'):.2f} | {s['max_norm_with_bn']:.2f} | "
+                     f"{s['norm_product_with_bn']:.3g} |")
     return lines if len(lines) > 2 else ["No run has a layers.json with the BN-folded readout yet."]
 
 
