@@ -76,21 +76,21 @@ BEFORE, COCOTB, CPP = "cocotb -Os (before)", "cocotb -O2 host", "cpp -O2 host"
 def bench(build: Path, frames: int, repeat: int, work: Path, whole: int, jobs: int) -> dict:
     """Every variant on the same frames through the same testbench; the fastest of `repeat` runs counts."""
     from dqhw.rtlgen.generate import Design
-    from dqhw.simulate import runner
+    from dqhw.simulate import bulk_build, runner
 
     rtl = build / "rtl"
     design = Design.load(rtl)
     x = frames_for(build, frames)
     results, outputs = {}, {}
     for name, (engine, opt, host) in VARIANTS.items():
-        saved = runner.BULK_CXX_OPT, runner.BULK_CXX_HOST_ARCH
-        runner.BULK_CXX_OPT = None if opt == "-Os" else opt  # None: Verilator's default, no -CFLAGS
-        runner.BULK_CXX_HOST_ARCH = host
+        saved = bulk_build.BULK_CXX_OPT, bulk_build.BULK_CXX_HOST_ARCH
+        bulk_build.BULK_CXX_OPT = None if opt == "-Os" else opt  # None: Verilator's default, no -CFLAGS
+        bulk_build.BULK_CXX_HOST_ARCH = host
         bd = work / engine / (opt.strip("-") + ("-host" if host else ""))
         try:
             runs = [runner.bulk_run(rtl, work / "run", x, build_dir=bd, engine=engine) for _ in range(repeat)]
         finally:
-            runner.BULK_CXX_OPT, runner.BULK_CXX_HOST_ARCH = saved
+            bulk_build.BULK_CXX_OPT, bulk_build.BULK_CXX_HOST_ARCH = saved
         best = min(runs, key=lambda r: r.wall_s)
         outputs[name] = (best.logits, best.labels, best.cycles, best.deadlock, best.interval())
         cps = best.cycles_per_second

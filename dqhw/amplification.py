@@ -17,7 +17,6 @@ import torch
 import torch.nn as nn
 
 from dqhw.attacks import attack_images, attack_params
-from dqhw.evaluate import activations, normalized_distance
 
 
 def bypass_quantizers(model: nn.Module) -> tuple[nn.Module, int]:
@@ -83,3 +82,72 @@ def mean_last_layer(table: dict, kinds: Sequence[str], eps_list: Sequence[int], 
     """The last activation layer's D averaged over perturbation kinds and eps (the rule's statistic)."""
     vals = [table[k][str(e)][which][-1] for k in kinds for e in eps_list]
     return float(np.mean(vals)) if vals else float("nan")
+
+
+# Fig. 3: D per activation layer (also read by dqhw.evaluate's report and dqhw reproduce)
+def activation_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """The activation stages (quantized ReLU or float clipped ReLU) in definition order."""
+    try:
+        from brevitas.nn import QuantReLU
+        kinds: tuple = (QuantReLU, nn.ReLU, nn.ReLU6, nn.Hardtanh)
+    except ImportError:  # pragma: no cover
+        kinds = (nn.ReLU, nn.ReLU6, nn.Hardtanh)
+    out: list[tuple[str, nn.Module]] = []
+    for n, m in model.named_modules():  # QuantReLU wraps an nn.ReLU: keep the outermost stage only
+        if isinstance(m, kinds) and not any(n.startswith(p + ".") for p, _ in out):
+            out.append((n, m))
+    return out
+
+
+@torch.no_grad()
+def activations(model: nn.Module, images: np.ndarray, batch_size: int = 256) -> list[np.ndarray]:
+    """Outputs of every activation stage, in call order, flattened per image: a list of (N, features)."""
+    from dqhw.models import to_input
+
+    model.eval()
+    store: list[list[torch.Tensor]] = []
+    calls: list[torch.Tensor] = []
+    hooks = [m.register_forward_hook(lambda _m, _i, o: calls.append(o.detach().float().flatten(1)))
+             for _, m in activation_modules(model)]
+    try:
+        for i in range(0, len(images), batch_size):
+            calls.clear()
+            model(to_input(images[i:i + batch_size]))
+            store.append(list(calls))
+    finally:
+        for h in hooks:
+            h.remove()
+    if not store or not store[0]:
+        return []
+    return [torch.cat([b[k] for b in store]).numpy() for k in range(len(store[0]))]
+
+
+def normalized_distance(clean: list[np.ndarray], adv: list[np.ndarray]) -> list[float]:
+    """D = ‖A − A_adv‖₂ / ‖A‖₂ per layer, per image, averaged over images with ‖A‖ > 0."""
+    out = []
+    for a, b in zip(clean, adv):
+        na = np.linalg.norm(a, axis=1)
+        d = np.linalg.norm(a - b, axis=1)
+        ok = na > 0
+        out.append(float((d[ok] / na[ok]).mean()) if ok.any() else float("nan"))
+    return out
+
+
+def error_amplification(run, images: np.ndarray, labels: np.ndarray, eps_list: Sequence[int], seed: int,
+                        batch_size: int = 256, source=None) -> dict:
+    """Fig. 3: D per activation layer for FGSM white-box examples at each ε (rows: ε, columns: layers), and
+    Fig. 3a as the paper means it (`on_off`): the same model with its quantizers on and bypassed, under
+    perturbations identical for every run (uniform noise seeded by `seed`; FGSM transferred from `source`
+    when one is given)."""
+    clean = activations(run.model, images, batch_size)
+    rows = []
+    for e in eps_list:
+        adv = attack_images(run.model, images, labels, attack_params("fgsm", e), seed=seed, batch_size=batch_size)
+        rows.append(normalized_distance(clean, activations(run.model, adv, batch_size)))
+    sets = {"noise": {e: noise_set(images, e, seed) for e in eps_list}}
+    if source is not None:
+        sets["transfer-fgsm"] = {e: transfer_set(source.model, images, labels, "fgsm", e, seed, batch_size)
+                                 for e in eps_list}
+    return {"attack": "fgsm", "eps": list(eps_list), "layers": [n for n, _ in activation_modules(run.model)],
+            "D": rows, "on_off": on_off_table(run.model, images, sets, batch_size),
+            "transfer_source": None if source is None else str(source.path)}

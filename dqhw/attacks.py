@@ -491,3 +491,16 @@ def adversarial_training_batch(model: nn.Module, x: torch.Tensor, y: torch.Tenso
     x = x.detach().float()
     x_adv = rfgsm(m, x, y, eps, gen) if kind == "rfgsm" else pgd(m, x, y, eps, gen)
     return _project(torch.round(x_adv), torch.round(x), eps).detach()
+
+
+# the report's column order of the attacks (white-box, then transfer (B), then score-based)
+COLUMN_ORDER = ("random", "fgsm", "rfgsm", "bim", "pgd", "pgd-strong", "fgsm(B)", "rfgsm(B)", "bim(B)", "pgd(B)",
+                "pgd-strong(B)", "square(B)", "random(B)", "autoattack(B)", "square", "autoattack")
+
+
+def column_label(col: str) -> str:
+    """Report label of a column: "PGD (paper)", "PGD-strong", "Square (score-based)", transfer "PGD(B)"."""
+    if col.endswith("(B)"):
+        base = LABELS.get(col[:-3], col[:-3])
+        return base.replace(" (paper)", "").replace(" (score-based)", "") + "(B)"
+    return LABELS.get(col, col)

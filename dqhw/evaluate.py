@@ -31,9 +31,9 @@ import torch
 import torch.nn as nn
 
 from dqhw.attacks import (
+    COLUMN_ORDER,
     GRADIENT_ATTACKS,
     ITERATIVE_ATTACKS,
-    LABELS,
     SINGLE_STEP_ATTACKS,
     STRONG_RESTARTS,
     STRONG_STEPS,
@@ -42,6 +42,7 @@ from dqhw.attacks import (
     attack_params,
     check_attack,
     check_eps,
+    column_label,
     input_grad,
 )
 from dqhw.errors import DqhwError
@@ -56,8 +57,6 @@ DEFAULT_ATTACKS = {"digits": ("random", "fgsm", "rfgsm", "pgd", "pgd-strong", "s
 AUTOATTACK_IMAGES = 500  # AutoAttack's default sample: a seeded class-stratified sub-sample of the evaluation
 SUBSAMPLED_ATTACKS = ("autoattack",)
 TRANSFER_ATTACKS = ("fgsm", "pgd")  # the paper's FGSM(B) and PGD(B)
-COLUMN_ORDER = ("random", "fgsm", "rfgsm", "bim", "pgd", "pgd-strong", "fgsm(B)", "rfgsm(B)", "bim(B)", "pgd(B)",
-                "pgd-strong(B)", "square(B)", "random(B)", "autoattack(B)", "square", "autoattack")
 LARGE_EPS = 128
 LARGE_ATTACKS = ("pgd-strong", "square")  # large-ε sanity check: PGD-strong (α = ⌈ε/4⌉, 20 steps, 3 restarts)
 NEAR_ZERO = 0.10  # "accuracy → near 0 at a large ε": at most 10 % of the correctly classified images
@@ -66,14 +65,6 @@ ZERO_GRAD_MAX = 0.10  # gradient health: at most 10 % of the images with an all-
 
 def default_attacks(dataset: str) -> tuple[str, ...]:
     return DEFAULT_ATTACKS.get(dataset, DEFAULT_ATTACKS["cifar10"])
-
-
-def column_label(col: str) -> str:
-    """Report label of a column: "PGD (paper)", "PGD-strong", "Square (score-based)", transfer "PGD(B)"."""
-    if col.endswith("(B)"):
-        base = LABELS.get(col[:-3], col[:-3])
-        return base.replace(" (paper)", "").replace(" (score-based)", "") + "(B)"
-    return LABELS.get(col, col)
 
 
 def threat_legend(cols: Sequence[str]) -> str:
@@ -183,76 +174,6 @@ def gradient_health(model: nn.Module, images: np.ndarray, labels: np.ndarray, ba
     n = max(len(images), 1)
     return {"zero_grad_images": zero_images / n, "zero_grad_entries": zero_entries / max(total, 1),
             "nan_images": nan}
-
-
-def activation_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """The activation stages (quantized ReLU or float clipped ReLU) in definition order."""
-    try:
-        from brevitas.nn import QuantReLU
-        kinds: tuple = (QuantReLU, nn.ReLU, nn.ReLU6, nn.Hardtanh)
-    except ImportError:  # pragma: no cover
-        kinds = (nn.ReLU, nn.ReLU6, nn.Hardtanh)
-    out: list[tuple[str, nn.Module]] = []
-    for n, m in model.named_modules():  # QuantReLU wraps an nn.ReLU: keep the outermost stage only
-        if isinstance(m, kinds) and not any(n.startswith(p + ".") for p, _ in out):
-            out.append((n, m))
-    return out
-
-
-@torch.no_grad()
-def activations(model: nn.Module, images: np.ndarray, batch_size: int = 256) -> list[np.ndarray]:
-    """Outputs of every activation stage, in call order, flattened per image: a list of (N, features)."""
-    from dqhw.models import to_input
-
-    model.eval()
-    store: list[list[torch.Tensor]] = []
-    calls: list[torch.Tensor] = []
-    hooks = [m.register_forward_hook(lambda _m, _i, o: calls.append(o.detach().float().flatten(1)))
-             for _, m in activation_modules(model)]
-    try:
-        for i in range(0, len(images), batch_size):
-            calls.clear()
-            model(to_input(images[i:i + batch_size]))
-            store.append(list(calls))
-    finally:
-        for h in hooks:
-            h.remove()
-    if not store or not store[0]:
-        return []
-    return [torch.cat([b[k] for b in store]).numpy() for k in range(len(store[0]))]
-
-
-def normalized_distance(clean: list[np.ndarray], adv: list[np.ndarray]) -> list[float]:
-    """D = ‖A − A_adv‖₂ / ‖A‖₂ per layer, per image, averaged over images with ‖A‖ > 0."""
-    out = []
-    for a, b in zip(clean, adv):
-        na = np.linalg.norm(a, axis=1)
-        d = np.linalg.norm(a - b, axis=1)
-        ok = na > 0
-        out.append(float((d[ok] / na[ok]).mean()) if ok.any() else float("nan"))
-    return out
-
-
-def error_amplification(run, images: np.ndarray, labels: np.ndarray, eps_list: Sequence[int], seed: int,
-                        batch_size: int = 256, source=None) -> dict:
-    """Fig. 3: D per activation layer for FGSM white-box examples at each ε (rows: ε, columns: layers), and
-    Fig. 3a as the paper means it (`on_off`): the same model with its quantizers on and bypassed, under
-    perturbations identical for every run (uniform noise seeded by `seed`; FGSM transferred from `source`
-    when one is given)."""
-    from dqhw.amplification import noise_set, on_off_table, transfer_set
-
-    clean = activations(run.model, images, batch_size)
-    rows = []
-    for e in eps_list:
-        adv = attack_images(run.model, images, labels, attack_params("fgsm", e), seed=seed, batch_size=batch_size)
-        rows.append(normalized_distance(clean, activations(run.model, adv, batch_size)))
-    sets = {"noise": {e: noise_set(images, e, seed) for e in eps_list}}
-    if source is not None:
-        sets["transfer-fgsm"] = {e: transfer_set(source.model, images, labels, "fgsm", e, seed, batch_size)
-                                 for e in eps_list}
-    return {"attack": "fgsm", "eps": list(eps_list), "layers": [n for n, _ in activation_modules(run.model)],
-            "D": rows, "on_off": on_off_table(run.model, images, sets, batch_size),
-            "transfer_source": None if source is None else str(source.path)}
 
 
 def lipschitz_summary(run) -> dict:
@@ -455,6 +376,7 @@ def evaluate(run_paths: Sequence[str | Path], eps: Sequence[int] | None = None, 
     (0 or None: all of them; all of them too when there are fewer)."""
     from dqhw import __version__
     from dqhw.advsets import AdvSet, check_compatible, default_path, load_set, provenance, save_set
+    from dqhw.amplification import error_amplification
     from dqhw.data import load_dataset
     from dqhw.io import write_json, write_text
     from dqhw.runs import load_run

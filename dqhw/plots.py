@@ -43,7 +43,7 @@ def _short(label: str, width: int = 48) -> str:
 
 
 def accuracy_vs_eps(rep: dict, out: Path) -> str | None:
-    from dqhw.evaluate import COLUMN_ORDER, column_label
+    from dqhw.attacks import COLUMN_ORDER, column_label
 
     runs = rep["runs"]
     cols = []
@@ -83,7 +83,7 @@ def accuracy_vs_eps(rep: dict, out: Path) -> str | None:
 
 
 def accuracy_vs_bits(rep: dict, out: Path) -> str | None:
-    from dqhw.evaluate import column_label
+    from dqhw.attacks import column_label
 
     bt = rep.get("bit_table")
     if not bt:

@@ -248,15 +248,17 @@ def test_failed_build_keeps_its_log_and_removes_a_killed_builds_temporary(tmp_pa
 def test_internal_error_names_the_log(tmp_path, capsys, monkeypatch):
     """A bug inside a step (not a user error) stays `internal error` / exit 1, but its line names the
     log, which holds the traceback."""
-    from dqhw.flow import steps
+    from dataclasses import replace
 
-    def broken(model, ctx):
+    from dqhw.flow import step_table
+
+    def broken(model, cfg):
         raise ZeroDivisionError("a bug")
 
-    real = steps.steps
+    real = step_table.steps
 
     def patched(*a, **kw):
-        return [(n, broken if n == "check_graph" else fn, s) for n, fn, s in real(*a, **kw)]
+        return [replace(s, run=broken) if s.name == "check_graph" else s for s in real(*a, **kw)]
 
     monkeypatch.setattr("dqhw.flow.pipeline.steps", patched)
     x, _ = _digits(N_FRAMES)

@@ -29,7 +29,7 @@ def test_folding_config_is_finn_format_and_finn_applies_it():
     from qonnx.core.modelwrapper import ModelWrapper
 
     from dqhw.finn_compat import quiet
-    from dqhw.flow.folding import HW_ATTRS
+    from dqhw.folding.config import HW_ATTRS
 
     out = built("thr_b2", **RUN)
     cfg = json.loads((out / "folding_config.json").read_text())
@@ -63,7 +63,7 @@ def test_folding_round_trip_through_dqhw_build():
 def test_dqhw_node_names_map_to_finn_names():
     from qonnx.core.modelwrapper import ModelWrapper
 
-    from dqhw.flow.folding import map_names
+    from dqhw.folding.config import map_names
 
     out = built("thr_b2", **RUN)
     finn_graph = ModelWrapper(str(sorted((out / "intermediate").glob("*_specialize_layers.onnx"))[0]))
@@ -77,7 +77,7 @@ def test_dqhw_node_names_map_to_finn_names():
 def test_check_folding_rejects_non_divisors():
     from qonnx.core.modelwrapper import ModelWrapper
 
-    from dqhw.flow.folding import apply_folding, check_folding
+    from dqhw.folding.config import apply_folding, check_folding
 
     out = built("thr_b2", **RUN)
     finn_graph = ModelWrapper(str(sorted((out / "intermediate").glob("*_specialize_layers.onnx"))[0]))

@@ -8,7 +8,7 @@ import shutil
 
 import numpy as np
 
-from dqhw.flow.steps import steps
+from dqhw.flow.step_table import steps
 from tests.conftest import run_cli
 from tests.test_build_common import built, load_dataflow, make_run
 
@@ -22,10 +22,10 @@ def test_build_directory():
     info = json.loads((out / "build.json").read_text())
     names = [s["step"] for s in info["steps"]]
     # the ordered step list, finn's and dqhw's, verification included (no RTL in this build: --no-rtl)
-    assert names == [n for n, _, _ in steps(rtl=False)]
+    assert names == [s.name for s in steps(rtl=False)]
     assert names[:3] == ["load_graph", "check_graph", "qonnx_to_finn"] and names[-3:] == ["verify", "hls", "report"]
-    for i, (s, (_, _, saves)) in enumerate(zip(info["steps"], steps(rtl=False))):
-        if saves:  # every step that changes the graph leaves its model
+    for i, (s, step) in enumerate(zip(info["steps"], steps(rtl=False))):
+        if step.saves:  # every step that changes the graph leaves its model
             assert s["model"] == f"intermediate/{i:02d}_{s['step']}.onnx" and (out / s["model"]).is_file()
         else:
             assert s["model"] is None

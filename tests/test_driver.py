@@ -1,7 +1,7 @@
 """The board package, exercised without a board or Vivado.
 
 - The generated PYNQ driver (BUILD/board/driver.py), copied unmodified, runs in a subprocess whose
-  `pynq` is the simulated one (dqhw.simulate.pynq_sim: the AXI DMAs of the block design in front of
+  `pynq` is the simulated one (dqhw.board.pynq_sim: the AXI DMAs of the block design in front of
   the accelerator's Verilator model); its classes and logits must equal the golden model's, frame by
   frame. Two builds: a 3-channel input (24-bit stream, 32-bit DMA: a subset converter drops the pad
   byte) with 6-bit logits five to a 32-bit beat and the class on the accelerator; and a per-class
@@ -9,7 +9,7 @@
 - The simulated pynq keeps the AXI DMA's rules (a receive transfer ends at TLAST, backpressure, the
   buffer full before TLAST, alignment, one transfer per channel until waited for): the driver of the
   previous template (one receive transfer for a whole batch) returns stale memory and then hangs.
-- The Vivado script: a dry run in plain Tcl with Vivado's commands stubbed (dqhw.simulate.vivado_dry_run)
+- The Vivado script: a dry run in plain Tcl with Vivado's commands stubbed (dqhw.board.vivado_dry_run)
   adds every source and memory file, checks the slack of the routed design and refuses to write a
   bitstream on negative setup or hold slack, writes its reports next to dqhw's report.
 """
@@ -132,7 +132,7 @@ def _test_frames(build: Path, n: int = N_FRAMES) -> np.ndarray:
 def _run_driver(build: Path, tmp: Path, frames: np.ndarray, stall: int = 0) -> tuple[dict, list]:
     """BUILD/board/driver.py, copied unmodified next to a placeholder dqhw.bit, in a subprocess whose
     `pynq` is the simulated one. Returns (its --out file, the simulation's transfer log)."""
-    from dqhw.simulate.pynq_sim import driver_env
+    from dqhw.board.pynq_sim import driver_env
 
     shutil.copy(build / "board" / "driver.py", tmp / "driver.py")
     (tmp / "dqhw.bit").write_bytes(b"")
@@ -197,8 +197,8 @@ def _pow2_bytes(bits: int) -> int:
 def test_driver_splits_batches_at_the_dma_length_limit(accel_build, tmp_path, monkeypatch):
     """The driver, imported as a module with the simulated pynq, a DMA length limit of three frames:
     several send transfers, same results."""
+    from dqhw.board import pynq_sim
     from dqhw.golden import GoldenModel
-    from dqhw.simulate import pynq_sim
 
     monkeypatch.setitem(sys.modules, "pynq", pynq_sim)
     monkeypatch.setenv(pynq_sim.ENV_BUILD, str(accel_build))
@@ -230,8 +230,8 @@ def test_simulated_pynq_keeps_the_axi_dma_rules(accel_build, tmp_path, monkeypat
     """What a real AXI DMA does with the previous driver's pattern (one receive transfer for a whole
     batch): the transfer ends at the first frame's TLAST, the rest of the buffer keeps stale memory,
     and once the accelerator's FIFOs are full the send transfer never finishes. Plus pynq's own rules."""
+    from dqhw.board import pynq_sim
     from dqhw.rtlgen.generate import Design
-    from dqhw.simulate import pynq_sim
     from dqhw.simulate.testbench import input_beats
 
     monkeypatch.setenv(pynq_sim.ENV_BUILD, str(accel_build))
@@ -284,8 +284,8 @@ def _lines(path: Path) -> list[str]:
 
 
 def _check_script(build: Path) -> None:
+    from dqhw.board.vivado_dry_run import dry_run
     from dqhw.rtlgen.generate import Design
-    from dqhw.simulate.vivado_dry_run import dry_run
 
     bd = dry_run(build)
     assert bd.ok, bd.error
@@ -330,7 +330,7 @@ def test_vivado_script_dry_run(builds):
 
 @pytest.mark.rtl
 def test_vivado_script_stops_on_negative_slack_and_missing_files(accel_build, tmp_path):
-    from dqhw.simulate.vivado_dry_run import dry_run
+    from dqhw.board.vivado_dry_run import dry_run
 
     report = accel_build / "report"
     for kw, needle in [({"wns": -0.123, "tns": -4.5}, "WNS -0.123 ns, TNS -4.5 ns"),
@@ -386,10 +386,10 @@ def test_templates_for_many_stream_widths(tmp_path, monkeypatch, in_elems, per_b
     """Rendered for synthetic designs: the script passes a dry run and its block design carries bytes
     between memory and the accelerator's ports exactly as the driver packs and unpacks them."""
     from dqhw import contract
-    from dqhw.board_package import write_board_package
+    from dqhw.board.package import write_board_package
+    from dqhw.board.vivado_dry_run import dry_run
     from dqhw.boards import get_board
     from dqhw.rtlgen.generate import Design
-    from dqhw.simulate.vivado_dry_run import dry_run
 
     build = _synthetic_build(tmp_path, in_elems, per_beat, bits, has_class)
     design = Design.load(build / "rtl")
@@ -436,8 +436,8 @@ def test_templates_for_many_stream_widths(tmp_path, monkeypatch, in_elems, per_b
 
 
 def test_subset_converter_remap():
+    from dqhw.board.vivado_dry_run import Converter, parse_remap
     from dqhw.errors import DqhwError
-    from dqhw.simulate.vivado_dry_run import Converter, parse_remap
 
     drop = Converter("c", 4, 3, parse_remap("tdata[23:0]", 32, 24, "c"), "pass")
     assert drop.data(0xAABBCCDD) == 0xBBCCDD and drop.last(True)

@@ -93,8 +93,8 @@ def test_error_amplification_from_the_rtl_streams(slice_dirs):
     FGSM frames equals the golden model's D exactly, and the Brevitas model's (an independent float
     computation) to float precision, layer by layer."""
     from dqhw.advsets import load_set
+    from dqhw.amplification import activation_modules, activations, normalized_distance
     from dqhw.data import load_dataset
-    from dqhw.evaluate import activation_modules, activations, normalized_distance
     from dqhw.runs import load_run
     from dqhw.simulate.amplification import rtl_amplification
 

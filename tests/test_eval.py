@@ -7,14 +7,13 @@ import json
 import numpy as np
 import pytest
 
+from dqhw.amplification import activation_modules, normalized_distance
 from dqhw.evaluate import (
     Pipeline,
-    activation_modules,
     bit_table,
     default_attacks,
     evaluate,
     markdown,
-    normalized_distance,
     sanity_checks,
     strong_vs_paper_tolerance,
     worst_cases,

@@ -1,4 +1,4 @@
-"""dqhw's folding search (dqhw.flow.folding_search) and the board budget: the default build is the
+"""dqhw's folding search (dqhw.folding.search) and the board budget: the default build is the
 fastest balanced design that fits, over-budget designs stop in one line unless --allow-overfull."""
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def finn_graph():
 
 
 def _plan_cost(units, picks, fixed, reserve):
-    from dqhw.flow.folding_search import converters
+    from dqhw.folding.search import converters
 
     total = fixed + reserve + converters(units, picks)
     for c in picks:
@@ -64,7 +64,7 @@ def _ratio_ok(a, b):
 
 def test_search_fits_and_no_random_folding_beats_it(finn_graph):
     from dqhw.boards import get_board
-    from dqhw.flow import folding_search as fs
+    from dqhw.folding import search as fs
 
     board = get_board("pynq-z2")
     for budget in (fs.Budget(), fs.Budget(lut=12.0, bram=20.0)):
@@ -92,7 +92,7 @@ def test_search_fits_and_no_random_folding_beats_it(finn_graph):
 
 def test_tighter_budget_gives_a_slower_smaller_design(finn_graph):
     from dqhw.boards import get_board
-    from dqhw.flow import folding_search as fs
+    from dqhw.folding import search as fs
 
     board = get_board("pynq-z2")
     _, wide = fs.search(finn_graph, board, fs.Budget(), 10.0)
@@ -102,7 +102,7 @@ def test_tighter_budget_gives_a_slower_smaller_design(finn_graph):
 
 def test_target_cycles_gives_the_cheapest_balanced_design(finn_graph):
     from dqhw.boards import get_board
-    from dqhw.flow import folding_search as fs
+    from dqhw.folding import search as fs
 
     board = get_board("pynq-z2")
     units, plan = fs.search(finn_graph, board, fs.Budget(), 10.0, target_cycles=10_000)
@@ -140,7 +140,7 @@ def test_bad_budget_is_one_line(tmp_path, capsys):
 
 
 def test_fifo_storage_moves_wide_fifos_into_bram_when_luts_run_out():
-    from dqhw.flow.folding_search import choose_fifo_storage
+    from dqhw.folding.search import choose_fifo_storage
 
     fifos = {"fifo_0": (200, 384), "fifo_1": (200, 8), "fifo_2": (2, 16)}
     limits = estimate.Resources(lut=10_000, bram18=100, dsp=10)
@@ -161,8 +161,8 @@ def test_fifo_storage_moves_wide_fifos_into_bram_when_luts_run_out():
 def test_glue_over_the_reserve_folds_again(tmp_path, monkeypatch):
     """With no reserve for FIFOs and width converters, the fastest folding under a tight LUT budget
     overflows once they are in: the build folds again with their measured cost and then fits."""
-    from dqhw.flow import folding_search as fs
     from dqhw.flow.pipeline import BuildOptions, build
+    from dqhw.folding import search as fs
 
     monkeypatch.setattr(fs, "FIFO_RESERVE", {"lut": 0.0, "bram18": 0.0})
     out = build(BuildOptions(model=str(run_dir("thr_b2", **RUN)), out=str(tmp_path / "b"), lut_budget=10.0,
@@ -195,7 +195,7 @@ def test_width_converter_limit_matches_verilator(ibits, obits):
 
     import finn
 
-    from dqhw.flow.folding_search import stream
+    from dqhw.folding.search import stream
     from dqhw.simulate.verilator import lint
 
     hdl = Path(finn.__file__).parent / "finn-rtllib" / "dwc" / "hdl"
@@ -208,7 +208,7 @@ def test_width_converter_limit_matches_verilator(ibits, obits):
 def test_converter_vectors_must_tile_the_frame():
     """dwc_axi.sv converts in vectors of IBITS x OBITS bits: LFC W1A2's 16 -> 2048-bit converter on a
     2,048-bit frame held every frame back (deadlock at the end of a run); 16 -> 128 bits tiles it."""
-    from dqhw.flow.folding_search import stream
+    from dqhw.folding.search import stream
 
     assert not stream(8, 2, 1024).links(stream(1024, 2, 1024))
     assert stream(8, 2, 1024).links(stream(64, 2, 1024))

@@ -135,8 +135,8 @@ def test_dqhw_mvau_equals_finn_mvau(kind, monkeypatch, tmp_path):
     from qonnx.custom_op.registry import getCustomOp
 
     import dqhw.customop  # noqa: F401
-    from dqhw.flow.replace import ReplaceWithDqhwNodes
     from dqhw.golden import GoldenModel
+    from dqhw.transforms.replace import ReplaceWithDqhwNodes
 
     rng = np.random.default_rng(KINDS.index(kind) + 100)
     seen = set()
@@ -204,7 +204,7 @@ def test_xnor_popcount_contract_by_hand():
 def test_unsupported_mvau_inputs_are_refused(monkeypatch, tmp_path):
     """BIPOLAR activations into non-bipolar weights (W2A1) have no dqhw_mvau mode: refused in one line."""
     monkeypatch.setenv("FINN_BUILD_DIR", str(tmp_path))
-    from dqhw.flow.replace import ReplaceWithDqhwNodes
+    from dqhw.transforms.replace import ReplaceWithDqhwNodes
 
     rng = np.random.default_rng(0)
     spec = dict(mw=4, mh=2, pe=1, simd=1, vecs=[1], idt="BIPOLAR", wdt="INT2", odt="UINT2")
@@ -228,8 +228,8 @@ def test_golden_runs_a_bnn_pynq_style_chain_like_finn(monkeypatch, tmp_path):
     from qonnx.util.basic import qonnx_make_model
 
     import dqhw.customop  # noqa: F401
-    from dqhw.flow.replace import ReplaceWithDqhwNodes
     from dqhw.golden import GoldenModel
+    from dqhw.transforms.replace import ReplaceWithDqhwNodes
 
     rng = np.random.default_rng(7)
     F = "finn.custom_op.fpgadataflow"

@@ -422,7 +422,7 @@ def test_mvau_rtl_equals_finn(case, build_root, monkeypatch):
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.custom_op.registry import getCustomOp
 
-    from dqhw.flow.replace import ReplaceWithDqhwNodes
+    from dqhw.transforms.replace import ReplaceWithDqhwNodes
     from tests.test_mvau_semantics import _finn_model
 
     spec = MVAU_FINN_CASES[case]
@@ -838,8 +838,8 @@ def test_maxpool_execute_equals_finn(dt, monkeypatch, tmp_path):
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.custom_op.registry import getCustomOp
 
-    from dqhw.flow.replace import ReplaceWithDqhwNodes
     from dqhw.golden import GoldenModel
+    from dqhw.transforms.replace import ReplaceWithDqhwNodes
 
     channels, h, w, k, s, pe = 8, 7, 6, 3, 2, 4
     lo, hi = int(DataType[dt].min()), int(DataType[dt].max())

@@ -115,7 +115,7 @@ def test_commands_sample_every_class_of_a_sorted_file(sorted_run, tmp_path, caps
     assert "40 of 360" in desc
 
     # dqhw sim --limit (the set selection; the RTL path itself is test_e2e's)
-    from dqhw.simulate.session import collect_sets
+    from dqhw.simsession.session import collect_sets
 
     build = tmp / "build"
     build.mkdir()

@@ -1,4 +1,4 @@
-"""dqhw.simulate.progress: live frames/s and ETA read from growing frames.out files (one line for
+"""dqhw.simsession.progress: live frames/s and ETA read from growing frames.out files (one line for
 many shards), without a simulator: the files are written here the way tb_dqhw_accel writes them."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import time
 
-from dqhw.simulate.progress import FrameProgress, count_frames_out, format_eta
+from dqhw.simsession.progress import FrameProgress, count_frames_out, format_eta
 
 
 def test_count_reads_only_whole_new_out_lines(tmp_path):
@@ -69,7 +69,7 @@ def test_engine_auto_takes_the_bare_cpp_main_only_for_long_runs():
     import pytest
 
     from dqhw.errors import DqhwError
-    from dqhw.simulate.session import AUTO_CPP_CYCLES, choose_engine
+    from dqhw.simsession.session import AUTO_CPP_CYCLES, choose_engine
 
     assert choose_engine("auto", 360, 250, 1) == "cocotb"  # digits: a test split
     assert choose_engine("auto", 20_000, 32_768, 2) == "cpp"  # CNV W2A2: a whole CIFAR-10 evaluation

@@ -229,7 +229,7 @@ def test_ties_agree_with_qonnx(kind, tmp_path, capsys):
 def test_integer_thresholds_by_hand():
     """A float threshold a rounding error off an integer is a tie there (up: n, down: n + 1); one
     clearly between integers is ceil'ed whatever the tie side."""
-    from dqhw.flow.ties import half_even_ties, integer_thresholds
+    from dqhw.transforms.ties import half_even_ties, integer_thresholds
 
     t = np.array([[7.0 + 4e-15, 13.0 - 1e-14, 2.5, -3.0, 1425.0005]])
     assert integer_thresholds(t, [1, 1, 1, 1, 1]).tolist() == [[7, 13, 3, -3, 1426]]

@@ -167,20 +167,19 @@ def test_generation_refuses_rtl_that_references_a_missing_memory_file(thr_build,
 # faults injected into a finished design are caught: by the build's own proof and by dqhw sim
 # --------------------------------------------------------------------------------------------------
 def _build_with_fault(tmp_path: Path, monkeypatch, fault) -> Path:
-    """dqhw build of a fresh run, with `fault(rtl_dir)` applied right after the FIFO sizing sealed
-    the RTL (before the build's proof)."""
+    """dqhw build of a fresh run, with `fault(rtl_dir)` applied right after generate_rtl sealed the
+    RTL (before the build's proof)."""
     from dqhw.flow import fifo_sizing
     from dqhw.flow.pipeline import BuildOptions, build
     from tests.test_build_common import make_run
 
-    real = fifo_sizing.size_and_generate
+    real = fifo_sizing.write_rtl
 
-    def sized_then_broken(dataflow, rtl_dir, *args, **kw):
-        record = real(dataflow, rtl_dir, *args, **kw)
+    def sealed_then_broken(model, rtl_dir, *args, **kw):
+        real(model, rtl_dir, *args, **kw)
         fault(Path(rtl_dir))
-        return record
 
-    monkeypatch.setattr(fifo_sizing, "size_and_generate", sized_then_broken)
+    monkeypatch.setattr(fifo_sizing, "write_rtl", sealed_then_broken)
     run = make_run(tmp_path / "run", bits="2", wbits="2", seed=5, input_bits="4")
     out = tmp_path / "build"
     with pytest.raises(MismatchError) as e:
@@ -207,8 +206,8 @@ def test_build_proof_catches_a_changed_fifo_depth(tmp_path, monkeypatch):
 def test_proof_catches_a_flipped_threshold(thr_build, tmp_path):
     """The build's proof step (prove_rtl, as the build calls it) on a copy with one input threshold changed."""
     from dqhw.data import load_dataset
+    from dqhw.flow.prove import prove_rtl
     from dqhw.golden import GoldenModel
-    from dqhw.simulate.prove import prove_rtl
 
     build = _copy_build(thr_build, tmp_path / "build")
     dat = sorted((build / "rtl").glob("Thresholding_rtl_0_threshs_*.dat"))[0]

@@ -65,6 +65,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="ECP5 boards: stop after the RTL proof (no synth_ecp5, nextpnr-ecp5, ecppack or bitstream)")
     p.add_argument("--allow-timing-fail", action="store_true",
                    help="ECP5 boards: keep a routed design that misses its clock (a warning instead of an error)")
+    p.add_argument("--start-step", default=None, metavar="STEP",
+                   help="restart the build in --out at this step, from the models and records its earlier steps "
+                        "saved under intermediate/ (docs/build.md, Steps)")
+    p.add_argument("--stop-step", default=None, metavar="STEP",
+                   help="stop after this step; the build folder keeps its intermediates for --start-step")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
@@ -82,7 +87,8 @@ def run(args: argparse.Namespace) -> int:
                         rtl=not args.no_rtl, prove_frames=args.prove_frames, frames=args.frames,
                         input_scale=args.input_scale, input_offset=args.input_offset, synth=args.synth,
                         place_route=not args.no_place_route, allow_timing_fail=args.allow_timing_fail,
-                        accept_rewrites=args.accept_rewrites)
+                        accept_rewrites=args.accept_rewrites, start_step=args.start_step,
+                        stop_step=args.stop_step)
 
     def progress(msg: str) -> None:
         if not args.quiet:
@@ -90,6 +96,10 @@ def run(args: argparse.Namespace) -> int:
 
     out = build(opts, progress=progress)
     import json
+
+    if args.stop_step:
+        print(f"build {out}: stopped after {args.stop_step}; continue with --start-step STEP --out {out}")
+        return 0
 
     s = json.loads((out / "report" / "summary.json").read_text())
     v = s["verification"]

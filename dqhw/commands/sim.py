@@ -39,7 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dqhw.simulate.session import latest_build, run_sim
+    from dqhw.simsession.session import latest_build, run_sim
 
     build = args.build or str(latest_build())
     if args.merge is not None and args.backend != "verilator":
@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     if args.merge is not None:
         from pathlib import Path
 
-        from dqhw.simulate.shards import merge_dirs
+        from dqhw.simsession.shards import merge_dirs
 
         report = merge_dirs(Path(build), [Path(d) for d in args.merge])
         print(f"sim {build}: merged {report['shards']} shards, {report['total_frames']} frames, "

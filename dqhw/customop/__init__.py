@@ -36,14 +36,20 @@ def load_dataflow(path):
     except Exception as e:  # noqa: BLE001
         raise DqhwError(f"{path}: not a readable ONNX dataflow graph ({type(e).__name__})") from None
 
-custom_op = {
-    "DqhwMVAU": DqhwMVAU,
-    "DqhwMaxPool": DqhwMaxPool,
-    "DqhwLabelSelect": DqhwLabelSelect,
-    "DqhwAddStreams": DqhwAddStreams,
-    "DqhwDuplicateStreams": DqhwDuplicateStreams,
-    "DqhwGlobalAccPool": DqhwGlobalAccPool,
-}
+def _registered() -> dict:
+    """{node type: class} of every layer type in dqhw.layers (the one registration of a layer)."""
+    import importlib
+
+    from dqhw.layers import LAYERS
+
+    out = {}
+    for t in LAYERS:
+        module, _, name = t.cls.partition(":")
+        out[t.op_type] = getattr(importlib.import_module(module), name)
+    return out
+
+
+custom_op = _registered()
 
 __all__ = ["DOMAIN", "DqhwMVAU", "DqhwMaxPool", "DqhwLabelSelect", "DqhwAddStreams", "DqhwDuplicateStreams",
            "DqhwGlobalAccPool", "custom_op"]

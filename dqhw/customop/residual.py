@@ -2,7 +2,7 @@
 
 - DqhwAddStreams (rtl/dqhw_add.v): the integer convex-combination add `out = WA * a + WB * b` of two
   streams of the same shape (NHWC, channels innermost, PE channels per beat on both inputs and the
-  output). Made by dqhw.flow.residual.ConvexAddToInteger from the streamlined float graph's
+  output). Made by dqhw.transforms.residual.ConvexAddToInteger from the streamlined float graph's
   `Add(Mul(a, alpha), Mul(b, beta))` with alpha / beta = WA / WB; the common scale alpha / WA goes into
   the requantizing thresholds after it. Inputs unsigned or signed integers; WA, WB >= 1.
 - DqhwDuplicateStreams (rtl/dqhw_stream_fork.v): finn's DuplicateStreams with two outputs, each a

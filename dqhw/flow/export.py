@@ -5,7 +5,7 @@ source (run or file) goes through before finn's steps.
 input convention (`pixel * input_scale + input_offset` as Mul/Add in front of the graph; the new
 input is annotated UINT8: raw pixels NCHW, what the FPGA receives) and the output renamed `logits`.
 The argmax (TopK -> finn's LabelSelect) is appended after streamlining, once the output affine has
-been split off (dqhw.flow.passes.SplitOutputAffine): float logits = integer logits * scale + bias.
+been split off (dqhw.transforms.passes.SplitOutputAffine): float logits = integer logits * scale + bias.
 """
 
 from __future__ import annotations
@@ -110,7 +110,7 @@ def rewrite_graph(raw):
     """(the graph as given, the graph dqhw builds, a note or None, the rewritten node names), both
     annotated. The only rewrite: FixUnsignedBinaryActQuant (see meaning_rewrites); it changes what
     the graph computes, so a model-file build refuses it unless --accept-rewrites (dqhw.flow.source)."""
-    from dqhw.flow.passes import FixUnsignedBinaryActQuant
+    from dqhw.transforms.passes import FixUnsignedBinaryActQuant
 
     original = annotate(raw)
     names = meaning_rewrites(original)
@@ -142,7 +142,7 @@ def prepare_qonnx(raw, input_scale: float = 1.0, input_offset: float = 0.0):
     from qonnx.transformation.infer_shapes import InferShapes
     from qonnx.util.cleanup import cleanup_model
 
-    from dqhw.flow.passes import FixUnsignedBinaryActQuant
+    from dqhw.transforms.passes import FixUnsignedBinaryActQuant
 
     m = ModelWrapper(copy.deepcopy(raw.model))
     with finn_compat.quiet():

@@ -21,7 +21,6 @@ DIR/
 from __future__ import annotations
 
 import datetime
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,9 +28,11 @@ from pathlib import Path
 from dqhw import finn_compat
 from dqhw.boards import get_board
 from dqhw.errors import DqhwError
-from dqhw.flow.folding_search import Budget
-from dqhw.flow.steps import BuildContext, RefoldNeeded, steps
+from dqhw.flow.run_steps import StepRunner, restart, step_range
+from dqhw.flow.state import BuildConfig
+from dqhw.flow.step_table import steps
 from dqhw.flow.workdir import build_workdir
+from dqhw.folding.search import Budget
 from dqhw.io import write_json
 
 
@@ -61,6 +62,8 @@ class BuildOptions:
     place_route: bool = True  # ECP5 boards: synth_ecp5 -> nextpnr-ecp5 -> ecppack (dqhw.synth.ecp5)
     allow_timing_fail: bool = False  # ECP5 boards: a routed design that misses its clock is a warning
     accept_rewrites: bool = False  # model file only: build a rewrite that changes what the file computes
+    start_step: str | None = None  # restart an existing build (--out) at this step, from its intermediates
+    stop_step: str | None = None  # stop after this step (the build folder keeps its intermediates)
 
 
 def default_out(source_path: Path, board: str) -> Path:
@@ -78,7 +81,7 @@ def _check_out(out: Path, source_path: Path) -> None:
 
 
 def _check_options(opts: BuildOptions, board) -> float:
-    from dqhw.simulate.prove import MIN_FRAMES
+    from dqhw.flow.prove import MIN_FRAMES
 
     clock_ns = float(opts.clock_ns) if opts.clock_ns is not None else board.clock_ns
     if not clock_ns > 0:
@@ -106,8 +109,10 @@ def _check_options(opts: BuildOptions, board) -> float:
         check_tools()
     if opts.prove_frames < MIN_FRAMES:
         raise DqhwError(f"--prove-frames must be >= {MIN_FRAMES}, got {opts.prove_frames}")
+    if opts.start_step and not (Path(opts.out or "") / "build.json").is_file():
+        raise DqhwError(f"--start-step {opts.start_step} restarts an existing build: give its folder with --out")
     if opts.folding:
-        from dqhw.flow.folding import load_folding
+        from dqhw.folding.config import load_folding
 
         load_folding(Path(opts.folding))  # fail early on a bad file
     return clock_ns
@@ -132,89 +137,68 @@ def load_source(opts: BuildOptions):
 
 
 def build(opts: BuildOptions, progress=None) -> Path:
-    """Run the whole build; returns the build directory. Raises DqhwError (one line) on bad input."""
+    """Run the whole build (or --start-step .. --stop-step of it); returns the build directory.
+    Raises DqhwError (one line) on bad input."""
     t_start = time.time()
     board = get_board(opts.board)
     clock_ns = _check_options(opts, board)
     folding_file = Path(opts.folding) if opts.folding else None
-    target_fps = opts.target_fps  # None: the fastest design that fits (dqhw.flow.folding_search)
     source_path = Path(opts.model)
     out = Path(opts.out) if opts.out else default_out(source_path, board.name)
     _check_out(out, source_path)
+    step_list = steps(opts.rtl, board.family)
+    first, last = step_range(step_list, opts, out)
     finn_compat.prepare()
     src = load_source(opts)
 
     with build_workdir(out, progress, opts) as tmp:
-        (tmp / "intermediate").mkdir()
-        ctx = BuildContext(source=src, board=board, out=tmp, clock_ns=clock_ns, t_start=t_start,
-                           target_fps=None if folding_file else target_fps, folding_file=folding_file, opts=opts,
-                           budget=Budget(opts.lut_budget, opts.bram_budget, opts.dsp_budget))
-        ctx.progress = progress
-        ctx.cfg = finn_compat.make_config(tmp, board.finn_part, board.finn_board, clock_ns, ctx.target_fps,
-                                          None)
-        _save_frames(tmp, src)
-        steps_done = []
-        model = None
-        step_list = steps(opts.rtl, board.family)
-        i = 0
-        while i < len(step_list):
-            name, fn, saves = step_list[i]
-            t0 = time.time()
-            if progress:
-                progress(f"[{i:02d}] {name}")
-            try:
-                model = fn(model, ctx)
-            except RefoldNeeded as e:
-                # the sized FIFOs took more than the search reserved: fold again with their real cost
-                steps_done.append({"step": name, "seconds": round(time.time() - t0, 3), "model": None,
-                                   "refold": str(e)})
-                if progress:
-                    progress(f"     {e}: folding again")
-                i = next(k for k, s in enumerate(step_list) if s[0] == "folding")
-                from qonnx.core.modelwrapper import ModelWrapper
-
-                model = ModelWrapper(str(tmp / f"intermediate/{i - 1:02d}_{step_list[i - 1][0]}.onnx"))
-                for d in ("rtl", "rtl-sizing"):
-                    shutil.rmtree(tmp / d, ignore_errors=True)
-                ctx.rtl.clear()
-                continue
-            rel = None
-            if saves:
-                rel = f"intermediate/{i:02d}_{name}.onnx"
-                model.save(str(tmp / rel))
-            steps_done.append({"step": name, "seconds": round(time.time() - t0, 3), "model": rel})
-            if name == "insert_dwc_fifo":
-                _tidy_finn_outputs(tmp)
-            i += 1
-        model.save(str(tmp / "dataflow.onnx"))
-
-        from dqhw.flow import report
-
-        summary = ctx.summary
-        build_info = {
-            "dqhw_build": 2,
-            "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-            "source": src.describe(),
-            "frames": "frames/clean.npz",
-            "num_classes": int(summary["num_classes"]),
-            "board": board.to_dict(),
-            "clock_ns": clock_ns,
-            "folding_source": (f"--folding {folding_file}" if folding_file else
-                               f"--target-fps {target_fps}" if target_fps else "fastest that fits"),
-            "budget": ctx.budget.describe(),
-            "target_fps": ctx.target_fps,
-            "versions": _versions(),
-            "steps": steps_done,
-            "outputs": report.outputs_info(ctx, model),
-            "warnings": ctx.warnings,
-        }
-        if src.run is not None:  # kept for tools that look for the run
-            build_info["run"] = str(Path(src.run.path).resolve())
-        if opts.rtl:
-            build_info["rtl"] = dict(ctx.rtl)
-        build_info["seconds"] = round(time.time() - t_start, 2)
-        write_json(tmp / "build.json", build_info)
+        target_fps = None if folding_file else opts.target_fps  # None: the fastest design that fits
+        cfg = BuildConfig(source=src, board=board, out=tmp, clock_ns=clock_ns, t_start=t_start, target_fps=target_fps,
+                          folding_file=folding_file, opts=opts, progress=progress,
+                          budget=Budget(opts.lut_budget, opts.bram_budget, opts.dsp_budget))
+        cfg.finn = finn_compat.make_config(tmp, board.finn_part, board.finn_board, clock_ns, target_fps, None)
+        if first == 0:
+            (tmp / "intermediate").mkdir()
+            _save_frames(tmp, src)
+            model, done = None, []
+        else:
+            model, done = restart(out, tmp, step_list, first, cfg)
+        model = StepRunner(step_list, cfg, done).run(model, first, last)
+        write_json(tmp / "build.json", build_info(cfg, model, done, step_list[last].name if
+                                                   last < len(step_list) - 1 else None))
     return out
+
+
+def build_info(cfg: BuildConfig, model, steps_done: list[dict], stopped_after: str | None) -> dict:
+    """build.json: what was built, from what, with which steps and their times."""
+    from dqhw.flow import report
+
+    opts, rec = cfg.opts, cfg.record
+    info = {
+        "dqhw_build": 2,
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "source": cfg.source.describe(),
+        "frames": "frames/clean.npz",
+        "num_classes": rec.num_classes,
+        "board": cfg.board.to_dict(),
+        "clock_ns": cfg.clock_ns,
+        "folding_source": (f"--folding {cfg.folding_file}" if cfg.folding_file else
+                           f"--target-fps {opts.target_fps}" if opts.target_fps else "fastest that fits"),
+        "budget": cfg.budget.describe(),
+        "target_fps": cfg.target_fps,
+        "versions": _versions(),
+        "steps": steps_done,
+        "outputs": report.outputs_info(cfg, model) if stopped_after is None else None,
+        "warnings": rec.warnings,
+    }
+    if stopped_after is not None:
+        info["stopped_after"] = stopped_after  # --stop-step: restart with --start-step
+    if cfg.source.run is not None:  # kept for tools that look for the run
+        info["run"] = str(Path(cfg.source.run.path).resolve())
+    if opts.rtl:
+        info["rtl"] = dict(rec.rtl)
+    info["seconds"] = round(time.time() - cfg.t_start, 2)
+    return info
 
 
 def _save_frames(tmp: Path, src) -> None:
@@ -228,18 +212,6 @@ def _save_frames(tmp: Path, src) -> None:
     if clean.labels is not None:
         arrays["labels"] = clean.labels
     np.savez_compressed(tmp / "frames" / "clean.npz", **arrays)
-
-
-def _tidy_finn_outputs(tmp: Path) -> None:
-    """Move finn's side outputs into intermediate/ (finn writes them to its output_dir)."""
-    inter = tmp / "intermediate"
-    finn_dir = tmp / "intermediate_models"
-    if (finn_dir / "dataflow_parent.onnx").is_file():
-        shutil.move(str(finn_dir / "dataflow_parent.onnx"), inter / "dataflow_parent.onnx")
-    shutil.rmtree(finn_dir, ignore_errors=True)
-    for name in ("template_specialize_layers_config.json",):
-        if (tmp / name).is_file():
-            shutil.move(str(tmp / name), inter / name)
 
 
 def _versions() -> dict:

@@ -29,7 +29,7 @@ def _figure(fn, *args) -> int | None:
         return None
 
 
-def _total(values) -> int | None:
+def total(values) -> int | None:
     values = list(values)
     return None if any(v is None for v in values) else int(sum(values))
 
@@ -89,29 +89,29 @@ def summarize(ctx, model, verification: dict) -> dict:
     rows = layer_rows(model, board.finn_part)
     unknown_cycles = [r["name"] for r in rows if r["cycles"] is None]
     if unknown_cycles:
-        ctx.warnings.append(f"cycles per frame unknown for {', '.join(unknown_cycles)}: the throughput figures "
+        ctx.record.warnings.append(f"cycles per frame unknown for {', '.join(unknown_cycles)}: the throughput figures "
                             "below are unknown")
     known = [r for r in rows if r["cycles"] is not None]
     bottleneck = max(known, key=lambda r: r["cycles"]) if known and not unknown_cycles else None
     max_cycles = bottleneck["cycles"] if bottleneck else None
     clock_hz = 1e9 / ctx.clock_ns
-    totals = {k: _total(r["resources"][k] for r in rows) for k in ("LUT", "BRAM18", "DSP")}
+    totals = {k: total(r["resources"][k] for r in rows) for k in ("LUT", "BRAM18", "DSP")}
     avail = {"LUT": board.model_lut, "BRAM18": board.bram18, "DSP": board.dsp}
     util = {k: (round(100.0 * totals[k] / avail[k], 2) if totals[k] is not None else None) for k in totals}
     for k in totals:
         if totals[k] is None:
             missing = [r["name"] for r in rows if r["resources"][k] is None]
-            ctx.warnings.append(f"estimated {k} unknown: no estimate for {', '.join(missing[:4])}"
+            ctx.record.warnings.append(f"estimated {k} unknown: no estimate for {', '.join(missing[:4])}"
                                 + (f" and {len(missing) - 4} more" if len(missing) > 4 else ""))
         elif totals[k] > avail[k]:
-            ctx.warnings.append(f"estimated {k} {totals[k]} exceeds the {board.name}'s {avail[k]}: lower --target-fps, "
-                                "give a less parallel --folding or use fewer bits")
+            ctx.record.warnings.append(f"estimated {k} {totals[k]} exceeds the {board.name}'s {avail[k]}: lower "
+                                       "--target-fps, give a less parallel --folding or use fewer bits")
     fits = None if any(v is None for v in totals.values()) else all(totals[k] <= avail[k] for k in totals)
     path_cycles = None if unknown_cycles else int(sum(r["cycles"] for r in rows))
     return {
         "source": str(ctx.source.path),
         "source_kind": ctx.source.kind,
-        "num_classes": int(ctx.qonnx.get_tensor_shape("logits")[-1]),
+        "num_classes": ctx.record.num_classes,
         "board": board.name,
         "part": board.part,
         "clock_ns": ctx.clock_ns,
@@ -136,11 +136,11 @@ def summarize(ctx, model, verification: dict) -> dict:
                        f"{board.bram_unit} = BRAM18 (18 Kb, the same aspect ratios), its {board.dsp} "
                        f"{board.dsp_type} = DSP"),
         },
-        "folding": ctx.folding,
+        "folding": ctx.record.folding,
         "verification": verification,
-        "synthesis": ctx.notes.get("synthesis"),  # dqhw.synth.build.report_summary (step synthesize)
-        "place_route": ctx.notes.get("place_route"),  # dqhw.synth.ecp5 (step place_route, ECP5 boards)
-        "warnings": ctx.warnings,
+        "synthesis": ctx.record.synthesis,  # dqhw.synth.build.report_summary (step synthesize)
+        "place_route": ctx.record.place_route,  # dqhw.synth.ecp5 (step place_route, ECP5 boards)
+        "warnings": ctx.record.warnings,
     }
 
 
@@ -159,12 +159,12 @@ def outputs_info(ctx, model) -> dict:
         "input_layout": "NHWC uint8 pixels (the host transposes NCHW -> NHWC, see intermediate/dataflow_parent.onnx)",
         "output_tensor": g.output_name,
         "logits_tensor": g.logits_tensor,
-        "logits_scale": ctx.output_scale,
-        "logits_bias": ctx.output_bias,
+        "logits_scale": ctx.record.output_scale,
+        "logits_bias": ctx.record.output_bias,
         "logits_note": "float logits = integer accumulators (logits_tensor) * logits_scale + logits_bias",
         # "accelerator": LabelSelect in the RTL (m_axis); "host": per-class scale/bias (lists), no class
         # output, the host takes class = argmax(acc * logits_scale + logits_bias) (dqhw.contract.host_class)
-        "class_on": ctx.class_on,
+        "class_on": ctx.record.class_on,
     }
 
 

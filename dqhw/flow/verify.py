@@ -182,7 +182,7 @@ def judge_float_logits(float_logits: np.ndarray, scale, golden_logits: np.ndarra
 
 def _set_report(ctx, golden, fs, exec_n: int, oracle_n: int, dataflow, with_qonnx: bool) -> dict:
     """Every oracle on one frame set (dqhw.flow.source.FrameSet)."""
-    src, scale, bias = ctx.source, ctx.output_scale, ctx.output_bias
+    src, scale, bias = ctx.source, ctx.record.output_scale, ctx.record.output_bias
     images, labels = fs.images, fs.labels
     res = golden.run(images)
     d: dict = {"set": fs.name, "frames": int(len(images)), "source": fs.source}
@@ -204,9 +204,10 @@ def _set_report(ctx, golden, fs, exec_n: int, oracle_n: int, dataflow, with_qonn
             q0 = qonnx_execute(src.original, src.graph_input(sub))
             d["qonnx_original"] = judge_float_logits(q0, scale, ref.logits, ref.labels, bias)
     # finn's own folded graph (finn's Python semantics for MVAU/Pool/LabelSelect) vs golden
-    contexts = execute_graph(ctx.finn_folded, sub)
-    fl_name = _label_select_input(ctx.finn_folded)
-    out_name = ctx.finn_folded.graph.output[0].name
+    finn_folded = _finn_folded(ctx)
+    contexts = execute_graph(finn_folded, sub)
+    fl_name = _label_select_input(finn_folded)
+    out_name = finn_folded.graph.output[0].name
     finn_logits = [np.asarray(c[fl_name]).reshape(-1) for c in contexts]
     if fl_name == out_name:  # no LabelSelect: the host's class of finn's logits
         finn_labels = [int(v) for v in golden.class_of(np.asarray(finn_logits).reshape(len(contexts), -1))] \
@@ -215,7 +216,7 @@ def _set_report(ctx, golden, fs, exec_n: int, oracle_n: int, dataflow, with_qonn
         finn_labels = [int(np.asarray(c[out_name]).reshape(-1)[0]) for c in contexts]
     lab_mm = sum(lab != int(ref.labels[i]) for i, lab in enumerate(finn_labels))
     log_mm = sum(not np.array_equal(v, ref.logits[i]) for i, v in enumerate(finn_logits))
-    float32_ok = finn_float32_exact(ctx.finn_folded)
+    float32_ok = finn_float32_exact(finn_folded)
     d["finn_graph"] = {"frames": len(sub), "label_mismatches": lab_mm, "logits_mismatches": log_mm,
                        # finn's MVAU executes in float32: exact only while |acc| < 2^24
                        "finn_float32_exact_guaranteed": float32_ok,
@@ -247,6 +248,13 @@ def _label_select_input(model) -> str:
     return model.graph.output[0].name
 
 
+def _finn_folded(ctx):
+    """The folded finn graph step dqhw_nodes saved (finn's own layers, before dqhw's replace them)."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
+    return ModelWrapper(str(ctx.out / ctx.record.finn_folded))
+
+
 def verify_build(ctx, dataflow) -> dict:
     """Every oracle on the clean frames and each adversarial set; see ORACLES. Frames: Brevitas (runs
     only) on all of them; qonnx on the first --verify-frames clean frames; finn's graph on those and
@@ -254,7 +262,7 @@ def verify_build(ctx, dataflow) -> dict:
     from dqhw.golden import GoldenModel
 
     opts = ctx.opts
-    golden = GoldenModel(dataflow, class_affine=ctx.class_affine)
+    golden = GoldenModel(dataflow, class_affine=ctx.record.class_affine())
     sets = []
     for i, fs in enumerate(ctx.source.frame_sets):
         fs_used = fs if i else type(fs)(fs.name, fs.images[:opts.verify_frames],
@@ -274,9 +282,9 @@ def verify_build(ctx, dataflow) -> dict:
                         "passed": all(p["passed"] for p in parts),
                         "failing_sets": [s["set"] for s in sets if key in s and not s[key]["passed"]]})
     out = {
-        "output_scale": ctx.output_scale,
-        "output_bias": ctx.output_bias,
-        "class_on": ctx.class_on,
+        "output_scale": ctx.record.output_scale,
+        "output_bias": ctx.record.output_bias,
+        "class_on": ctx.record.class_on,
         "oracles": oracles,
         "passed": all(o["passed"] for o in oracles),
         "sets": sets,

@@ -217,15 +217,14 @@ def _maxpool(top: TopBuilder, node, inst, src: Stream) -> Stream:
 
 
 # --------------------------------------------------------------------------------------------------
-def generate_hls(dataflow_path: str | Path, out_dir: str | Path, fpga_part: str = "xc7z020clg400-1",
+def generate_hls(dataflow, out_dir: str | Path, fpga_part: str = "xc7z020clg400-1",
                  clock_ns: float = 10.0) -> dict:
-    """Write the HLS accelerator of `dataflow_path` into `out_dir` (replaced); returns hls.json's content."""
-    from dqhw.customop import load_dataflow
-    from dqhw.rtlgen.generate import custom_op_getter, stream_nodes
+    """Write the HLS accelerator of `dataflow` (a graph file or a ModelWrapper) into `out_dir` (replaced);
+    returns hls.json's content."""
+    from dqhw.rtlgen.generate import custom_op_getter, graph_and_bytes, stream_nodes
 
     get_custom_op = custom_op_getter()
-    dataflow_path = Path(dataflow_path)
-    model = load_dataflow(dataflow_path)
+    model, graph_bytes = graph_and_bytes(dataflow)
     nodes = stream_nodes(model)
     first = get_custom_op(nodes[0])
     in_bits = _element_bits(first.get_input_datatype(0))
@@ -292,7 +291,7 @@ def generate_hls(dataflow_path: str | Path, out_dir: str | Path, fpga_part: str 
 
     info = {
         "top": TOP,
-        "graph_sha": hashlib.sha256(dataflow_path.read_bytes()).hexdigest()[:16],
+        "graph_sha": hashlib.sha256(graph_bytes).hexdigest()[:16],
         "in_shape": [int(v) for v in model.get_tensor_shape(model.graph.input[0].name)[1:]],
         "in_width": port_in.width, "in_elem_bits": in_bits, "in_elems_per_beat": in_per_beat,
         "in_beats_per_frame": in_beats,

@@ -145,3 +145,12 @@ def _check(cfg: MechanismConfig) -> None:
     for g in [r.get("claim"), *r.get("baselines", []), *([r["repair"]] if r.get("repair") else [])]:
         if g not in groups:
             raise _err(path, f"[rules] {g!r} is not a run group (groups: {', '.join(sorted(groups))})")
+
+
+# where the experiment's files go (read by the runner, the measurements and the report)
+def subset_path(cfg: MechanismConfig) -> Path:
+    return Path(cfg.out) / "data" / "subset.npz"
+
+
+def run_dir(cfg: MechanismConfig, run: RunSpec) -> Path:
+    return Path(cfg.out) / "runs" / run.name

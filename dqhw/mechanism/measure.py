@@ -22,8 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from dqhw.io import atomic_path, write_json
-from dqhw.mechanism.config import MechanismConfig, RunSpec, load
-from dqhw.mechanism.runner import run_dir, subset_path
+from dqhw.mechanism.config import MechanismConfig, RunSpec, load, run_dir, subset_path
 
 COMMON_KINDS = ("noise", "transfer-fgsm")
 

@@ -130,7 +130,7 @@ def write_report(cfg: MechanismConfig, say, publish: str | None = None) -> Path:
 
 def _publish(cfg: MechanismConfig, dst: Path, say) -> None:
     """Copy the small raw results (measurements, metrics, layers, verdict, report, plots) to `dst`."""
-    from dqhw.mechanism.runner import run_dir
+    from dqhw.mechanism.config import run_dir
 
     out = Path(cfg.out)
     dst.mkdir(parents=True, exist_ok=True)

@@ -14,17 +14,9 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from dqhw.errors import DqhwError
-from dqhw.mechanism.config import MechanismConfig, RunSpec
+from dqhw.mechanism.config import MechanismConfig, RunSpec, run_dir, subset_path
 
 STAGES = ("data", "train", "common", "measure", "report")
-
-
-def subset_path(cfg: MechanismConfig) -> Path:
-    return Path(cfg.out) / "data" / "subset.npz"
-
-
-def run_dir(cfg: MechanismConfig, run: RunSpec) -> Path:
-    return Path(cfg.out) / "runs" / run.name
 
 
 def make_subset(cfg: MechanismConfig, say) -> Path:

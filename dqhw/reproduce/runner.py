@@ -275,7 +275,7 @@ def run_sim_unit(u: Unit, cfg: ReproConfig, by_id, quiet, say) -> dict:
     from dqhw.data import load_dataset
     from dqhw.io import atomic_path
     from dqhw.reproduce.estimate import sim_jobs
-    from dqhw.simulate.session import run_sim
+    from dqhw.simsession.session import run_sim
 
     build_dir = Path(u.meta["build_dir"])
     jobs = sim_jobs()
@@ -319,9 +319,9 @@ def _rtl_amplification(u: Unit, cfg: ReproConfig, build_dir: Path, quiet, say) -
     """Fig. 3 on the hardware: FGSM at the pair's ε on a stratified sample of the test split, D per
     activation layer read from the RTL's internal streams (dqhw.simulate.amplification), next to the
     golden model's D (equal on a bit-exact build) and the Brevitas model's (software)."""
+    from dqhw.amplification import activations, normalized_distance
     from dqhw.attacks import attack_images, attack_params
     from dqhw.data import load_dataset
-    from dqhw.evaluate import activations, normalized_distance
     from dqhw.runs import load_run
     from dqhw.sampling import stratified_indices
     from dqhw.simulate.amplification import rtl_amplification

@@ -32,13 +32,13 @@ import numpy as np
 from dqhw import contract
 from dqhw.errors import DqhwError
 from dqhw.estimate import fifo_bram_min_depth
+from dqhw.layers import verilog_modules
 from dqhw.resources import hw_dir
+from dqhw.templates import render
 
 FINN_RTL_NODES = ("ConvolutionInputGenerator_rtl", "FMPadding_rtl", "StreamingDataWidthConverter_rtl",
                   "Thresholding_rtl", "Reshape_rtl")
-DQHW_NODES = {"DqhwMVAU": "dqhw_mvau", "DqhwMaxPool": "dqhw_maxpool", "DqhwLabelSelect": "dqhw_label_select",
-              "DqhwAddStreams": "dqhw_add", "DqhwDuplicateStreams": "dqhw_stream_fork",
-              "DqhwGlobalAccPool": "dqhw_global_acc_pool"}
+DQHW_NODES = verilog_modules()  # dqhw node type -> rtl/ module (dqhw.layers)
 # port prefixes of dqhw's modules with more than one input or output stream
 IN_PORTS = {"dqhw_add": ("s0_axis", "s1_axis")}
 OUT_PORTS = {"dqhw_stream_fork": ("m0_axis", "m1_axis")}
@@ -151,85 +151,124 @@ def stream_nodes(model) -> list:
     return order
 
 
-def generate_rtl(dataflow_path: str | Path, out_dir: str | Path, fpga_part: str = "xc7z020clg400-1",
-                 clock_ns: float = 10.0, fifo_depths: dict[str, int] | None = None) -> Design:
-    """Write the stitched accelerator for `dataflow_path` into `out_dir` (created/replaced)."""
+def graph_and_bytes(dataflow) -> tuple:
+    """(a model generate_rtl may change, the graph's serialized bytes) of a graph file or a ModelWrapper
+    (its bytes are the file model.save would write)."""
+    from qonnx.core.modelwrapper import ModelWrapper
+
     from dqhw.customop import load_dataflow
 
-    get_custom_op = custom_op_getter()
-    dataflow_path = Path(dataflow_path)
-    model = load_dataflow(dataflow_path)
+    if isinstance(dataflow, ModelWrapper):
+        data = dataflow.model.SerializeToString()
+        return ModelWrapper(data), data
+    return load_dataflow(dataflow), Path(dataflow).read_bytes()
+
+
+def generate_rtl(dataflow, out_dir: str | Path, fpga_part: str = "xc7z020clg400-1",
+                 clock_ns: float = 10.0, fifo_depths: dict[str, int] | None = None) -> Design:
+    """Write the stitched accelerator for the dataflow graph `dataflow` (a file or a ModelWrapper, left
+    unchanged) into `out_dir` (created/replaced)."""
+    model, graph_bytes = graph_and_bytes(dataflow)
     out = Path(out_dir)
     if out.exists():
         shutil.rmtree(out)
     (out / "nodes").mkdir(parents=True)
-    fifo_depths = dict(fifo_depths or {})
-
-    stages: list[Stage] = []
-    files: list[Path] = []
-    data_files: list[Path] = []
-    mvaus = []
-    fifo_index = 0
-    stream_of = {model.graph.input[0].name: "s0"}
+    acc = _Stages(model, out, fpga_part, clock_ns, dict(fifo_depths or {}))
     for node in stream_nodes(model):
-        inst = get_custom_op(node)
+        acc.add(node)
+    design = _design(model, acc, graph_bytes)
+    (out / "dqhw_accel.v").write_text(_top_verilog(design))
+    design.files = _collect_files(acc.files, out, acc.stages)
+    design.data_files = _collect_data_files(acc.data_files, out)
+    check_references(out, design)
+    (out / "filelist.f").write_text("\n".join(design.files) + "\n")
+    (out / "memfiles.f").write_text("".join(f + "\n" for f in design.data_files))
+    (out / "design.json").write_text(json.dumps(design.to_json(), indent=2) + "\n")
+    return design
+
+
+class _Stages:
+    """The stages of dqhw_accel, one per stream node, with the sources and memory files they need."""
+
+    def __init__(self, model, out: Path, fpga_part: str, clock_ns: float, fifo_depths: dict[str, int]):
+        self.model, self.out, self.fpga_part, self.clock_ns = model, out, fpga_part, clock_ns
+        self.fifo_depths = fifo_depths
+        self.get_custom_op = custom_op_getter()
+        self.stages: list[Stage] = []
+        self.files: list[Path] = []
+        self.data_files: list[Path] = []
+        self.mvaus: list = []
+        self.stream_of = {model.graph.input[0].name: "s0"}
+
+    def add(self, node) -> None:
+        inst = self.get_custom_op(node)
         op = node.op_type
         in_w = int(inst.get_instream_width_padded(0))
         out_w = int(inst.get_outstream_width_padded(0))
-        ins = [stream_of[t] for t in stream_inputs(model, node)]
+        ins = [self.stream_of[t] for t in stream_inputs(self.model, node)]
         outs = []
         for t in node.output:
-            stream_of[t] = f"s{len(stream_of)}"
-            outs.append(stream_of[t])
-        n_before = len(stages)
+            self.stream_of[t] = f"s{len(self.stream_of)}"
+            outs.append(self.stream_of[t])
         if op == "StreamingFIFO_rtl":
-            name = f"fifo_{fifo_index}"
-            fifo_index += 1
-            depth = int(fifo_depths.get(name, max(DEFAULT_FIFO_DEPTH, int(inst.get_nodeattr("depth")))))
-            if depth < 2:
-                raise DqhwError(f"{name}: FIFO depth must be at least 2, got {depth}")
-            params = {"WIDTH": in_w, "DEPTH": depth}
-            style = str(inst.get_nodeattr("ram_style"))
-            if style != "auto":  # storage chosen for the budget (dqhw.flow.folding_search.choose_fifo_storage)
-                params["BRAM_MIN_DEPTH"] = min(fifo_bram_min_depth(style), depth + 1)
-            stages.append(Stage(name, "fifo", op, "dqhw_fifo", in_w, in_w, params,
-                                fifo_depth=depth, frame_beats=_frame_beats(inst)))
+            stage = self.fifo(inst, op, in_w)
         elif op in FINN_RTL_NODES:
-            gen_dir = out / "nodes" / node.name
-            gen_dir.mkdir(parents=True, exist_ok=True)
-            inst.set_nodeattr("code_gen_dir_ipgen", str(gen_dir.resolve()))
-            inst.generate_hdl(model, fpga_part, clock_ns)
-            intf = inst.get_verilog_top_module_intf_names()
-            # FMPadding's template always has an AXI-lite port, listed by finn only in dynamic mode
-            top_src = "\n".join(Path(f).read_text() for f in inst.get_rtl_file_list(abspath=True)
-                                if Path(f).name.startswith(node.name))
-            axilite = set(intf.get("axilite", [])) | ({"s_axilite"} if "s_axilite_AWVALID" in top_src else set())
-            axilite = sorted(axilite)
-            ports = {"clk": intf["clk"][0], "rst": intf["rst"][0], "s_axis": intf["s_axis"][0][0],
-                     "m_axis": intf["m_axis"][0][0], "axilite": axilite}
-            stages.append(Stage(node.name, "finn", op, inst.get_verilog_top_module_name(), in_w, out_w, {}, ports))
-            files += [Path(f) for f in inst.get_rtl_file_list(abspath=True)]
-            # what the generated sources read at elaboration (Thresholding_rtl: its *_threshs_*.dat)
-            data_files += sorted(f for f in gen_dir.iterdir() if f.is_file() and f.suffix not in HDL_SUFFIXES)
+            stage = self.finn(node, inst, op, in_w, out_w)
         elif op in DQHW_NODES:
-            params = dict(inst.rtl_params())
-            if op == "DqhwMVAU":
-                params.update(_write_mvau_roms(inst, model, node.name, out))
-                data_files += [out / params[k] for k in ("WEIGHT_FILE", "THRESH_FILE") if k in params]
-                mvaus.append((node, inst))
-            stages.append(Stage(node.name, "dqhw", op, DQHW_NODES[op], in_w, out_w, params))
+            stage = self.dqhw(node, inst, op, in_w, out_w)
         else:
             raise DqhwError(f"node {node.name}: {op} has no RTL in dqhw yet")
-        if len(stages) == n_before + 1:
-            stages[-1].inputs, stages[-1].outputs = ins, outs
-            for k in range(len(ins)):
-                w = int(inst.get_instream_width_padded(k))
-                if w != _stream_width(stages, ins[k], stages[0].in_width):
-                    raise DqhwError(f"internal: {node.name} input {k} is {w} bits wide, its stream is not")
+        self.stages.append(stage)
+        stage.inputs, stage.outputs = ins, outs
+        for k in range(len(ins)):
+            w = int(inst.get_instream_width_padded(k))
+            if w != _stream_width(self.stages, ins[k], self.stages[0].in_width):
+                raise DqhwError(f"internal: {node.name} input {k} is {w} bits wide, its stream is not")
 
-    if not mvaus or mvaus[-1][1].get_nodeattr("USE_THRESHOLDS"):
+    def fifo(self, inst, op: str, in_w: int) -> Stage:
+        name = f"fifo_{sum(s.kind == 'fifo' for s in self.stages)}"
+        depth = int(self.fifo_depths.get(name, max(DEFAULT_FIFO_DEPTH, int(inst.get_nodeattr("depth")))))
+        if depth < 2:
+            raise DqhwError(f"{name}: FIFO depth must be at least 2, got {depth}")
+        params = {"WIDTH": in_w, "DEPTH": depth}
+        style = str(inst.get_nodeattr("ram_style"))
+        if style != "auto":  # storage chosen for the budget (dqhw.folding.search.choose_fifo_storage)
+            params["BRAM_MIN_DEPTH"] = min(fifo_bram_min_depth(style), depth + 1)
+        return Stage(name, "fifo", op, "dqhw_fifo", in_w, in_w, params, fifo_depth=depth,
+                     frame_beats=_frame_beats(inst))
+
+    def finn(self, node, inst, op: str, in_w: int, out_w: int) -> Stage:
+        gen_dir = self.out / "nodes" / node.name
+        gen_dir.mkdir(parents=True, exist_ok=True)
+        inst.set_nodeattr("code_gen_dir_ipgen", str(gen_dir.resolve()))
+        inst.generate_hdl(self.model, self.fpga_part, self.clock_ns)
+        intf = inst.get_verilog_top_module_intf_names()
+        # FMPadding's template always has an AXI-lite port, listed by finn only in dynamic mode
+        top_src = "\n".join(Path(f).read_text() for f in inst.get_rtl_file_list(abspath=True)
+                            if Path(f).name.startswith(node.name))
+        axilite = set(intf.get("axilite", [])) | ({"s_axilite"} if "s_axilite_AWVALID" in top_src else set())
+        ports = {"clk": intf["clk"][0], "rst": intf["rst"][0], "s_axis": intf["s_axis"][0][0],
+                 "m_axis": intf["m_axis"][0][0], "axilite": sorted(axilite)}
+        self.files += [Path(f) for f in inst.get_rtl_file_list(abspath=True)]
+        # what the generated sources read at elaboration (Thresholding_rtl: its *_threshs_*.dat)
+        self.data_files += sorted(f for f in gen_dir.iterdir() if f.is_file() and f.suffix not in HDL_SUFFIXES)
+        return Stage(node.name, "finn", op, inst.get_verilog_top_module_name(), in_w, out_w, {}, ports)
+
+    def dqhw(self, node, inst, op: str, in_w: int, out_w: int) -> Stage:
+        params = dict(inst.rtl_params())
+        if op == "DqhwMVAU":
+            params.update(_write_mvau_roms(inst, self.model, node.name, self.out))
+            self.data_files += [self.out / params[k] for k in ("WEIGHT_FILE", "THRESH_FILE") if k in params]
+            self.mvaus.append(inst)
+        return Stage(node.name, "dqhw", op, DQHW_NODES[op], in_w, out_w, params)
+
+
+def _design(model, acc: _Stages, graph_bytes: bytes) -> Design:
+    """The design description of the stages: the ports' widths and element layout, the logits' beats."""
+    get_custom_op, stages = acc.get_custom_op, acc.stages
+    if not acc.mvaus or acc.mvaus[-1].get_nodeattr("USE_THRESHOLDS"):
         raise DqhwError("the dataflow graph does not end in an MVAU with raw accumulators (logits)")
-    last_mvau_node, last_mvau = mvaus[-1]
+    last_mvau = acc.mvaus[-1]
     first = get_custom_op(model.graph.node[0])
     in_shape = [int(v) for v in model.get_tensor_shape(model.graph.input[0].name)]
     folded_in = first.get_folded_input_shape(0)
@@ -245,38 +284,20 @@ def generate_rtl(dataflow_path: str | Path, out_dir: str | Path, fpga_part: str 
     if logits_per_beat < 1 or logits_total % logits_per_beat:
         raise DqhwError(f"the logits stream carries {logits_per_beat} logits per beat, which does not divide the "
                         f"{logits_total} logits of a frame")
-    design = Design(
-        top="dqhw_accel",
-        in_width=stages[0].in_width,
-        in_elem_bits=first.get_input_datatype(0).bitwidth(),
-        in_elems_per_beat=int(folded_in[-1]),
-        in_beats_per_frame=int(np.prod(folded_in[:-1])),
+    return Design(
+        top="dqhw_accel", in_width=stages[0].in_width, in_elem_bits=first.get_input_datatype(0).bitwidth(),
+        in_elems_per_beat=int(folded_in[-1]), in_beats_per_frame=int(np.prod(folded_in[:-1])),
         in_shape=in_shape[1:],
         label_width=label_stage.out_width if label_stage else 0,
         label_bits=label_stage.params["OUT_BITS"] if label_stage else 0,
-        logits_width=contract.beat_bits(logits_per_beat, lp["ACC_BITS"]),
-        logits_elem_bits=lp["ACC_BITS"],
-        logits_per_beat=logits_per_beat,
-        logits_beats_per_frame=logits_total // logits_per_beat,
-        num_classes=int(lp["MH"]),
-        fifos={s.name: s.fifo_depth for s in stages if s.kind == "fifo"},
-        stages=stages,
-        files=[],
+        logits_width=contract.beat_bits(logits_per_beat, lp["ACC_BITS"]), logits_elem_bits=lp["ACC_BITS"],
+        logits_per_beat=logits_per_beat, logits_beats_per_frame=logits_total // logits_per_beat,
+        num_classes=int(lp["MH"]), fifos={s.name: s.fifo_depth for s in stages if s.kind == "fifo"},
+        stages=stages, files=[],
         expected_cycles_per_frame=int(max(int(get_custom_op(n).get_exp_cycles()) for n in model.graph.node
                                           if n.op_type != "StreamingFIFO_rtl")),
-        graph_sha=hashlib.sha256(dataflow_path.read_bytes()).hexdigest()[:16],
+        graph_sha=hashlib.sha256(graph_bytes).hexdigest()[:16],
     )
-    logits_tensor = last_mvau_node.output[0]
-    del logits_tensor
-    top = _top_verilog(design)
-    (out / "dqhw_accel.v").write_text(top)
-    design.files = _collect_files(files, out, stages)
-    design.data_files = _collect_data_files(data_files, out)
-    check_references(out, design)
-    (out / "filelist.f").write_text("\n".join(design.files) + "\n")
-    (out / "memfiles.f").write_text("".join(f + "\n" for f in design.data_files))
-    (out / "design.json").write_text(json.dumps(design.to_json(), indent=2) + "\n")
-    return design
 
 
 MANIFEST = "manifest.json"
@@ -325,12 +346,11 @@ def _frame_beats(inst) -> int:
     return int(np.prod(shape[:-1]))
 
 
-def fifo_frame_beats(dataflow_path: str | Path) -> dict[str, int]:
-    """{fifo instance name: beats per frame of its stream}, in the names generate_rtl uses."""
-    from dqhw.customop import load_dataflow
-
+def fifo_frame_beats(dataflow) -> dict[str, int]:
+    """{fifo instance name: beats per frame of its stream}, in the names generate_rtl uses (`dataflow`:
+    a graph file or a ModelWrapper)."""
     get_custom_op = custom_op_getter()
-    model = load_dataflow(dataflow_path)
+    model = graph_and_bytes(dataflow)[0]
     out, k = {}, 0
     for node in stream_nodes(model):
         if node.op_type == "StreamingFIFO_rtl":
@@ -471,7 +491,11 @@ def _instance(stage: Stage, i: int, rename: dict[str, str] | None = None) -> str
             f"{extra}\n    );\n")
 
 
+TEMPLATES = Path(__file__).parent / "templates"
+
+
 def _top_verilog(d: Design) -> str:
+    """dqhw_accel.v from templates/dqhw_accel*.v.in: the streams, every stage, the outputs."""
     stages: list[Stage] = d.stages
     label_idx = next((i for i, s in enumerate(stages) if s.op_type == "DqhwLabelSelect"), None)
     widths = {"s0": stages[0].in_width}
@@ -485,96 +509,27 @@ def _top_verilog(d: Design) -> str:
     if len(ends) != 1:
         raise DqhwError(f"internal: the design ends in {len(ends)} streams ({', '.join(ends)}), not one")
     last = ends[0]  # the class (with LabelSelect) or the logits
-    lines = [
-        "// dqhw_accel: generated by dqhw.rtlgen from the folded dataflow graph; do not edit.",
-        f"// graph sha256 {d.graph_sha}; input {d.in_shape} uint8 NHWC, {d.in_beats_per_frame} beats per frame;",
-        f"// m_axis: class index ({d.label_bits} bits), m_axis_logits: {d.num_classes} logits "
-        f"of {d.logits_elem_bits} bits, {d.logits_per_beat} per beat.",
-        "// Both outputs assert tlast on the last beat of each frame.",
-        "// FIFO `count` ports stay open: occupancy is for the sizing testbench (it reads `peak`).",
-        "`default_nettype none",
-        "/* verilator lint_off PINCONNECTEMPTY */",
-        "module dqhw_accel (",
-        "    input  wire clk,",
-        "    input  wire rst_n,",
-        f"    input  wire [{d.in_width - 1}:0] s_axis_tdata,",
-        "    input  wire s_axis_tvalid,",
-        "    output wire s_axis_tready,",
-    ]
-    if label_idx is not None:
-        lines += [
-            f"    output wire [{d.label_width - 1}:0] m_axis_tdata,",
-            "    output wire m_axis_tvalid,",
-            "    input  wire m_axis_tready,",
-            "    output wire m_axis_tlast,",
-        ]
-    lines += [
-        f"    output wire [{d.logits_width - 1}:0] m_axis_logits_tdata,",
-        "    output wire m_axis_logits_tvalid,",
-        "    input  wire m_axis_logits_tready,",
-        "    output wire m_axis_logits_tlast",
-        ");",
-        "",
-    ]
-    for name in sorted(widths, key=lambda n: int(n[1:])):
-        lines.append(f"    wire [{widths[name] - 1}:0] {name}_tdata; wire {name}_tvalid; wire {name}_tready;")
-    lines.append("    /* verilator lint_off UNUSEDSIGNAL */  // peaks are read hierarchically by the sizing testbench")
-    for s in stages:
-        if s.kind == "fifo":
-            cw = max(1, int(s.fifo_depth).bit_length())
-            lines.append(f"    wire [{cw - 1}:0] {s.name}_peak;")
-    lines.append("    /* verilator lint_on UNUSEDSIGNAL */")
-    lines += ["", "    assign s0_tdata = s_axis_tdata;", "    assign s0_tvalid = s_axis_tvalid;",
-              "    assign s_axis_tready = s0_tready;", ""]
-    for i, s in enumerate(stages):
-        if i == label_idx:
-            continue  # LabelSelect is instantiated behind the fork below
-        lines.append(_instance(s, i))
     lw = d.logits_width
     logits = _streams(stages[label_idx], label_idx)[0][0] if label_idx is not None else last
     if widths[logits] != lw:  # never connect streams of different widths (Verilator would only warn)
         raise DqhwError(f"internal: the logits stream is {widths[logits]} bits wide, the design describes {lw}")
-    if label_idx is not None:
-        lines += [
-            "    // the logits go both to LabelSelect and out on m_axis_logits",
-            f"    wire [{lw - 1}:0] ls_tdata; wire ls_tvalid; wire ls_tready;",
-            f"    dqhw_stream_fork #(.WIDTH({lw})) logits_fork (",
-            "        .clk(clk), .rst_n(rst_n),",
-            f"        .s_axis_tdata({logits}_tdata), .s_axis_tvalid({logits}_tvalid), "
-            f".s_axis_tready({logits}_tready),",
-            "        .m0_axis_tdata(ls_tdata), .m0_axis_tvalid(ls_tvalid), .m0_axis_tready(ls_tready),",
-            "        .m1_axis_tdata(m_axis_logits_tdata), .m1_axis_tvalid(m_axis_logits_tvalid),",
-            "        .m1_axis_tready(m_axis_logits_tready)",
-            "    );",
-        ]
-        lines.append(_instance(stages[label_idx], label_idx, rename={logits: "ls"}))
-        lines += [
-            f"    assign m_axis_tdata = {last}_tdata;",
-            f"    assign m_axis_tvalid = {last}_tvalid;",
-            f"    assign {last}_tready = m_axis_tready;",
-            "    assign m_axis_tlast = 1'b1;  // one class per frame",
-        ]
+    wires = "".join(f"    wire [{widths[n] - 1}:0] {n}_tdata; wire {n}_tvalid; wire {n}_tready;\n"
+                    for n in sorted(widths, key=lambda n: int(n[1:])))
+    peaks = "".join(f"    wire [{max(1, int(s.fifo_depth).bit_length()) - 1}:0] {s.name}_peak;\n"
+                    for s in stages if s.kind == "fifo")
+    instances = "".join(_instance(s, i) + "\n" for i, s in enumerate(stages) if i != label_idx)
+    if label_idx is not None:  # LabelSelect sits behind a fork: the logits also leave on m_axis_logits
+        label_ports = render(TEMPLATES / "dqhw_accel_label_ports.v.in", label_msb=d.label_width - 1)
+        outputs = render(TEMPLATES / "dqhw_accel_label_out.v.in", logits_msb=lw - 1, logits_width=lw, logits=logits,
+                         last=last, label_select=_instance(stages[label_idx], label_idx, rename={logits: "ls"}))
     else:
-        lines += [
-            f"    assign m_axis_logits_tdata = {last}_tdata;",
-            f"    assign m_axis_logits_tvalid = {last}_tvalid;",
-            f"    assign {last}_tready = m_axis_logits_tready;",
-        ]
+        label_ports, outputs = "", render(TEMPLATES / "dqhw_accel_logits_out.v.in", last=last)
     nb = d.logits_beats_per_frame
-    if nb > 1:
-        cw = max(1, (nb - 1).bit_length())
-        lines += [
-            "",
-            "    // tlast on the last logits beat of each frame",
-            f"    reg [{cw - 1}:0] logits_beat;",
-            "    always @(posedge clk) begin",
-            "        if (!rst_n) logits_beat <= 0;",
-            "        else if (m_axis_logits_tvalid && m_axis_logits_tready)",
-            f"            logits_beat <= (logits_beat == {cw}'d{nb - 1}) ? {cw}'d0 : logits_beat + {cw}'d1;",
-            "    end",
-            f"    assign m_axis_logits_tlast = (logits_beat == {cw}'d{nb - 1});",
-        ]
-    else:
-        lines.append("    assign m_axis_logits_tlast = 1'b1;")
-    lines += ["", "endmodule", "`default_nettype wire", ""]
-    return "\n".join(lines)
+    cw = max(1, (nb - 1).bit_length())
+    tlast = (render(TEMPLATES / "dqhw_accel_tlast_count.v.in", cw=cw, cw_msb=cw - 1, last_beat=nb - 1) if nb > 1
+             else render(TEMPLATES / "dqhw_accel_tlast_one.v.in"))
+    return render(TEMPLATES / "dqhw_accel.v.in", graph_sha=d.graph_sha, in_shape=d.in_shape,
+                  in_beats=d.in_beats_per_frame, label_bits=d.label_bits, num_classes=d.num_classes,
+                  logits_elem_bits=d.logits_elem_bits, logits_per_beat=d.logits_per_beat, in_msb=d.in_width - 1,
+                  label_ports=label_ports, logits_msb=lw - 1, wires=wires, peaks=peaks, instances=instances,
+                  outputs=outputs, tlast=tlast)

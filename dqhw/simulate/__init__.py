@@ -1,1 +1,2 @@
-"""Simulation of the stitched accelerator with cocotb + Verilator (`make sim`)."""
+"""The simulation engine: Verilator builds, the memory-fed bulk testbench and its runner (cocotb or a
+bare C++ main), per-stream dumps, protocol runs, the HLS C-simulation."""

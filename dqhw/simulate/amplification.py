@@ -44,7 +44,7 @@ def activation_specs(build_dir: str | Path, golden_tensors: dict[str, np.ndarray
 
 
 def distance(clean: np.ndarray, adv: np.ndarray) -> float:
-    """D averaged over images with ‖A‖ > 0 (the same rule as dqhw.evaluate.normalized_distance)."""
+    """D averaged over images with ‖A‖ > 0 (the same rule as dqhw.amplification.normalized_distance)."""
     a, b = clean.reshape(len(clean), -1).astype(np.float64), adv.reshape(len(adv), -1).astype(np.float64)
     na = np.linalg.norm(a, axis=1)
     ok = na > 0

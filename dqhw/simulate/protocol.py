@@ -23,7 +23,7 @@ import numpy as np
 from dqhw.resources import hw_dir
 from dqhw.rtlgen.generate import Design
 from dqhw.simulate import testbench as tb
-from dqhw.simulate.runner import waves_build_args
+from dqhw.simulate.bulk_build import waves_build_args
 from dqhw.simulate.verilator import run_cocotb
 
 PROTOCOL_FRAMES = 6  # frames per protocol run in `dqhw sim`

@@ -30,12 +30,12 @@ from dqhw.errors import DqhwError
 from dqhw.resources import hw_dir
 from dqhw.rtlgen.generate import Design
 from dqhw.simulate import testbench as tb
+from dqhw.simulate.bulk_build import WATCHDOG_CYCLES
 from dqhw.simulate.verilator import run_cocotb
 
 DUMP_TOP = "tb_dqhw_accel_streams"
 PASS_THROUGH = ("StreamingFIFO", "StreamingDataWidthConverter", "Reshape")
 FORKS = ("DqhwDuplicateStreams", "DuplicateStreams")
-WATCHDOG_CYCLES = 200_000
 
 
 @dataclass

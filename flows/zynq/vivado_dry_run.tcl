@@ -1,5 +1,5 @@
 # Stand-ins for the Vivado commands build_bitstream.tcl uses: a dry run of the script in plain Tcl
-# (tclsh or Python's tkinter), without Vivado. Used by dqhw.simulate.pynq_sim.vivado.
+# (tclsh or Python's tkinter), without Vivado. Used by dqhw.board.pynq_sim.vivado.
 #
 # Every call is recorded (::dqhw_dry::log, written as JSON lines by ::dqhw_dry::finish). The stand-ins
 # reject what Vivado would reject before any implementation: a file that does not exist, get_files of

@@ -12,18 +12,19 @@ from __future__ import annotations
 import json
 import os
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from dqhw.errors import DqhwError, MismatchError
-from dqhw.io import write_json, write_text
+from dqhw.errors import DqhwError
 from dqhw.rtlgen.generate import Design
 from dqhw.sampling import parse_shard, shard_slice
+from dqhw.simsession.backends import HlsBackend, RtlBackend, SetRuns, run_set
+from dqhw.simsession.report import write_report
+from dqhw.simsession.shards import SHARED_BUILD_ENV
+from dqhw.simulate.bulk_build import bulk_build_dir
 
-SHARED_BUILD_ENV = "DQHW_SIM_SHARED_BUILD"  # set by run_parallel: the shards reuse the parent's Verilator build
 MIN_FRAMES_PER_JOB = 100  # below this a shard process costs more (start-up, golden model) than it saves
 # --engine auto: the bare C++ main (cpp) once a shard's bulk run is this many cycles (~8 min of cocotb at
 # CNV W2A2's ~200 k cycles/s): there its ~17 % over cocotb (bench/bench_sim.py) repays its own compile
@@ -192,13 +193,6 @@ def clean_sources(build_dir: Path, fs: FrameSet, missing: np.ndarray) -> FrameSe
 BACKENDS = ("verilator", "hls")
 
 
-def bulk_build_dir(build_dir: Path, engine: str = "cocotb") -> Path:
-    """Where a build keeps its compiled bulk testbench: written by the build (the compile its FIFO
-    sizing and proof ran on), reused by every `dqhw sim` of it while the RTL is unchanged (the build
-    stamp hashes the sources)."""
-    return Path(build_dir) / "sim" / ("bulk-build" if engine == "cocotb" else f"bulk-build-{engine}")
-
-
 def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None, shard: str | None = None,
             waves: bool = False, set_paths: list[str] | None = None, progress: bool = True,
             frames: str | None = None, seed: int = 0, jobs: int = 1, backend: str = "verilator",
@@ -208,8 +202,6 @@ def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None
     instead (run_sim_hls). `engine` (verilator backend): what clocks the bulk testbench, "cocotb" or the
     bare C++ main "cpp" (runner.bulk_run); the protocol run is cocotb's either way."""
     from dqhw.golden import GoldenModel
-    from dqhw.simulate.progress import FrameProgress
-    from dqhw.simulate.runner import bulk_run, compare, locate_and_describe
 
     if backend not in BACKENDS:
         raise DqhwError(f"--backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
@@ -245,66 +237,22 @@ def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None
               flush=True)
     if count == 1 and not waves:
         if jobs > 1:
-            from dqhw.simulate.shards import run_parallel
+            from dqhw.simsession.shards import run_parallel
 
             return run_parallel(build_dir, jobs, sets, split=split, limit=limit, set_paths=set_paths, frames=frames,
                                 seed=seed, progress=progress, engine=engine)
-    golden = GoldenModel.from_build(build_dir)
     # each shard works in its own folder, so shards of one build can run side by side
     work = build_dir / "sim" / ("work" if count == 1 else f"work-shard{idx}of{count}")
     # one Verilator build for every set and every shard: the build's own (its proof ran on it) unless
     # the RTL changed since; waveforms need their own
     shared = os.environ.get(SHARED_BUILD_ENV)
     bulk_dir = work / "build-waves" if waves else Path(shared) if shared else bulk_build_dir(build_dir, engine)
-    tag = f"[shard {idx}/{count}] " if count > 1 else ""
-    rows = []
-    failures = []
+    rtl = RtlBackend(build_dir, work, bulk_dir, design, clock_ns, engine, waves,
+                     tag=f"[shard {idx}/{count}] " if count > 1 else "", live=progress and count == 1)
+    runs = SetRuns(GoldenModel.from_build(build_dir), progress)
+    rows, failures = runs.rows, runs.failures
     t_all = time.time()
-    clean_rtl: dict[str, dict[int, int]] = {}  # split -> index -> the RTL's class of that clean image
-
-    def simulate(fs: FrameSet, pos: np.ndarray) -> dict | None:
-        images = fs.images[pos]
-        labels = None if fs.labels is None else fs.labels[pos]
-        if len(images) == 0:
-            return None
-        ref = golden.run(images)
-        t0 = time.time()
-        if progress:
-            print(f"{tag}sim {fs.name}: {len(images)} frames through the RTL ({fs.sample}) ...", flush=True)
-        frames_out = work / fs.name / "run" / "frames.out"
-        live = progress and count == 1  # shards: run_parallel rolls them up into one line
-        watch = FrameProgress(lambda: [frames_out], len(images), f"    sim {fs.name}") if live else nullcontext()
-        with watch:
-            res = bulk_run(rtl_dir, work / fs.name, images, waves=waves, build_dir=bulk_dir, engine=engine)
-        if design.label_width == 0:  # no class output: the host's class of the RTL's logits
-            res.labels = golden.class_of(res.logits)
-        cmp = compare(ref.labels, ref.logits, res, has_labels=design.label_width > 0)
-        ii = res.interval()
-        row = _set_row(fs, pos, labels, cmp, res.labels, ref.labels) | {
-            "cycles_per_frame": ii, "latency_cycles": res.latency(),
-            "fps_at_clock": (1e9 / clock_ns / ii) if ii else None,
-            "expected_cycles_per_frame": design.expected_cycles_per_frame,
-            "sim_cycles": res.cycles, "sim_seconds": round(res.wall_s, 3),
-            "cycles_per_second": round(res.cycles_per_second), "deadlock": res.deadlock, "tlast_ok": res.tlast_ok,
-            "wall_seconds": round(time.time() - t0, 2),
-        }
-        record_clean(clean_rtl, fs, pos, np.asarray(res.labels))
-        rows.append(row)
-        if progress:
-            print(f"{tag}    mismatches {cmp.label_mismatches + cmp.logit_mismatches + cmp.missing}, "
-                  f"RTL accuracy {_pct(row['rtl_accuracy'])} (golden {_pct(row['golden_accuracy'])}), "
-                  f"{ii} cycles/frame, {row['cycles_per_second']} cycles/s", flush=True)
-        if res.deadlock:
-            failures.append(f"{fs.name}: deadlock (no stream moved for the watchdog period)")
-        elif not cmp.ok:
-            where, message = locate_and_describe(build_dir, work / f"{fs.name}-locate", fs.name, cmp, images, pos)
-            row["first_mismatch"] = where
-            failures.append(message)
-        elif not res.tlast_ok:
-            failures.append(f"{fs.name}: m_axis_logits tlast not on the last beat of each frame")
-        return row
-
-    run_paired_sets(build_dir, sets, simulate, clean_rtl, idx, count)
+    run_paired_sets(build_dir, sets, lambda fs, pos: run_set(fs, pos, rtl, runs), runs.clean_rtl, idx, count)
     # --- protocol run + throughput check (dqhw/simulate/protocol.py) ---------------------------------
     from dqhw.simulate.protocol import session_checks
 
@@ -325,29 +273,6 @@ def run_sim(build_dir: str | Path, split: str = "test", limit: int | None = None
         "passed": not failures, "failures": failures, "seconds": round(time.time() - t_all, 1),
     }
     return write_report(build_dir, report, "" if count == 1 else f"-shard{idx}of{count}")
-
-
-def _set_row(fs: FrameSet, pos: np.ndarray, labels: np.ndarray | None, cmp, got: np.ndarray, golden: np.ndarray
-             ) -> dict:
-    """The report row fields every backend writes for one set (the backend adds its speed figures)."""
-    row = {
-        "set": fs.name, "kind": fs.kind, "frames": len(pos), "first_index": int(pos[0]) if len(pos) else 0,
-        "split": fs.split, "sample": fs.sample, "per_class": _class_counts(labels),
-        "mismatches": {"labels": cmp.label_mismatches, "logits": cmp.logit_mismatches, "missing": cmp.missing},
-        "rtl_accuracy": _accuracy(got, labels), "golden_accuracy": _accuracy(golden, labels),
-    }
-    if fs.provenance:
-        row["attack"] = {k: fs.provenance.get(k) for k in ("attack", "eps", "mode", "source_run", "split")}
-    return row
-
-
-def record_clean(clean_rtl: dict[str, dict[int, int]], fs: FrameSet, pos: np.ndarray, got: np.ndarray) -> None:
-    """Remember the class the hardware model gave each clean image of a split (for the adversarial sets'
-    clean pairs)."""
-    if fs.kind == "clean" and fs.split is not None and fs.indices is not None:
-        known = clean_rtl.setdefault(fs.split, {})
-        for k, index in enumerate(fs.indices[pos][: len(got)]):
-            known[int(index)] = int(got[k])
 
 
 def run_paired_sets(build_dir: Path, sets: list[FrameSet], simulate, clean_rtl: dict[str, dict[int, int]],
@@ -393,8 +318,7 @@ def run_sim_hls(build_dir: Path, split: str = "test", limit: int | None = None, 
     import hashlib
 
     from dqhw.golden import GoldenModel
-    from dqhw.simulate.hls_csim import compile_csim, load_description, run_csim
-    from dqhw.simulate.runner import compare
+    from dqhw.simulate.hls_csim import compile_csim, load_description
 
     hls_dir = build_dir / "hls"
     info = load_description(hls_dir)
@@ -406,42 +330,10 @@ def run_sim_hls(build_dir: Path, split: str = "test", limit: int | None = None, 
     if progress:
         print("hls: compiling the C-simulation with g++ (cached per build) ...", flush=True)
     exe, compile_s = compile_csim(hls_dir, build_dir / "sim" / "hls-csim")
-    has_class = info["class_width"] > 0
-    rows, failures = [], []
-    clean_rtl: dict[str, dict[int, int]] = {}
-
-    def simulate(fs: FrameSet, pos: np.ndarray) -> dict | None:
-        images = fs.images[pos]
-        labels = None if fs.labels is None else fs.labels[pos]
-        if len(images) == 0:
-            return None
-        ref = golden.run(images)
-        t0 = time.time()
-        if progress:
-            print(f"hls {fs.name}: {len(images)} frames through the C-simulation ({fs.sample}) ...", flush=True)
-        res = run_csim(exe, hls_dir, images, work / fs.name)
-        if not has_class:  # no class output: the host's class of the logits
-            res.labels = golden.class_of(res.logits)
-        cmp = compare(ref.labels, ref.logits, res, has_labels=has_class)
-        row = _set_row(fs, pos, labels, cmp, res.labels, ref.labels) | {
-            "sim_seconds": round(res.wall_s, 3), "frames_per_second": round(len(images) / max(res.wall_s, 1e-9), 1),
-            "wall_seconds": round(time.time() - t0, 2),
-        }
-        record_clean(clean_rtl, fs, pos, np.asarray(res.labels))
-        rows.append(row)
-        if progress:
-            print(f"    mismatches {cmp.label_mismatches + cmp.logit_mismatches + cmp.missing}, HLS accuracy "
-                  f"{_pct(row['rtl_accuracy'])} (golden {_pct(row['golden_accuracy'])}), "
-                  f"{row['frames_per_second']} frames/s", flush=True)
-        if not cmp.ok:
-            first = dict(cmp.first or {})
-            frame = int(pos[first["frame"]]) if first.get("frame", len(pos)) < len(pos) else first.get("frame")
-            row["first_mismatch"] = first | {"frame": frame}
-            failures.append(f"{fs.name}: frame {frame}: {first.get('where')}: HLS C-sim {first.get('rtl')}, golden "
-                            f"{first.get('golden')}")
-        return row
-
-    run_paired_sets(build_dir, sets, simulate, clean_rtl)
+    backend = HlsBackend(exe, hls_dir, work, has_class=info["class_width"] > 0)
+    runs = SetRuns(golden, progress)
+    rows, failures = runs.rows, runs.failures
+    run_paired_sets(build_dir, sets, lambda fs, pos: run_set(fs, pos, backend, runs), runs.clean_rtl)
     sha = hashlib.sha256(dataflow.read_bytes()).hexdigest()[:16] if dataflow.is_file() else None
     if sha != info["graph_sha"]:
         failures.append(f"{hls_dir} was generated from another dataflow.onnx than {dataflow} "
@@ -455,100 +347,3 @@ def run_sim_hls(build_dir: Path, split: str = "test", limit: int | None = None, 
         "passed": not failures, "failures": failures, "seconds": round(time.time() - t_all, 1),
     }
     return write_report(build_dir, report, "-hls")
-
-
-def write_report(build_dir: Path, report: dict, suffix: str = "") -> dict:
-    """BUILD/sim/report{suffix}.json + .md (one run, a shard, or a merge); a failed run then raises
-    MismatchError with the first failure."""
-    out = build_dir / "sim"
-    write_json(out / f"report{suffix}.json", report)
-    write_text(out / f"report{suffix}.md", render_markdown(report))
-    failures = report["failures"]
-    if failures:
-        raise MismatchError(failures[0] + (f" (+{len(failures) - 1} more; see {out}/report{suffix}.md)"
-                                           if len(failures) > 1 else ""))
-    return report
-
-
-def _accuracy(predicted: np.ndarray, labels: np.ndarray | None) -> float | None:
-    """None when the true labels are unknown; a missing prediction counts as wrong."""
-    if labels is None or len(labels) == 0:
-        return None
-    got = np.asarray(predicted)[: len(labels)]
-    return float((got == labels[: len(got)]).sum() / len(labels))
-
-
-def _class_counts(labels) -> dict[str, int]:
-    from dqhw.sampling import class_counts
-
-    return {str(c): k for c, k in class_counts(labels).items()}
-
-
-def _pct(v) -> str:
-    return "-" if v is None else f"{v:.4f}"
-
-
-def render_markdown(report: dict) -> str:
-    if report.get("backend") == "hls":
-        return render_markdown_hls(report)
-    lines = [
-        f"# RTL simulation: {report['build']}",
-        "",
-        f"Verilator, memory-fed bulk testbench clocked by "
-        f"{'a bare C++ main (--engine cpp)' if report.get('engine') == 'cpp' else 'cocotb'}, protocol run under "
-        f"cocotb; clock {report['clock_ns']} ns; "
-        + (f"{report['shards']} shards merged." if report.get("shards") else f"shard {report['shard']}."),
-        f"**{report['total_frames']} frames, {report['total_mismatches']} mismatches against the golden model "
-        f"({'PASS' if report['passed'] else 'FAIL'}).**",
-        "",
-        "| set | frames | mismatches (class/logits/missing) | RTL accuracy | golden accuracy | RTL accuracy on "
-        "the clean source images | cycles/frame (FINN estimate) | latency | FPS @ clock | sim cycles/s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in report["sets"]:
-        m = r["mismatches"]
-        fps = f"{r['fps_at_clock']:.0f}" if r["fps_at_clock"] else "-"
-        pair = r.get("clean_pair")
-        lines.append(f"| {r['set']} | {r['frames']} | {m['labels']}/{m['logits']}/{m['missing']} | "
-                     f"{_pct(r['rtl_accuracy'])} | {_pct(r['golden_accuracy'])} | "
-                     f"{_pct(pair['rtl_accuracy']) if pair else '-'} | {r['cycles_per_frame']} "
-                     f"({r['expected_cycles_per_frame']}) | {r['latency_cycles']} | {fps} | {r['cycles_per_second']} |")
-    lines += ["", "Which images each set holds (subsets are seeded class-stratified samples, never the first N; an "
-              "adversarial set's clean column is its own source images from the split it was crafted on):", ""]
-    for r in report["sets"]:
-        counts = ", ".join(f"{c}: {k}" for c, k in sorted(r.get("per_class", {}).items(), key=lambda t: int(t[0])))
-        lines.append(f"- {r['set']}: {r.get('sample') or 'unknown'}" + (f" (this run's classes {counts})"
-                                                                          if counts else ""))
-    if report.get("protocol"):  # dqhw/simulate/protocol.py
-        from dqhw.simulate.protocol import render_protocol
-
-        lines += ["", render_protocol(report["protocol"])]
-    if report["failures"]:
-        lines += ["", "## Failures", ""] + [f"- {f}" for f in report["failures"]]
-    return "\n".join(lines) + "\n"
-
-
-def render_markdown_hls(report: dict) -> str:
-    lines = [
-        f"# HLS C-simulation: {report['build']}",
-        "",
-        f"backend=hls: the build's HLS C++ (BUILD/hls) compiled with g++ ({report['compile_seconds']} s, 0 when "
-        f"cached), {report['frames_per_second']} frames/s overall.",
-        f"**{report['total_frames']} frames, {report['total_mismatches']} mismatches against the golden model "
-        f"({'PASS' if report['passed'] else 'FAIL'}).**",
-        "",
-        "| set | frames | mismatches (class/logits/missing) | HLS accuracy | golden accuracy | HLS accuracy on the "
-        "clean source images | frames/s |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for r in report["sets"]:
-        m = r["mismatches"]
-        pair = r.get("clean_pair")
-        lines.append(f"| {r['set']} | {r['frames']} | {m['labels']}/{m['logits']}/{m['missing']} | "
-                     f"{_pct(r['rtl_accuracy'])} | {_pct(r['golden_accuracy'])} | "
-                     f"{_pct(pair['rtl_accuracy']) if pair else '-'} | {r['frames_per_second']} |")
-    lines += ["", "Which images each set holds:", ""]
-    lines += [f"- {r['set']}: {r.get('sample') or 'unknown'}" for r in report["sets"]]
-    if report["failures"]:
-        lines += ["", "## Failures", ""] + [f"- {f}" for f in report["failures"]]
-    return "\n".join(lines) + "\n"

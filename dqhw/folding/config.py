@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 from dqhw.errors import DqhwError
+from dqhw.layers import LAYERS
 
 # the attributes finn's step_apply_folding_config writes back (finn-plus 1.6.1)
 HW_ATTRS = [
@@ -23,8 +24,7 @@ HW_ATTRS = [
 ]
 
 # dqhw node type -> the finn op types it replaces (the n-th dqhw node of a type replaces the n-th finn one)
-DQHW_TO_FINN = {"DqhwMVAU": ("MVAU_hls", "MVAU_rtl", "MVAU"), "DqhwMaxPool": ("Pool_hls", "Pool"),
-                "DqhwLabelSelect": ("LabelSelect_hls", "LabelSelect")}
+DQHW_TO_FINN = {t.op_type: t.replaces for t in LAYERS if t.folding_names}
 
 
 def load_folding(path: str | Path) -> dict:

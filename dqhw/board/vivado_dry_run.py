@@ -11,7 +11,7 @@ timing query before implementation all fail here as they would in Vivado. Timing
 their CONFIG properties, the interface and plain nets, the reports, the bitstream. `stream_paths()`
 follows every AXI-Stream port of the accelerator to its AXI DMA channel through any AXI4-Stream
 subset converter (TDATA_REMAP evaluated as Verilog concatenation): the simulated PYNQ
-(dqhw.simulate.pynq_sim) moves bytes exactly along these paths, so a driver tested against it is
+(dqhw.board.pynq_sim) moves bytes exactly along these paths, so a driver tested against it is
 tested against the block design the script would build. Vivado's own checks (IP parameter ranges,
 interface inference, timing) are not modelled: the script still needs a Vivado run on a real
 bitstream build.

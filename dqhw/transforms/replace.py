@@ -1,5 +1,5 @@
 """ReplaceWithDqhwNodes: finn's MVAU* / Pool*(MaxPool) / LabelSelect* / DuplicateStreams* /
-GlobalAccPool* -> dqhw's node types (DqhwAddStreams is dqhw's from the start: dqhw.flow.residual).
+GlobalAccPool* -> dqhw's node types (DqhwAddStreams is dqhw's from the start: dqhw.transforms.residual).
 
 The n-th finn node of a kind becomes `<DqhwType>_<n>` (finn_name keeps the original name); every
 attribute the dqhw class knows is copied, then the node's `finalize(model)` checks that dqhw's RTL
@@ -15,15 +15,10 @@ from onnx import helper
 from qonnx.transformation.base import Transformation
 
 from dqhw.errors import DqhwError
+from dqhw.layers import replacements
 
 DOMAIN = "dqhw.customop"
-REPLACE = {
-    "MVAU": "DqhwMVAU", "MVAU_hls": "DqhwMVAU", "MVAU_rtl": "DqhwMVAU",
-    "Pool": "DqhwMaxPool", "Pool_hls": "DqhwMaxPool",
-    "LabelSelect": "DqhwLabelSelect", "LabelSelect_hls": "DqhwLabelSelect",
-    "DuplicateStreams": "DqhwDuplicateStreams", "DuplicateStreams_hls": "DqhwDuplicateStreams",
-    "GlobalAccPool": "DqhwGlobalAccPool", "GlobalAccPool_hls": "DqhwGlobalAccPool",
-}
+REPLACE = replacements()  # finn op type -> dqhw node type (dqhw.layers)
 
 
 class ReplaceWithDqhwNodes(Transformation):

@@ -4,8 +4,8 @@ Writes BUILD/board/: build_bitstream.tcl (Vivado project + Zynq block design wit
 reports to BUILD/report/vivado_*.rpt, fails on negative slack), driver.py (PYNQ), README.md.
 Everything up to here runs without vendor tools; the bitstream itself needs Vivado, and `dqhw build`
 says so in one line. Without Vivado, both files are still exercised: the script by a dry run in
-plain Tcl (dqhw.simulate.vivado_dry_run), the driver, unmodified, against the Verilator model of the
-accelerator behind a simulated `pynq` (dqhw.simulate.pynq_sim; tests/test_driver.py).
+plain Tcl (dqhw.board.vivado_dry_run), the driver, unmodified, against the Verilator model of the
+accelerator behind a simulated `pynq` (dqhw.board.pynq_sim; tests/test_driver.py).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ Runs on the prepared QONNX graph (dqhw.flow.export.prepare_qonnx): input annotat
   finn's conversion to thresholds ignores the mode, so FLOOR or CEIL would be built as ROUND);
 - adds of two computed tensors other than the residual convex combinations dqhw builds (both
   operands quantized activations of one scale, scaled by constants, the sum requantized: checked by
-  the `residual` step, dqhw.flow.residual), and average pooling other than global;
+  the `residual` step, dqhw.transforms.residual), and average pooling other than global;
 - a last layer whose bias is not a constant. (A per-class scale or bias on the last layer is built:
   the accelerator outputs the integer logits and the host takes the class, contract.host_class.)
 """
@@ -58,7 +58,7 @@ def _is_const(model, tensor: str) -> bool:
 
 
 def check_graph(model) -> None:
-    from dqhw.flow.passes import RESIDUAL_MESSAGE
+    from dqhw.transforms.passes import RESIDUAL_MESSAGE
 
     for node in model.graph.node:
         op = node.op_type
@@ -96,7 +96,7 @@ def _attr(node, name: str, default):
 def _check_last_layer(model) -> None:
     """There is a last weight layer, and its bias (a Gemm's) is a constant. A per-class scale or bias on
     it (per-channel weight scale, Gemm bias, per-class Mul/Add after it) is built: the accelerator then
-    outputs the integer logits and the host takes the class (dqhw.flow.passes.SplitOutputAffine,
+    outputs the integer logits and the host takes the class (dqhw.transforms.passes.SplitOutputAffine,
     dqhw.contract.host_class)."""
     last = None
     for node in model.graph.node:

@@ -19,14 +19,16 @@ from pathlib import Path
 
 from dqhw.errors import DqhwError
 
+SHARED_BUILD_ENV = "DQHW_SIM_SHARED_BUILD"  # set by run_parallel: the shards reuse the parent's Verilator build
+
 
 def run_parallel(build_dir: Path, jobs: int, sets: list, split: str, limit: int | None, set_paths, frames,
                  seed: int, progress: bool, engine: str = "cocotb") -> dict:
     from contextlib import nullcontext
 
-    from dqhw.simulate.progress import FrameProgress
+    from dqhw.simsession.progress import FrameProgress
+    from dqhw.simulate.bulk_build import bulk_build_dir
     from dqhw.simulate.runner import prebuild_bulk
-    from dqhw.simulate.session import SHARED_BUILD_ENV, bulk_build_dir
 
     sim_dir = build_dir / "sim"
     sim_dir.mkdir(parents=True, exist_ok=True)
@@ -66,7 +68,7 @@ def run_parallel(build_dir: Path, jobs: int, sets: list, split: str, limit: int 
     report["seconds"] = round(time.time() - t0, 1)
     report["jobs"] = jobs
     report["engine"] = engine
-    from dqhw.simulate.session import write_report
+    from dqhw.simsession.report import write_report
 
     return write_report(build_dir, report)
 
@@ -91,7 +93,7 @@ def merge_dirs(build_dir: Path, dirs: list[Path]) -> dict:
             reports.append(json.loads(p.read_text()))
         except ValueError:
             raise DqhwError(f"{p}: not a readable shard report") from None
-    from dqhw.simulate.session import write_report
+    from dqhw.simsession.report import write_report
 
     return write_report(build_dir, merge_reports(reports))
 

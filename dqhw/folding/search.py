@@ -31,6 +31,7 @@ import numpy as np
 
 from dqhw import estimate
 from dqhw.errors import DqhwError
+from dqhw.layers import LAYERS
 
 # share of the board kept free for FIFOs and width converters during the search (checked after sizing)
 FIFO_RESERVE = {"lut": 0.05, "bram18": 0.05}
@@ -313,7 +314,8 @@ def build_units(model, part: str) -> tuple[list[Unit], estimate.Resources, int]:
     return units, fixed, fixed_cycles
 
 
-RESIDUAL_NODES = ("DuplicateStreams", "DqhwDuplicateStreams", "DqhwAddStreams", "GlobalAccPool", "DqhwGlobalAccPool")
+# the residual layers and the finn nodes they replace (dqhw.layers), matched as prefixes
+RESIDUAL_NODES = tuple(n for t in LAYERS if t.residual for n in (t.op_type, *t.replaces))
 
 
 def _link_units(model, units: list[Unit]) -> None:
