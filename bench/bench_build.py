@@ -3,7 +3,7 @@ cnv run (32x32x3), against the 60 s goal on 2 cores.
 
     .venv/bin/python bench/bench_build.py [--digits-run RUN] [--cnv-run RUN] [--cnv-width 0.125]
 
-Without runs, it makes quick ones: untrained models with calibrated BatchNorm (tests/test_build_common.py),
+Without runs, it makes quick ones: untrained models with calibrated BatchNorm (tests/build_helpers.py),
 so no data set download and no training is needed. Prints one JSON object with the times, the
 per-step times and the ratio to the goal.
 """
@@ -64,7 +64,7 @@ def main(argv=None) -> int:
         digits = Path(args.digits_run) if args.digits_run else None
         cnv = Path(args.cnv_run) if args.cnv_run else None
         if digits is None or cnv is None:
-            from tests.test_build_common import make_run
+            from tests.build_helpers import make_run
 
             if digits is None:
                 digits = make_run(tmp / "digits", bits=args.bits, wbits="2")

@@ -3,7 +3,7 @@
     .venv/bin/python bench/bench_golden.py [BUILD_DIR ...] [--frames 512] [--exec-frames 16]
 
 Without build directories it builds two quick ones first (an untrained digits `tiny` run and a
-32x32x3 `cnv` run, width 0.125, calibrated BatchNorm: tests/test_build_common.py). Prints, per
+32x32x3 `cnv` run, width 0.125, calibrated BatchNorm: tests/build_helpers.py). Prints, per
 build, the time per frame of both, the ratio, and whether their outputs are equal.
 """
 
@@ -67,7 +67,7 @@ def main(argv=None) -> int:
         if not builds:
             sys.path.insert(0, str(ROOT))
             from dqhw.flow.pipeline import BuildOptions, build
-            from tests.test_build_common import make_run
+            from tests.build_helpers import make_run
 
             tmp = Path(tmp)
             runs = [make_run(tmp / "digits", bits="2", wbits="2"),

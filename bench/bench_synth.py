@@ -6,7 +6,7 @@ resource model (dqhw.estimate / finn's estimators), and the logic levels of dqhw
 
 BUILD: a dqhw build directory with rtl/ (read only: Yosys works in a temporary folder and nothing is
 written into the build). Without BUILD (and without --mvau-levels) it makes a quick digits run (untrained,
-calibrated BatchNorm: tests/test_build_common.py) and builds it at --target-fps 10000, like
+calibrated BatchNorm: tests/build_helpers.py) and builds it at --target-fps 10000, like
 bench/bench_build.py. Per build: a table per layer (estimate from report/summary.json, synthesis),
 totals, the synthesized/estimated LUT and BRAM18 ratio per layer type, and the time. `--per-stage`
 runs one Yosys per stage and prints each stage's time as it goes (for large designs: measure first
@@ -121,7 +121,7 @@ def mvau_levels(simds: list[int], rtl_file: Path, work: Path, timeout: float) ->
 
 def _quick_build(tmp: Path) -> Path:
     sys.path.insert(0, str(ROOT))
-    from tests.test_build_common import make_run
+    from tests.build_helpers import make_run
 
     run = make_run(tmp / "digits", bits="2", wbits="2")
     out = tmp / "b_digits"

@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.build_helpers import TEST_FPS
 from tests.conftest import assert_one_line_error, run_cli
-from tests.test_build_common import TEST_FPS
 
 NEG_SCALE = -0.5
 N_FRAMES = 40

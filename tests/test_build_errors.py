@@ -7,8 +7,8 @@ import json
 
 import pytest
 
+from tests.build_helpers import make_run, run_dir
 from tests.conftest import assert_one_line_error, run_cli
-from tests.test_build_common import make_run, run_dir
 
 RUN = dict(bits="2", wbits="2", seed=2)
 
@@ -98,7 +98,7 @@ def test_out_is_not_a_build_dir(tmp_path, capsys):
 
 def test_failed_rebuild_keeps_the_old_build(tmp_path, capsys):
     """A failing build into an existing build directory leaves the old one intact."""
-    from tests.test_build_common import built
+    from tests.build_helpers import built
 
     old = built("thr_b2", **RUN)
     before = (old / "build.json").read_text()

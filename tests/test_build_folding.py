@@ -8,7 +8,7 @@ import json
 import pytest
 
 from dqhw.errors import DqhwError
-from tests.test_build_common import ROOT, built, load_dataflow, run_dir
+from tests.build_helpers import ROOT, built, load_dataflow, run_dir
 
 RUN = dict(bits="2", wbits="2", seed=2)  # the thr_b2 run of test_thresholds / test_golden
 

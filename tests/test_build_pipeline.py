@@ -9,8 +9,8 @@ import shutil
 import numpy as np
 
 from dqhw.flow.step_table import steps
+from tests.build_helpers import built, load_dataflow, make_run
 from tests.conftest import run_cli
-from tests.test_build_common import built, load_dataflow, make_run
 
 RUN = dict(bits="2", wbits="2", seed=2)
 ALLOWED = {"DqhwMVAU", "DqhwMaxPool", "DqhwLabelSelect", "ConvolutionInputGenerator_rtl", "FMPadding_rtl",
@@ -44,7 +44,7 @@ def test_output_scale_split_from_the_graph_equals_the_quantizers():
     independently (weight scale x activation step of the last layer)."""
     from dqhw.flow.export import final_scale
     from dqhw.runs import load_run
-    from tests.test_build_common import run_dir
+    from tests.build_helpers import run_dir
 
     out = built("thr_b2", **RUN)
     got = json.loads((out / "build.json").read_text())["outputs"]["logits_scale"]
@@ -61,7 +61,7 @@ def test_qonnx_export_is_accepted_by_qonnx():
 
     from dqhw.models import to_input
     from dqhw.runs import load_run
-    from tests.test_build_common import run_dir
+    from tests.build_helpers import run_dir
 
     out = built("thr_b2", **RUN)
     m = ModelWrapper(str(out / "model.qonnx.onnx"))

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 
 from dqhw.flow.step_table import steps
+from tests.build_helpers import TEST_FPS, built, run_dir
 from tests.conftest import assert_one_line_error, run_cli
-from tests.test_build_common import TEST_FPS, built, run_dir
 
 RUN = dict(bits="2", wbits="2", seed=2)  # the build test_build_pipeline also uses (cached per session)
 
 
 def _args(run: Path, out: Path, *extra) -> list:
-    # the options of tests.test_build_common.built
+    # the options of tests.build_helpers.built
     return ["build", run, "--out", out, "--target-fps", TEST_FPS, "--verify-frames", 16, "--exec-frames", 4,
             "--no-rtl", "--quiet", *extra]
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.build_helpers import TEST_FPS
 from tests.conftest import run_cli
-from tests.test_build_common import TEST_FPS
 
 pytestmark = pytest.mark.slow
 

@@ -9,8 +9,8 @@ import random
 import pytest
 
 from dqhw import estimate
+from tests.build_helpers import built, run_dir
 from tests.conftest import assert_one_line_error, run_cli
-from tests.test_build_common import built, run_dir
 
 RUN = dict(bits="2", wbits="2", seed=2)
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dqhw.errors import DqhwError
-from tests.test_build_common import built, load_dataflow
+from tests.build_helpers import built, load_dataflow
 
 CONFIGS = {
     # name: run kwargs (thr_b* are shared with test_thresholds)

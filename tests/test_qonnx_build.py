@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.build_helpers import TEST_FPS
 from tests.conftest import assert_one_line_error, run_cli
-from tests.test_build_common import TEST_FPS
 
 INPUT_SCALE = 1.0 / 255.0
 N_FRAMES = 100

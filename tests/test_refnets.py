@@ -10,7 +10,7 @@ import json
 import pytest
 
 from dqhw.refnets import INPUT_SCALE, export, frames
-from tests.test_build_common import TEST_FPS
+from tests.build_helpers import TEST_FPS
 
 pytestmark = pytest.mark.rtl
 

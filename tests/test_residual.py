@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from dqhw.errors import DqhwError
-from tests.test_build_common import make_run
+from tests.build_helpers import make_run
 
 
 # --------------------------------------------------------------------------------------------------
@@ -131,7 +131,7 @@ def test_chain_designs_keep_their_stream_numbering(tmp_path):
     """A chain (no fork, no add) is generated as before residual graphs: stage i consumes s<i> and
     produces s<i+1>, and the top instantiates no residual module."""
     from dqhw.rtlgen.generate import generate_rtl
-    from tests.test_build_common import built
+    from tests.build_helpers import built
 
     b = built("thr_b2", bits="2", wbits="2", seed=2)
     design = generate_rtl(b / "dataflow.onnx", tmp_path / "rtl")

@@ -31,8 +31,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.build_helpers import TEST_FPS
 from tests.conftest import assert_one_line_error, run_cli
-from tests.test_build_common import TEST_FPS
 
 pytestmark = pytest.mark.rtl
 

@@ -16,7 +16,7 @@ import pytest
 import torch
 
 from dqhw import contract
-from tests.test_build_common import built, load_dataflow, run_dir
+from tests.build_helpers import built, load_dataflow, run_dir
 
 
 def blocks(model):

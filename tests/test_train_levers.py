@@ -245,7 +245,7 @@ def test_lever_run_builds_and_its_rtl_is_proven_bit_exact(lever_run, tmp_path, c
     against the golden model (every logit), so a passing build is bit-exact."""
     from qonnx.custom_op.registry import getCustomOp
 
-    from tests.test_build_common import TEST_FPS, load_dataflow
+    from tests.build_helpers import TEST_FPS, load_dataflow
 
     out = tmp_path / "build"
     code, stdout, err = run_cli(["build", lever_run, "--out", out, "--target-fps", TEST_FPS, "--verify-frames", "16",

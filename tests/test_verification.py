@@ -26,8 +26,8 @@ import numpy as np
 import pytest
 
 from dqhw.errors import DqhwError, MismatchError
+from tests.build_helpers import TEST_FPS
 from tests.conftest import assert_one_line_error, run_cli
-from tests.test_build_common import TEST_FPS
 
 LIMIT = 16
 
@@ -36,7 +36,7 @@ LIMIT = 16
 def thr_build(tmp_path_factory) -> Path:
     """tiny, 2-bit, 4-bit input quantizer -> dqhw build with RTL (sized, sealed, proven)."""
     from dqhw.flow.pipeline import BuildOptions, build
-    from tests.test_build_common import make_run
+    from tests.build_helpers import make_run
 
     root = tmp_path_factory.mktemp("verif")
     run = make_run(root / "run", bits="2", wbits="2", seed=5, input_bits="4")
@@ -171,7 +171,7 @@ def _build_with_fault(tmp_path: Path, monkeypatch, fault) -> Path:
     RTL (before the build's proof)."""
     from dqhw.flow import fifo_sizing
     from dqhw.flow.pipeline import BuildOptions, build
-    from tests.test_build_common import make_run
+    from tests.build_helpers import make_run
 
     real = fifo_sizing.write_rtl
 
@@ -321,7 +321,7 @@ def test_build_fails_when_an_oracle_disagrees(tmp_path, monkeypatch):
     from dqhw.flow import verify
     from dqhw.flow.export import final_scale
     from dqhw.flow.pipeline import BuildOptions, build
-    from tests.test_build_common import make_run
+    from tests.build_helpers import make_run
 
     real = verify.brevitas_logits
 
