@@ -23,8 +23,8 @@ GOAL = 25.0
 
 
 def bench(build_dir: Path, frames: int, exec_frames: int, seed: int = 0) -> dict:
-    from dqhw.flow.verify import execute_graph
     from dqhw.golden import GoldenModel
+    from dqhw.verification import execute_graph
 
     g = GoldenModel.from_build(build_dir)
     rng = np.random.default_rng(seed)

@@ -22,8 +22,8 @@ import numpy as np
 
 def run_one(name: str, n_frames: int, root: Path, reuse: bool = False) -> dict:
     from dqhw.flow.pipeline import BuildOptions, build
-    from dqhw.flow.verify import rtl_vs_original
     from dqhw.refnets import INPUT_SCALE, export, frames
+    from dqhw.verification import rtl_vs_original
 
     row: dict = {"network": name}
     t0 = time.time()

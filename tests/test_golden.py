@@ -32,8 +32,8 @@ def frames(shape, n=6, seed=0):
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_golden_equals_execute_onnx(name):
-    from dqhw.flow.verify import compare_with_graph
     from dqhw.golden import GoldenModel
+    from dqhw.verification import compare_with_graph
 
     out = built(name, **CONFIGS[name])
     g = GoldenModel.from_build(out)
@@ -52,8 +52,8 @@ def test_golden_runs_finns_own_folded_graph():
     integers as execute_onnx of that graph and as the dqhw graph."""
     from qonnx.core.modelwrapper import ModelWrapper
 
-    from dqhw.flow.verify import compare_with_graph
     from dqhw.golden import GoldenModel
+    from dqhw.verification import compare_with_graph
 
     out = built("thr_b3", **CONFIGS["thr_b3"])
     finn_graph = ModelWrapper(str(sorted((out / "intermediate").glob("*_minimize_bit_width.onnx"))[0]))
@@ -232,8 +232,8 @@ def random_graph(seed: int):
 
 @pytest.mark.parametrize("seed", range(6))
 def test_golden_equals_execute_onnx_on_random_graphs(seed):
-    from dqhw.flow.verify import compare_with_graph
     from dqhw.golden import GoldenModel
+    from dqhw.verification import compare_with_graph
 
     m, in_bits = random_graph(seed)
     g = GoldenModel(m)

@@ -202,7 +202,7 @@ def test_unsupported_graphs_are_refused_in_one_line(tmp_path, capsys, what, need
 def test_per_class_scale_and_bias_on_the_last_layer_build_with_the_class_on_the_host(
         last_bias, tmp_path_factory, capsys, monkeypatch):
     from dqhw.cli import main
-    from dqhw.flow.verify import rtl_vs_original
+    from dqhw.verification import rtl_vs_original
 
     root = tmp_path_factory.mktemp("pc")
     path, frames = _calibrated_export(_relu_net(per_channel_last=True, last_bias=last_bias), root, "pc")
@@ -315,7 +315,7 @@ def test_judge_float_logits_with_per_class_scale_and_bias():
     """The float-oracle rule with one scale and bias per class: logits up to the affine, and the class
     (contract.host_class) vs the float argmax except at exact ties of acc * scale + bias."""
     from dqhw import contract
-    from dqhw.flow.verify import judge_float_logits
+    from dqhw.verification import judge_float_logits
 
     scale = np.array([0.5, 0.25, 1.0])
     bias = np.array([0.0, 0.5, -1.0])

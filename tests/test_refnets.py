@@ -22,7 +22,7 @@ def test_reference_network_rtl_equals_qonnx_on_the_original_file(name, tmp_path)
     import numpy as np
 
     from dqhw.flow.pipeline import BuildOptions, build
-    from dqhw.flow.verify import rtl_vs_original
+    from dqhw.verification import rtl_vs_original
 
     model = export(name, tmp_path / f"{name}.onnx")
     x, y = frames(name, N)

@@ -108,7 +108,7 @@ def test_commands_sample_every_class_of_a_sorted_file(sorted_run, tmp_path, caps
     assert "test split, 30 of 360 images" in (tmp_path / "e" / "report.md").read_text()
 
     # the frames a build is verified on
-    from dqhw.flow.verify import clean_frames
+    from dqhw.verification import clean_frames
 
     _, labels, desc = clean_frames(load_run(run), 40)
     assert np.bincount(labels, minlength=10).tolist() == list(reference_quota(y_test, 40).values())

@@ -291,7 +291,7 @@ def test_bulk_run_matches_golden_from_a_random_initial_state(thr_build, tmp_path
 # the oracles' rule, and a build that an oracle contradicts
 # --------------------------------------------------------------------------------------------------
 def test_float_oracle_rule():
-    from dqhw.flow.verify import judge_float_logits
+    from dqhw.verification import judge_float_logits
 
     g = np.array([[3, 7, 7, -1], [5, 0, 1, 2]])
     labels = np.array([1, 0])  # the hardware's argmax: lowest index among ties
@@ -318,7 +318,7 @@ def test_float_oracle_rule():
 
 def test_build_fails_when_an_oracle_disagrees(tmp_path, monkeypatch):
     """Brevitas' logits moved by one integer step on one frame: the build stops before any RTL."""
-    from dqhw.flow import verify
+    from dqhw import verification as verify
     from dqhw.flow.export import final_scale
     from dqhw.flow.pipeline import BuildOptions, build
     from tests.build_helpers import make_run

@@ -69,8 +69,8 @@ class GraphSource:
 # --------------------------------------------------------------------------------------------------
 def from_run(path: Path, n_frames: int, seed: int = 0) -> GraphSource:
     from dqhw.flow.export import check_run, export_run
-    from dqhw.flow.verify import adversarial_sets, clean_frames
     from dqhw.runs import load_run
+    from dqhw.verification import adversarial_sets, clean_frames
 
     if path.is_file():
         raise DqhwError(f"{path}: a run directory (dqhw train --out DIR) or a .onnx file is expected")

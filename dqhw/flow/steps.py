@@ -345,8 +345,8 @@ def _name_outputs(model) -> None:
 
 
 def step_verify(model, cfg: BuildConfig):
-    """The golden model against every oracle (dqhw.flow.verify); a failure stops the build here."""
-    from dqhw.flow import verify
+    """The golden model against every oracle (dqhw.verification); a failure stops the build here."""
+    from dqhw import verification as verify
 
     cfg.record.verification = verify.verify_build(cfg, model)
     verify.raise_on_mismatch(cfg.record.verification)  # no RTL from a golden model that an oracle contradicts
