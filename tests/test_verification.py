@@ -341,12 +341,12 @@ def test_build_fails_when_an_oracle_disagrees(tmp_path, monkeypatch):
 
 def test_report_prints_unknown_not_zero():
     """A figure finn cannot estimate is None in summary.json and "unknown" in summary.md."""
-    from dqhw.flow.report import _figure, _total, markdown
+    from dqhw.flow.report import _figure, markdown, total
 
     def broken(*_):
         raise TypeError("no estimate")
 
-    assert _figure(broken, "xc7z020clg400-1") is None and _total([3, None]) is None and _total([3, 4]) == 7
+    assert _figure(broken, "xc7z020clg400-1") is None and total([3, None]) is None and total([3, 4]) == 7
     row = {"name": "X_0", "type": "StreamingFIFO_rtl", "in_dtype": "UINT2", "out_dtype": "UINT2", "cycles": None,
            "resources": {"LUT": None, "BRAM18": 0, "DSP": 0}}
     summary = {"source": "r", "board": "pynq-z2", "part": "p", "clock_ns": 10.0, "clock_mhz": 100.0, "bottleneck": None,

@@ -89,8 +89,8 @@ def summarize(ctx, model, verification: dict) -> dict:
     rows = layer_rows(model, board.finn_part)
     unknown_cycles = [r["name"] for r in rows if r["cycles"] is None]
     if unknown_cycles:
-        ctx.record.warnings.append(f"cycles per frame unknown for {', '.join(unknown_cycles)}: the throughput figures "
-                            "below are unknown")
+        ctx.record.warnings.append(f"cycles per frame unknown for {', '.join(unknown_cycles)}: the throughput "
+                                   "figures below are unknown")
     known = [r for r in rows if r["cycles"] is not None]
     bottleneck = max(known, key=lambda r: r["cycles"]) if known and not unknown_cycles else None
     max_cycles = bottleneck["cycles"] if bottleneck else None
@@ -102,7 +102,7 @@ def summarize(ctx, model, verification: dict) -> dict:
         if totals[k] is None:
             missing = [r["name"] for r in rows if r["resources"][k] is None]
             ctx.record.warnings.append(f"estimated {k} unknown: no estimate for {', '.join(missing[:4])}"
-                                + (f" and {len(missing) - 4} more" if len(missing) > 4 else ""))
+                                       + (f" and {len(missing) - 4} more" if len(missing) > 4 else ""))
         elif totals[k] > avail[k]:
             ctx.record.warnings.append(f"estimated {k} {totals[k]} exceeds the {board.name}'s {avail[k]}: lower "
                                        "--target-fps, give a less parallel --folding or use fewer bits")
