@@ -142,12 +142,12 @@ def prepare_qonnx(raw, input_scale: float = 1.0, input_offset: float = 0.0):
     from qonnx.transformation.infer_shapes import InferShapes
     from qonnx.util.cleanup import cleanup_model
 
-    from dqhw.flow.passes import FixUnsignedBinaryActQuant
+    from dqhw.flow.passes import FixUnsignedBinaryActQuant, ReduceMeanAsGlobalAveragePool
 
     m = ModelWrapper(copy.deepcopy(raw.model))
     with finn_compat.quiet():
         m = cleanup_model(m)
-    m = m.transform(FixUnsignedBinaryActQuant())
+    m = m.transform(FixUnsignedBinaryActQuant()).transform(ReduceMeanAsGlobalAveragePool())
     old_in = m.graph.input[0]
     name = old_in.name
     shape = m.get_tensor_shape(name)
