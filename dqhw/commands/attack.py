@@ -36,9 +36,33 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="join the shard files of one set (default: every shard file in RUN/adv/shards/ of one "
                         "attack) into the whole set in RUN/adv/ (or --out)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    from dqhw.device import DEVICE_HELP
+
+    p.add_argument("--device", default="cpu", help=f"where the attack runs: {DEVICE_HELP}; default cpu")
+    from dqhw.distributed.cluster import add_arguments as add_executor
+
+    add_executor(p, "with --executor ray: the number of shards (Ray tasks), merged into the whole set "
+                    "(default: the cluster's CPUs)")
 
 
 def run(args: argparse.Namespace) -> int:
+    from dqhw.errors import DqhwError
+
+    if args.executor == "ray":
+        from dqhw.distributed.attack import run_attack_ray
+
+        return run_attack_ray(args)
+    if args.address or args.jobs is not None:
+        raise DqhwError("--address and --jobs are for --executor ray")
+    if args.merge is not None:
+        return _merge(args)
+    _, message = craft(args)
+    print(message, file=sys.stdout)
+    return 0
+
+
+def craft(args: argparse.Namespace) -> tuple[object, str]:
+    """Craft the set (or the shard) args describe and save it; returns (its path, the summary line)."""
     from pathlib import Path
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -51,10 +75,11 @@ def run(args: argparse.Namespace) -> int:
     from dqhw.runs import load_run
     from dqhw.sampling import sample_split, shard_slice
 
-    if args.merge is not None:
-        return _merge(args)
     if args.attack is None or args.eps is None:
         raise DqhwError("--attack and --eps are required (unless --merge)")
+    from dqhw.device import resolve_device
+
+    device = resolve_device(args.device)
     params = attack_params(args.attack, args.eps, args.queries)  # validates name, eps, queries first
     shard = None
     if args.shard:
@@ -77,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
         task = bar.add_task(f"{args.attack} eps {args.eps}", total=n)
         advset = craft_set(target, args.attack, args.eps, source=source, split=args.split, limit=args.limit,
                            seed=args.seed, squeeze=args.squeeze, batch_size=args.batch_size, data=data,
-                           params=params, on_batch=lambda k: bar.update(task, advance=k), shard=shard)
+                           params=params, on_batch=lambda k: bar.update(task, advance=k), shard=shard,
+                           device=device)
     whole = default_path(target, args.attack, args.eps, sample, source, args.squeeze)
     path = save_set(out or (whole if shard is None else shard_path(whole, shard)), advset)
     model = target.model
@@ -90,9 +116,8 @@ def run(args: argparse.Namespace) -> int:
     # robust accuracy, as dqhw eval counts it: right on the clean image and on its adversarial twin
     clean, adv = float(clean_ok.mean()), float((clean_ok & adv_ok).mean())
     part = "" if shard is None else f" (shard {args.shard}: {len(advset)} images)"
-    print(f"wrote {path}: {sample.describe()}{part}; {MODE_LABELS[advset.provenance['mode']]}; accuracy of "
-          f"{target.name} clean {clean:.4f} -> robust {adv:.4f}", file=sys.stdout)
-    return 0
+    return path, (f"wrote {path}: {sample.describe()}{part}; {MODE_LABELS[advset.provenance['mode']]}; accuracy "
+                  f"of {target.name} clean {clean:.4f} -> robust {adv:.4f}")
 
 
 def _merge(args: argparse.Namespace) -> int:
