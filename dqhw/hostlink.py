@@ -109,6 +109,7 @@ class RunStats:
     errors: list = field(default_factory=list)  # (frame index, STATUS) of damaged frames
     seconds: float = 0.0
     garbled: int = 0
+    flushed: int = 0  # responses to what a previous session left on the line, dropped
 
 
 def exchange(port, frames: list[bytes], timeout_s: float, window: int = 1, progress=None) -> RunStats:
@@ -121,7 +122,8 @@ def exchange(port, frames: list[bytes], timeout_s: float, window: int = 1, progr
     pending: deque[int] = deque()
     nxt = 0
     t0 = last = time.monotonic()
-    port.write(bytes((SYNC, SYNC)))  # closes whatever a previous session left half-sent
+    port.write(bytes((SYNC, SYNC)))  # closes whatever a previous session left half-sent ...
+    stats.flushed = _drain(port, dec)  # ... and its error response, if any, is not an answer
     while nxt < len(frames) or pending:
         while nxt < len(frames) and len(pending) < window:
             port.write(encode_request(nxt & 0xFF, frames[nxt]))
@@ -143,6 +145,17 @@ def exchange(port, frames: list[bytes], timeout_s: float, window: int = 1, progr
     stats.seconds = time.monotonic() - t0
     stats.garbled = dec.garbled
     return stats
+
+
+def _drain(port, dec: Decoder, quiet_s: float = 0.3) -> int:
+    """Read and drop responses until the line has been quiet for `quiet_s`; how many there were."""
+    n, last = 0, time.monotonic()
+    while time.monotonic() - last < quiet_s:
+        data = port.read(max(1, port.in_waiting))
+        if data:
+            n += len(dec.feed(data))
+            last = time.monotonic()
+    return n
 
 
 def _match(r: Response, pending: deque) -> int:

@@ -87,10 +87,15 @@ def run(args: argparse.Namespace) -> int:
         gm = GoldenModel.from_build(build)  # the host-side class rule of a logits build
     say = (lambda *a: None) if args.quiet else (lambda m: print(m, flush=True))
     say(f"run {args.port}: {n} frames of {shape.frame_bytes} bytes at {args.baud} baud, window {args.window}")
-    with _open(args.port, args.baud, args.timeout) as port:
-        step = max(1, n // 10)
-        stats = hostlink.exchange(port, frames, args.timeout, args.window,
-                                  progress=lambda k: (k + 1) % step == 0 and say(f"  {k + 1}/{n} frames answered"))
+    import serial
+
+    step = max(1, n // 10)
+    try:
+        with _open(args.port, args.baud, args.timeout) as port:
+            stats = hostlink.exchange(port, frames, args.timeout, args.window,
+                                      progress=lambda k: (k + 1) % step == 0 and say(f"  {k + 1}/{n} frames answered"))
+    except serial.SerialException as e:  # unplugged, a write that does not drain, ...
+        raise DqhwError(f"{args.port}: serial port error ({' '.join(str(e).split())})") from None
     classes = hostlink.classes_of(shape, stats.answers, design, gm)
     summary = _summary(classes, fs.labels, golden, n, stats, args.baud, shape)
     say(_line(summary))
@@ -104,7 +109,7 @@ def _summary(classes, labels, golden, n, stats, baud, shape) -> dict:
     s = {"frames": n, "answered": int(ok.sum()), "damaged": [[k, st] for k, st in stats.errors],
          "seconds": round(stats.seconds, 4), "frames_per_s": round(n / stats.seconds, 2) if stats.seconds else None,
          "baud": baud, "frame_bytes": shape.frame_bytes, "result_bytes": shape.result_bytes,
-         "garbled_responses": stats.garbled}
+         "garbled_responses": stats.garbled, "flushed_responses": stats.flushed}
     if labels is not None:
         s["accuracy"] = round(float((classes == labels[:n]).mean()), 6)
     if golden is not None:
