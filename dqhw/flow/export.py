@@ -133,6 +133,9 @@ def repair_for_oracle(raw):
     return rewritten, note
 
 
+FILE_NAME_TAG = "dqhw file node: "
+
+
 def prepare_qonnx(raw, input_scale: float = 1.0, input_offset: float = 0.0):
     """The QONNX graph finn's steps start from (see the module docstring). `raw` is not changed."""
     from onnx import TensorProto, helper
@@ -145,6 +148,9 @@ def prepare_qonnx(raw, input_scale: float = 1.0, input_offset: float = 0.0):
     from dqhw.flow.passes import FixUnsignedBinaryActQuant, ReduceMeanAsGlobalAveragePool
 
     m = ModelWrapper(copy.deepcopy(raw.model))
+    for node in m.graph.node:  # the cleanup renames nodes; refusals name the file's node too
+        if node.name and not node.doc_string:
+            node.doc_string = FILE_NAME_TAG + node.name
     with finn_compat.quiet():
         m = cleanup_model(m)
     m = m.transform(FixUnsignedBinaryActQuant()).transform(ReduceMeanAsGlobalAveragePool())

@@ -51,7 +51,18 @@ def _dtypes(model, node) -> str:
 
 
 def _refuse(model, node, why: str) -> None:
-    raise DqhwError(f"node {node.name or '?'} ({node.op_type}; {_dtypes(model, node)}): {why}")
+    raise DqhwError(f"node {node.name or '?'}{_file_name(node)} ({node.op_type}; {_dtypes(model, node)}): {why}")
+
+
+def _file_name(node) -> str:
+    """The node's name in the user's file, where the cleanup renamed it (prepare_qonnx keeps it in
+    doc_string as FILE_NAME_TAG + name)."""
+    from dqhw.flow.export import FILE_NAME_TAG
+
+    doc = node.doc_string or ""
+    if doc.startswith(FILE_NAME_TAG) and doc[len(FILE_NAME_TAG):] != node.name:
+        return f" (in the file: {doc[len(FILE_NAME_TAG):]})"
+    return ""
 
 
 def _is_const(model, tensor: str) -> bool:
@@ -79,6 +90,7 @@ def check_graph(model) -> None:
             if b is None or b > 8:
                 _refuse(model, node, f"activation quantizer of {b if b is not None else 'non-constant'} bits: dqhw "
                                      "builds 1..8-bit activations; quantize it to 8 bits or fewer")
+            _check_per_channel_scale(model, node)
             raw = _attr(node, "rounding_mode", "ROUND")
             mode = (raw.decode() if isinstance(raw, bytes) else str(raw)).upper()
             if mode not in ("ROUND", "HALF_EVEN"):
@@ -100,6 +112,8 @@ def check_graph(model) -> None:
             _check_input_padding(model, node)
         if op in WEIGHT_OPS:
             _check_bipolar_input(model, node)
+        if op == "GlobalAveragePool":
+            _check_pool_sum_width(model, node)
     _check_last_layer(model)
 
 
@@ -151,6 +165,7 @@ def _check_add_scales(model, node) -> None:
     dyn = [i for i in node.input if i and not _is_const(model, i)]
     if len(dyn) != 2:
         return
+    _check_sum_requantized(model, node)
     a, b = (_quantizer_scale(model, t) for t in dyn)
     if a is None or b is None:
         return  # not two quantizers: the residual step judges it
@@ -199,6 +214,59 @@ def _check_bipolar_input(model, node) -> None:
     _refuse(model, node, f"bipolar activations from {prod.name} ({prod.op_type}) into weights that are not "
                          "bipolar: dqhw builds bipolar inputs only as XNOR-popcount with bipolar (1-bit) weights; "
                          "quantize this layer's weights to 1 bit (bipolar) or its input activation to 2+ bits")
+
+
+def _check_sum_requantized(model, node) -> None:
+    """dqhw carries a residual sum only into an activation quantizer (directly or after a ReLU)."""
+    consumers = model.find_consumers(node.output[0]) or []
+    ok = bool(consumers) and all(
+        c.op_type in QUANTIZERS or (c.op_type == "Relu" and all(
+            d.op_type in QUANTIZERS for d in (model.find_consumers(c.output[0]) or [None]) if d is not None)
+            and model.find_consumers(c.output[0]))
+        for c in consumers)
+    if not ok:
+        _refuse(model, node, "residual add whose sum is not requantized: dqhw carries the sum of two activations "
+                             "only into an activation quantizer; put one on the sum (Brevitas QuantReLU or "
+                             "QuantIdentity)")
+
+
+def _check_per_channel_scale(model, node) -> None:
+    """An activation quantizer with one scale per channel whose values reach a conv/linear layer: the
+    scales cannot move past the layer onto integer weights (finn leaves the layer in float)."""
+    scale = model.get_initializer(node.input[1])
+    if scale is None or np.size(scale) <= 1:
+        return  # (equal values in a per-channel shape too: finn's streamlining moves only scalar scales)
+    todo = list(model.find_consumers(node.output[0]) or [])
+    while todo:
+        c = todo.pop()
+        if c.op_type in WEIGHT_OPS:
+            _refuse(model, node, f"activation quantizer with one scale per channel ({np.size(scale)} scales) feeding "
+                                 f"{c.name} ({c.op_type}): the scales cannot move onto that layer's integer weights; "
+                                 "use a per-tensor scale for this quantizer (Brevitas' default "
+                                 "scaling_per_output_channel=False)")
+        if c.op_type in PASS_THROUGH:
+            todo += list(model.find_consumers(c.output[0]) or [])
+
+
+def _check_pool_sum_width(model, node) -> None:
+    """GlobalAveragePool is built as the sum of its input (1/(H*W) moved into the output scale), and the
+    sum enters the next dqhw_mvau, which takes up to 8 bits: an unsigned b-bit input over H*W pixels
+    must stay below 256."""
+    prod = model.find_producer(node.input[0])
+    while prod is not None and prod.op_type in PASS_THROUGH + ("Relu",):
+        prod = model.find_producer(prod.input[0])
+    shape = model.get_tensor_shape(node.input[0])
+    if prod is None or prod.op_type != "Quant" or int(_attr(prod, "signed", 1)) or shape is None or len(shape) != 4:
+        return
+    bits = model.get_initializer(prod.input[3])
+    if bits is None:
+        return
+    top = (2 ** int(np.asarray(bits).reshape(-1)[0]) - 1) * int(shape[2]) * int(shape[3])
+    if top > 255:
+        _refuse(model, node, f"global average pooling of {shape[2]}x{shape[3]} unsigned "
+                             f"{int(np.asarray(bits).reshape(-1)[0])}-bit values: dqhw builds it as their sum "
+                             f"(up to {top}), which the next layer takes as at most 8 bits; quantize the pooled "
+                             "activation to fewer bits or pool a smaller map (e.g. a max pooling first)")
 
 
 def _check_input_padding(model, node) -> None:
