@@ -31,17 +31,19 @@ PM1 = ("0.00784313725490196", "-1")  # inputs in [-1, 1]
 # the nets (each independent of dqhw's model code)
 # --------------------------------------------------------------------------------------------------
 def _signed_input_pad_pm1():
-    """Brevitas' default QuantIdentity (signed 8 bits, per-tensor) on [-1, 1] inputs, a padded first
+    """A signed 8-bit input quantizer with per-channel scaling (Int8ActPerTensorFloat made per-channel,
+    one channel; Brevitas' default per-tensor one is in _input3_gap) on [-1, 1] inputs, a padded first
     conv with per-channel 4-bit weights, BN, QuantReLU 3 bits, max pooling of unsigned values, a
     second conv into a signed 2-bit QuantHardTanh, max pooling of signed values, an 8-bit linear layer
     (one output scale: the class on the accelerator)."""
     import torch.nn as nn
     from brevitas.nn import QuantConv2d, QuantHardTanh, QuantIdentity, QuantLinear, QuantReLU
-    from brevitas.quant import Int8WeightPerChannelFloat
+    from brevitas.quant import Int8ActPerTensorFloat, Int8WeightPerChannelFloat
 
     return nn.Sequential(
-        QuantIdentity(), QuantConv2d(1, 6, 3, padding=1, bias=False, weight_quant=Int8WeightPerChannelFloat,
-                                     weight_bit_width=4),
+        QuantIdentity(act_quant=Int8ActPerTensorFloat, scaling_per_output_channel=True,
+                      per_channel_broadcastable_shape=(1, 1, 1, 1), scaling_stats_permute_dims=(1, 0, 2, 3)),
+        QuantConv2d(1, 6, 3, padding=1, bias=False, weight_quant=Int8WeightPerChannelFloat, weight_bit_width=4),
         nn.BatchNorm2d(6), QuantReLU(bit_width=3), nn.MaxPool2d(2),
         QuantConv2d(6, 8, 3, bias=False, weight_bit_width=3), nn.BatchNorm2d(8),
         QuantHardTanh(bit_width=2, max_val=1.0, min_val=-1.0), nn.MaxPool2d(2), nn.Flatten(),
