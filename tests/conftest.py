@@ -42,6 +42,17 @@ def digits_build(trained_run, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def digits_build_pynq(trained_run, tmp_path_factory) -> Path:
+    """`trained_run` built for the pynq-z2 at DIGITS_BUILD_FPS (the RTL proof, no synthesis, no
+    Vivado): the xc7 gate-level proof's build (tests/test_gate.py)."""
+    out = tmp_path_factory.mktemp("digits-build-pynq") / "build"
+    code = cli_main(["build", str(trained_run), "--board", "pynq-z2", "--out", str(out),
+                     "--target-fps", str(DIGITS_BUILD_FPS), "--no-synth", "--quiet"])
+    assert code == 0, "dqhw build of the digits run for pynq-z2 failed"
+    return out
+
+
+@pytest.fixture(scope="session")
 def trained_w8_run(tmp_path_factory) -> Path:
     """`dqhw train --bits 2 --wbits 8` on digits: the paper's 2-bit activations with 8-bit weights (the
     hardware twin of a float-weight A2 net), tiny model, 3 epochs (5-8 s)."""
