@@ -66,18 +66,18 @@ def _input3_gap():
         QuantLinear(8, 10, bias=True, weight_quant=Int8WeightPerChannelFloat, weight_bit_width=3))
 
 
-def _xnor_fc():
-    """A BNN on a flattened one-channel input: bipolar input quantizer, bipolar weights, BN, bipolar
-    activations (XNOR-popcount)."""
+def _xnor_cnv():
+    """A BNN: bipolar input quantizer, a conv with bipolar weights, BN, bipolar activations, max
+    pooling of bipolar values, a linear layer with bipolar weights (XNOR-popcount throughout)."""
     import torch.nn as nn
-    from brevitas.nn import QuantIdentity, QuantLinear
+    from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
     from brevitas.quant import SignedBinaryActPerTensorConst, SignedBinaryWeightPerTensorConst
 
     return nn.Sequential(
-        QuantIdentity(act_quant=SignedBinaryActPerTensorConst), nn.Flatten(),
-        QuantLinear(64, 32, bias=False, weight_quant=SignedBinaryWeightPerTensorConst), nn.BatchNorm1d(32),
         QuantIdentity(act_quant=SignedBinaryActPerTensorConst),
-        QuantLinear(32, 10, bias=False, weight_quant=SignedBinaryWeightPerTensorConst))
+        QuantConv2d(1, 8, 3, bias=False, weight_quant=SignedBinaryWeightPerTensorConst), nn.BatchNorm2d(8),
+        QuantIdentity(act_quant=SignedBinaryActPerTensorConst), nn.MaxPool2d(2), nn.Flatten(),
+        QuantLinear(72, 10, bias=False, weight_quant=SignedBinaryWeightPerTensorConst))
 
 
 def _residual(shared: bool, requantized: bool = True, scales=(None, None), sum_bits: int = 2):
@@ -293,7 +293,7 @@ BUILT = {
     # name: (net factory, input channels, input convention, dynamo export)
     "signed_input_pad_pm1": (_signed_input_pad_pm1, 1, PM1, False),
     "input3_gap_host_class": (_input3_gap, 3, UNIT, True),
-    "xnor_fc": (_xnor_fc, 1, PM1, False),
+    "xnor_conv_maxpool": (_xnor_cnv, 1, PM1, False),
     "residual_shared_quantizer": (lambda: _residual(shared=True), 1, UNIT, False),
 }
 
@@ -317,9 +317,15 @@ def test_corpus_net_builds_and_its_rtl_equals_qonnx_on_the_file(name, tmp_path, 
     ops = {s["op_type"] for s in json.loads((out / "rtl" / "design.json").read_text())["stages"]}
     expect = {"signed_input_pad_pm1": {"Thresholding_rtl", "FMPadding_rtl"},
               "input3_gap_host_class": {"Thresholding_rtl", "DqhwGlobalAccPool"},
-              "xnor_fc": set(), "residual_shared_quantizer": {"DqhwAddStreams"}}[name]
+              "xnor_conv_maxpool": set(), "residual_shared_quantizer": {"DqhwAddStreams"}}[name]
     assert expect <= {op.split("_hls")[0] for op in ops} | ops, (expect, ops)
     assert (info["outputs"]["class_on"] == "host") == (name == "input3_gap_host_class")
+    if name == "xnor_conv_maxpool":  # both layers XNOR-popcount, the pooling on bipolar values
+        import onnx
+
+        graph = onnx.load(str(out / "dataflow.onnx")).graph
+        xnor = [n for n in graph.node if any(a.name == "XNOR" and a.i == 1 for a in n.attribute)]
+        assert len(xnor) == 2 and any(n.op_type == "DqhwMaxPool" for n in graph.node)
 
 
 # --------------------------------------------------------------------------------------------------
