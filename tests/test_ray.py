@@ -14,7 +14,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
+from dqhw.errors import DqhwError
 from tests.conftest import assert_one_line_error, run_cli
 
 ray = pytest.importorskip("ray", reason="Ray is in requirements/base.txt; this environment lacks it")
@@ -118,6 +120,25 @@ def test_attack_and_sim_shards_on_ray_equal_the_serial_ones(ray_cluster, digits_
     assert reports["ray"]["total_mismatches"] == reports["serial"]["total_mismatches"] == 0
     for a, b in zip(reports["serial"]["sets"], reports["ray"]["sets"], strict=True):
         assert {k: a.get(k) for k in SIM_KEYS} == {k: b.get(k) for k in SIM_KEYS}
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA: a cuda device is no error here")
+def test_cuda_on_a_cluster_without_gpus_is_one_line_not_a_task_waiting_forever(ray_cluster, trained_run, capsys):
+    from dqhw.distributed.cluster import cluster_device
+
+    assert cluster_device(ray, "auto") == "cpu"
+    with pytest.raises(DqhwError, match="the Ray cluster has no GPU"):
+        cluster_device(ray, "cuda")
+    code, _, err = run_cli(["attack", trained_run, "--attack", "fgsm", "--eps", 8, "--executor", "ray",
+                            "--device", "cuda"], capsys)
+    assert_one_line_error(code, err, "no CUDA device available")
+    # on a cluster (--address: this session's, already joined) the cluster's resources decide
+    code, _, err = run_cli(["attack", trained_run, "--attack", "fgsm", "--eps", 8, "--executor", "ray",
+                            "--address", "auto", "--device", "cuda"], capsys)
+    assert_one_line_error(code, err, "the Ray cluster has no GPU")
+    code, _, err = run_cli(["reproduce", SMOKE, "--out", trained_run.parent / "no-gpu", "--executor", "ray",
+                            "--device", "cuda"], capsys)
+    assert_one_line_error(code, err, "no CUDA device available")
 
 
 @pytest.mark.parametrize("argv, needle", [

@@ -78,18 +78,17 @@ def run(args: argparse.Namespace) -> int:
 
 def _with_device(cfg, args):
     """The config with --device applied, checked here (one line when CUDA is absent) unless the units run
-    on a cluster at --address, whose GPUs the Ray runner checks."""
+    on a cluster at --address, whose GPUs the Ray runner checks (and where auto means its GPUs if any)."""
     import dataclasses
 
     from dqhw.device import resolve_device
 
     device = args.device or cfg.device
     if args.executor == "ray" and args.address:
-        if device == "auto":
-            raise DqhwError("--device auto is decided on this machine; with --address say cpu or cuda")
-        from dqhw.device import check_name
+        if device != "auto":  # auto: cuda if the cluster has a GPU (dqhw.distributed.cluster.cluster_device)
+            from dqhw.device import check_name
 
-        check_name(device)
+            check_name(device)
     else:
         device = resolve_device(device)
     return dataclasses.replace(cfg, device=device)

@@ -20,7 +20,7 @@ def attack_shard(args: argparse.Namespace) -> str:
 
 def run_attack_ray(args: argparse.Namespace) -> int:
     from dqhw.commands.attack import _merge
-    from dqhw.distributed.cluster import connect, task_options, unwrap
+    from dqhw.distributed.cluster import cluster_device, connect, task_options, unwrap
 
     if args.shard or args.merge is not None:
         raise DqhwError("--executor ray shards the set itself: not with --shard or --merge")
@@ -29,10 +29,14 @@ def run_attack_ray(args: argparse.Namespace) -> int:
     from dqhw.attacks import attack_params
 
     attack_params(args.attack, args.eps, args.queries)  # a bad attack fails here, before the cluster starts
+    from dqhw.device import resolve_device
+
+    device = args.device if args.address else resolve_device(args.device)  # a local cluster is this machine
     ray = connect(args.address, args.jobs)
+    device = cluster_device(ray, device)
     n = args.jobs or int(ray.cluster_resources().get("CPU", 1))
-    task = ray.remote(attack_shard).options(**task_options("attack", args.device))
-    shards = [argparse.Namespace(**{**vars(args), "shard": f"{i}/{n}", "out": None, "quiet": True,
+    task = ray.remote(attack_shard).options(**task_options("attack", device))
+    shards = [argparse.Namespace(**{**vars(args), "shard": f"{i}/{n}", "out": None, "quiet": True, "device": device,
                                     "executor": "local", "jobs": None, "address": None}) for i in range(n)]
     refs = [task.remote(ns) for ns in shards]
     if not args.quiet:

@@ -60,6 +60,20 @@ def task_options(kind: str, device: str = "cpu") -> dict:
     return {"num_cpus": 1, "num_gpus": 1 if gpu else 0, "max_retries": MAX_RETRIES, "retry_exceptions": False}
 
 
+def cluster_device(ray, device: str) -> str:
+    """The device a task asks for, checked against the cluster: auto is cuda when the cluster has a GPU;
+    cuda where it has none is one error line (its tasks would otherwise wait for a GPU forever)."""
+    from dqhw.device import check_name
+
+    gpus = ray.cluster_resources().get("GPU", 0)
+    if device == "auto":
+        return "cuda" if gpus else "cpu"
+    if check_name(device).startswith("cuda") and not gpus:
+        cpus = int(ray.cluster_resources().get("CPU", 0))
+        raise DqhwError(f"--device {device}: the Ray cluster has no GPU (its resources: {cpus} CPUs)")
+    return device
+
+
 def unwrap(ray, err: Exception, what: str) -> DqhwError:
     """A failed task as one DqhwError line: the unit's own DqhwError as it was raised, a dead worker
     (after its retries) or any other exception named with its type."""

@@ -11,6 +11,7 @@ every attempt is recorded in OUT/attempts/<id>.json (pid, host, start time).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
@@ -18,7 +19,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from dqhw.errors import DqhwError
 from dqhw.reproduce.config import ReproConfig
 from dqhw.reproduce.estimate import estimate, hms
 from dqhw.reproduce.plan import Unit, read_done, write_done
@@ -80,7 +80,7 @@ def execute_ray(cfg: ReproConfig, out: Path, units: list[Unit], address: str | N
                 say: Callable[[str], None] | None = None) -> dict:
     """Run every pending unit on the cluster; returns {"ran", "skipped", "seconds", "retried"} like
     runner.execute (plus the units that needed more than one attempt)."""
-    from dqhw.distributed.cluster import connect, unwrap
+    from dqhw.distributed.cluster import cluster_device, connect, unwrap
     from dqhw.reproduce.runner import _say, _summary
 
     say = say or _say
@@ -93,8 +93,7 @@ def execute_ray(cfg: ReproConfig, out: Path, units: list[Unit], address: str | N
         return {"ran": [], "skipped": skipped, "seconds": 0.0, "retried": []}
     ray = connect(address, jobs)
     cpus = int(ray.cluster_resources().get("CPU", 0))
-    if cfg.device.startswith("cuda") and not ray.cluster_resources().get("GPU"):
-        raise DqhwError(f"device {cfg.device}: the Ray cluster has no GPU (its resources: {cpus} CPUs)")
+    cfg = dataclasses.replace(cfg, device=cluster_device(ray, cfg.device))  # auto: what the cluster has
     say(f"reproduce {cfg.name} on Ray ({cpus} CPUs{', ' + address if address else ', local'}): {len(units)} units, "
         f"{len(units) - len(todo)} done before, {len(todo)} to run (estimated "
         f"{hms(sum(estimate(u, by_id, cfg) for u in todo))} serially); output in {out}")
