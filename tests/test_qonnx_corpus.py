@@ -68,16 +68,18 @@ def _input3_gap():
 
 def _xnor_cnv():
     """A BNN: bipolar input quantizer, a conv with bipolar weights, BN, bipolar activations, max
-    pooling of bipolar values, a linear layer with bipolar weights (XNOR-popcount throughout)."""
+    pooling of bipolar values, a linear layer with bipolar weights (XNOR-popcount throughout), and
+    brevitas_examples' TensorNorm (the scalar affine at the end of FINN's CNV) on the logits."""
     import torch.nn as nn
     from brevitas.nn import QuantConv2d, QuantIdentity, QuantLinear
     from brevitas.quant import SignedBinaryActPerTensorConst, SignedBinaryWeightPerTensorConst
+    from brevitas_examples.bnn_pynq.models.tensor_norm import TensorNorm
 
     return nn.Sequential(
         QuantIdentity(act_quant=SignedBinaryActPerTensorConst),
         QuantConv2d(1, 8, 3, bias=False, weight_quant=SignedBinaryWeightPerTensorConst), nn.BatchNorm2d(8),
         QuantIdentity(act_quant=SignedBinaryActPerTensorConst), nn.MaxPool2d(2), nn.Flatten(),
-        QuantLinear(72, 10, bias=False, weight_quant=SignedBinaryWeightPerTensorConst))
+        QuantLinear(72, 10, bias=False, weight_quant=SignedBinaryWeightPerTensorConst), TensorNorm())
 
 
 def _residual(shared: bool, requantized: bool = True, scales=(None, None), sum_bits: int = 2):
