@@ -4,7 +4,8 @@ with a downstream symptom: "layer TopK_0 could not be mapped", or an empty Asser
 minimize_bit_width.)
 
 Runs on the prepared QONNX graph (dqhw.flow.export.prepare_qonnx): input annotated UINT8, output
-`logits`. What it refuses, and why:
+`logits`; a refusal names the node as renamed by qonnx's cleanup and as the file names it, and says
+how to make the graph buildable (docs/qonnx.md, refusal table). What it refuses, and why:
 - ops outside SUPPORTED_OPS (finn would leave them in software or fail);
 - activation quantizers wider than 8 bits (dqhw_mvau and the thresholds take 1..8-bit activations,
   unsigned, signed INT2..INT8 and bipolar), or with a rounding_mode other than ROUND (half to even:
@@ -14,8 +15,12 @@ Runs on the prepared QONNX graph (dqhw.flow.export.prepare_qonnx): input annotat
   the `residual` step, dqhw.flow.residual), and average pooling other than global;
 - grouped and depthwise convs (finn maps them to its VVAU, which dqhw has no RTL for);
 - a ReLU whose output goes on unquantized (finn leaves it, and what follows it, in float);
-- an add of two quantized activations whose quantizers have different scales (dqhw adds integers on
-  one scale);
+- an activation quantizer with one scale per channel feeding a layer (the scales cannot move onto
+  integer weights);
+- an add of two quantized activations whose scales are no ratio of integers <= 255 (dqhw adds integers
+  with integer weights), or whose sum is not requantized;
+- bipolar activations into weights that are not bipolar (dqhw_mvau's XNOR mode needs both);
+- global average pooling whose integer sum (the pooled values over H*W) exceeds 8 bits;
 - zero padding of a conv that reads the graph input through an offset (the padded value is no uint8
   pixel: e.g. 0 under the [-1, 1] convention is pixel 127.5);
 - a last layer whose bias is not a constant. (A per-class scale or bias on the last layer is built:
