@@ -77,7 +77,10 @@ def _script(build_dir: Path, work: Path, family: str, timeout: float) -> tuple[s
     finn = [j for j in jobs(rtl) if j.kind == "finn"]
     bad = unelaborable_stages(work, finn, timeout)
     good = [j for j in finn if j.stage not in bad]
-    lines = [_read_slang(_union([j.sources for j in good]), [j.module for j in good])] if good else []
+    # finn's assertions are simulation checks, not hardware: as $check cells in a netlist they fire on
+    # values the RTL never has at that point (X-free reset states), so they are left out
+    lines = [_read_slang(_union([j.sources for j in good]), [j.module for j in good]).replace(
+        "read_slang ", "read_slang --ignore-assertions ", 1)] if good else []
     as_rtl = {}
     for j in (j for j in finn if j.stage in bad):
         lines.append(f"read_verilog -lib {_defining_file(work, [p.name for p in j.sources], j.module)}")
