@@ -62,7 +62,7 @@ class ConvexAddToInteger(Transformation):
     DqhwAddStreams(a, b; WA, WB) -> MultiThreshold(T / g, NHWC) -> Transpose (see the module docstring)."""
 
     def apply(self, model: ModelWrapper):
-        from dqhw.customop.residual import lambda_weights
+        from dqhw.customop.residual import TIE_TOLERANCE, integer_sum_mismatches, lambda_weights
 
         graph = model.graph
         for add in list(graph.node):
@@ -109,7 +109,14 @@ class ConvexAddToInteger(Transformation):
             near = np.rint(thr)
             # the sum is an integer: z >= T  <=>  z >= ceil(T); a threshold within float noise of an
             # integer is that integer
-            thr = np.where(np.abs(thr - near) < 1e-4 * np.maximum(1.0, np.abs(thr)), near, np.ceil(thr))
+            thr = np.where(np.abs(thr - near) < TIE_TOLERANCE * np.maximum(1.0, np.abs(thr)), near, np.ceil(thr))
+            t_sum = np.asarray(model.get_initializer(mt.input[1]), dtype=np.float64)
+            wrong = integer_sum_mismatches(wa, wb, g, beta, model.get_tensor_datatype(a),
+                                           model.get_tensor_datatype(b), t_sum, thr)
+            if wrong:
+                raise DqhwError(f"{where}: weights {alpha:.8g} : {beta:.8g} are only near {wa} : {wb}; {wrong} "
+                                "thresholds of the sum would decide some inputs differently from the file; quantize "
+                                "both branches with one shared quantizer (or dqhw's wrn, lam = m / 15)")
             t_name = model.make_new_valueinfo_name()
             model.set_initializer(t_name, thr.astype(np.float32))
             y = model.make_new_valueinfo_name()
