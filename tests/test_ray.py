@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import threading
 import time
@@ -109,11 +110,13 @@ def test_attack_and_sim_shards_on_ray_equal_the_serial_ones(ray_cluster, digits_
     for key in ("images", "labels", "indices"):
         assert np.array_equal(sets["serial"][key], sets["ray"][key]), key
     reports = {}
+    build = tmp_path / "build"  # dqhw sim writes BUILD/sim: a copy, not the build other tests read
+    shutil.copytree(digits_build, build)
     for name, extra in (("serial", ["--jobs", 1]), ("ray", ["--executor", "ray", "--jobs", 2])):
-        code, stdout, err = run_cli(["sim", digits_build, "--limit", 200, "--sets", tmp_path / "fgsm-serial.npz",
+        code, stdout, err = run_cli(["sim", build, "--limit", 200, "--sets", tmp_path / "fgsm-serial.npz",
                                      "--quiet", *extra], capsys)
         assert code == 0, err
-        reports[name] = json.loads((digits_build / "sim" / "report.json").read_text())
+        reports[name] = json.loads((build / "sim" / "report.json").read_text())
     assert "(Ray, 2 shards)" in stdout
     assert reports["ray"]["shards"] == 2 and reports["ray"]["executor"] == "ray"
     assert reports["ray"]["total_frames"] == reports["serial"]["total_frames"] == 400
