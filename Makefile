@@ -8,6 +8,8 @@ STAMP  := $(VENV)/.dqhw-installed
 DEMO   ?= runs/demo
 BUILD  ?=
 PYTEST_ARGS ?=
+# make test's pytest-xdist workers (tests/conftest.shared_once makes each session fixture once across them)
+TEST_WORKERS ?= 2
 
 .PHONY: install demo test test-fast sim reproduce mechanism lint formal bench clean help
 
@@ -36,7 +38,7 @@ demo: $(STAMP)
 	$(BIN)/python -m dqhw.demo --out $(DEMO)
 
 test: $(STAMP)
-	@$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	@$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing on purpose"; exit 1; fi; exit $$rc
 
 test-fast: $(STAMP)

@@ -79,7 +79,7 @@ def check_compatible(target, source) -> None:
 def craft_set(target, attack: str, eps: int, source=None, split: str = "test", limit: int | None = None,
               seed: int = 0, squeeze: bool = False, queries: int | None = None, batch_size: int = 256,
               data=None, on_batch: Callable[[int], None] | None = None,
-              params: AttackParams | None = None, shard: tuple[int, int] | None = None) -> AdvSet:
+              params: AttackParams | None = None, shard: tuple[int, int] | None = None, device: str = "cpu") -> AdvSet:
     """Craft `attack` at ε on `source` (white-box on the target when source is None), on the split or a
     seeded stratified sample of `limit` of its images (dqhw.sampling; `seed` also seeds the attack).
     `target`/`source` are dqhw.runs.Run; `data` a loaded Dataset (else loaded)."""
@@ -104,7 +104,10 @@ def craft_set(target, attack: str, eps: int, source=None, split: str = "test", l
         from dqhw.squeeze import Squeezed
 
         model = Squeezed(model)
-    adv = attack_images(model, x[idx], y[idx], params, seed=seed, batch_size=batch_size, on_batch=on_batch)
+    from dqhw.device import OnDevice
+
+    adv = attack_images(OnDevice(device)(model), x[idx], y[idx], params, seed=seed, batch_size=batch_size,
+                        device=device, on_batch=on_batch)
     prov = provenance(target, crafter, params, seed, sample, x.shape[1:], squeeze)
     if shard is not None:
         prov["shard"] = f"{shard[0]}/{shard[1]}"

@@ -17,6 +17,7 @@ COMMANDS = {
     "eval": ("dqhw.commands.evaluate", "robustness report (Markdown + JSON + PNG) for one or more runs"),
     "build": ("dqhw.commands.build", "QONNX -> FINN flow -> folded dataflow graph -> RTL for a board"),
     "sim": ("dqhw.commands.sim", "run clean + adversarial sets through the RTL (Verilator), bit-exact"),
+    "run": ("dqhw.commands.run", "classify frames on a board over its serial host link (accuracy, frames/s)"),
     "reproduce": ("dqhw.commands.reproduce", "the paper's claims from one config: train, attack, eval, build, sim"),
     "mechanism": ("dqhw.commands.mechanism", "does DQ's mechanism work? a pre-registered experiment from one config"),
     "data": ("dqhw.commands.data", "download CIFAR-10 or SVHN (MD5-checked) into the layout dqhw reads"),

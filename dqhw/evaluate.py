@@ -370,8 +370,10 @@ def evaluate(run_paths: Sequence[str | Path], eps: Sequence[int] | None = None, 
              split: str = "test", seed: int = 0, queries: int | None = None, squeeze: bool = False,
              out: str | Path | None = None, large_eps: int = LARGE_EPS, amplification: bool = True,
              batch_size: int = 256, progress: bool = True, save_sets: bool = False,
-             log: Callable[[str], None] | None = None, autoattack_images: int | None = AUTOATTACK_IMAGES) -> dict:
+             log: Callable[[str], None] | None = None, autoattack_images: int | None = AUTOATTACK_IMAGES,
+             device: str = "cpu") -> dict:
     """Evaluate runs and write report.md, report.json and the PNGs into `out`; returns the report dict.
+    `device` (dqhw.device): where the attacks craft their images; the counted predictions stay on the CPU.
     AutoAttack runs on a seeded class-stratified sub-sample of `autoattack_images` of the evaluated images
     (0 or None: all of them; all of them too when there are fewer)."""
     from dqhw import __version__
@@ -445,6 +447,9 @@ def evaluate(run_paths: Sequence[str | Path], eps: Sequence[int] | None = None, 
     grads: dict[str, dict] = {}
     amp: dict[str, dict] = {}
 
+    from dqhw.device import OnDevice
+
+    on_device = OnDevice(device)
     with _progress(progress) as bar:
         overall = bar.add_task("eval", total=jobs)
         images_task = bar.add_task("", total=n, visible=False)
@@ -453,7 +458,7 @@ def evaluate(run_paths: Sequence[str | Path], eps: Sequence[int] | None = None, 
             """The adversarial images of the evaluated images at positions `pos` (default: all)."""
             xs, ys = (x, y) if pos is None else (x[pos], y[pos])
             bar.reset(images_task, total=len(xs), description=desc, visible=True)
-            adv = attack_images(model, xs, ys, params, seed=seed, batch_size=batch_size,
+            adv = attack_images(on_device(model), xs, ys, params, seed=seed, batch_size=batch_size, device=device,
                                 on_batch=lambda k: bar.update(images_task, advance=k))
             bar.update(overall, advance=1)
             return adv

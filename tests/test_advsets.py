@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,7 +26,11 @@ def _single_thread():
 
 @pytest.fixture(scope="module")
 def paths(tmp_path_factory):
-    return shared_runs(tmp_path_factory)
+    """Copies of the shared runs without their adv/: these tests write and list RUN/adv/, which
+    tests/test_eval.py writes into at the same time under pytest-xdist."""
+    root = tmp_path_factory.mktemp("advsets-runs")
+    return {k: Path(shutil.copytree(p, root / p.name, ignore=shutil.ignore_patterns("adv")))
+            for k, p in shared_runs(tmp_path_factory).items()}
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ from dqhw.attacks import (
 from dqhw.data import load_dataset
 from dqhw.errors import DqhwError
 from dqhw.infer import accuracy
-from tests.conftest import assert_one_line_error, run_cli
+from tests.conftest import assert_one_line_error, run_cli, shared_once
 
 N = 64  # test images used by the strength tests
 
@@ -53,13 +53,14 @@ def tiny_run(tmp_path_factory, name: str, **kw) -> Path:
     from dqhw.config import TrainConfig
     from dqhw.train import train
 
-    out = tmp_path_factory.getbasetemp() / "dqhw-test-runs" / name
-    if not (out / "checkpoint.pt").exists():
+    def make(root: Path) -> Path:
         cfg = dict(epochs=4, schedule="cosine", seed=0)
         cfg.update(kw)
         with one_thread():
-            train(TrainConfig(out=str(out), **cfg), progress=False)
-    return out
+            train(TrainConfig(out=str(root / name), **cfg), progress=False)
+        return root / name
+
+    return shared_once(tmp_path_factory, f"tiny_run-{name}", make)
 
 
 def target_run(tmp_path_factory) -> Path:

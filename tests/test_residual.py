@@ -140,3 +140,38 @@ def test_chain_designs_keep_their_stream_numbering(tmp_path):
     assert "dqhw_add.v" not in design.files and "dqhw_global_acc_pool.v" not in design.files
     top = (tmp_path / "rtl" / "dqhw_accel.v").read_text()
     assert "dqhw_add" not in top and "dqhw_global_acc_pool" not in top
+
+
+def _loop_mismatches(alpha, beta, wa, wb, g, a_vals, b_vals, t_sum, t_int):
+    """Plain-loop reference: a threshold is wrong when one operand pair lands on different sides
+    (a float sum within 1e-6 relative of the threshold is a tie, which goes up)."""
+    wrong = 0
+    for t, ti in zip(t_sum, t_int):
+        tz = t / g
+        tol = 1e-6 * max(1.0, abs(tz))
+        if any((wa * x + wb * y >= ti) != ((alpha * x + beta * y) / g >= tz - tol)
+               for x in a_vals for y in b_vals):
+            wrong += 1
+    return wrong
+
+
+@pytest.mark.parametrize("alpha,beta", [(2 * 8 / 15, 2 * 7 / 15), (0.3408, 0.3408 * 15 / 31 * (1 + 5e-6))])
+def test_integer_sum_mismatches_against_a_loop(alpha, beta):
+    from qonnx.core.datatype import DataType
+
+    from dqhw.customop.residual import integer_sum_mismatches, lambda_weights
+
+    wa, wb, g = lambda_weights(alpha, beta)
+    dt = DataType["UINT8"]
+    rng = np.random.default_rng(0)
+    # random thresholds, one on an integer of the sum (a tie), one just above the pair (0, 255)
+    t_z = np.concatenate([rng.uniform(0, (wa + wb) * 255, 40), [100.0, wb * 255 + 0.01]])
+    t_int = np.ceil(t_z - 1e-9)
+    t_sum = t_z * g
+    got = integer_sum_mismatches(wa, wb, g, beta, dt, dt, t_sum, t_int)
+    vals = range(256)
+    assert got == _loop_mismatches(alpha, beta, wa, wb, g, vals, vals, t_sum, t_int)
+    if (wa, wb) == (8, 7):
+        assert got == 0  # an exact ratio: every pair agrees
+    else:
+        assert (wa, wb) == (31, 15) and got >= 1  # near 31 : 15 only: (0, 255) sums to 3825.019 in units of g

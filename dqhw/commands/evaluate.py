@@ -38,15 +38,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--save-sets", action="store_true", help="also write every crafted set to RUN/adv/")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    from dqhw.device import DEVICE_HELP
+
+    p.add_argument("--device", default="cpu", help=f"where the attacks craft their images: {DEVICE_HELP}; default cpu")
     p.add_argument("--out", default=None, metavar="DIR",
                    help="report folder (default RUN/eval for one run, else eval/ next to the first run)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def run(args: argparse.Namespace) -> int:
+    from dqhw.device import resolve_device
     from dqhw.errors import DqhwError
     from dqhw.evaluate import evaluate
 
+    device = resolve_device(args.device)
     if args.threads is not None:
         if args.threads < 1:
             raise DqhwError(f"--threads must be >= 1, got {args.threads}")
@@ -57,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
                    limit=args.limit, split=args.split, seed=args.seed, queries=args.queries, squeeze=args.squeeze,
                    out=args.out, large_eps=args.large_eps, amplification=not args.no_amplification,
                    batch_size=args.batch_size, progress=not args.quiet, save_sets=args.save_sets,
-                   autoattack_images=args.autoattack_images)
+                   autoattack_images=args.autoattack_images, device=device)
     flags = sum(c["status"] == "flag" for r in rep["runs"] for c in r["checks"])
     print(f"wrote {rep['out']}/report.md (+ report.json, {', '.join(rep['plots'])}): {len(rep['runs'])} run(s), "
           f"{rep['num_images']} images, {flags} sanity check(s) flagged", file=sys.stdout)

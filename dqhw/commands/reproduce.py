@@ -7,6 +7,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from dqhw.errors import DqhwError
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", metavar="CONFIG", help="a reproduce config, e.g. configs/cifar10-cpu.toml")
@@ -18,15 +20,25 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: the config's threads)")
     p.add_argument("--report-only", action="store_true", help="only write the report from the units done so far")
     p.add_argument("--quiet", action="store_true", help="only the runner's own progress lines")
+    from dqhw.device import DEVICE_HELP
+
+    p.add_argument("--device", default=None,
+                   help=f"where training and evaluation units run: {DEVICE_HELP}; default: the config's device. "
+                        "Not part of a unit's id: switching it keeps finished units")
+    from dqhw.distributed.cluster import add_arguments as add_executor
+
+    add_executor(p, "with --executor ray and no --address: the local cluster's CPUs, i.e. units side by side "
+                    "(default: this machine's CPUs)")
 
 
 def run(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
 
-    from dqhw.errors import DqhwError
     from dqhw.reproduce.config import load_config
 
+    if args.executor != "ray" and (args.address or args.jobs is not None):
+        raise DqhwError("--address and --jobs are for --executor ray")
     cfg = load_config(args.config)
     threads = args.threads if args.threads is not None else cfg.threads
     if threads is not None:
@@ -47,8 +59,14 @@ def run(args: argparse.Namespace) -> int:
     from dqhw.reproduce.runner import execute
 
     if not args.report_only:
+        cfg = _with_device(cfg, args)
         out.mkdir(parents=True, exist_ok=True)
-        summary = execute(cfg, out, units, quiet=args.quiet)
+        if args.executor == "ray":
+            from dqhw.reproduce.ray_runner import execute_ray
+
+            summary = execute_ray(cfg, out, units, address=args.address, jobs=args.jobs, threads=threads)
+        else:
+            summary = execute(cfg, out, units, quiet=args.quiet)
     results = write_report(cfg, out, units, hardware_run=not args.no_hardware)
     outcomes = ", ".join(f"{v['outcome']}" for v in results["verdict"]) or "no rules"
     ran = "" if args.report_only else (f"{len(summary['ran'])} units run, {len(summary['skipped'])} skipped, "
@@ -56,6 +74,24 @@ def run(args: argparse.Namespace) -> int:
     print(f"reproduce {cfg.name}: {ran}wrote {out}/report.md (+ tables.md, results.json, plots/); verdict: "
           f"{outcomes}", file=sys.stdout)
     return 0
+
+
+def _with_device(cfg, args):
+    """The config with --device applied, checked here (one line when CUDA is absent) unless the units run
+    on a cluster at --address, whose GPUs the Ray runner checks (and where auto means its GPUs if any)."""
+    import dataclasses
+
+    from dqhw.device import resolve_device
+
+    device = args.device or cfg.device
+    if args.executor == "ray" and args.address:
+        if device != "auto":  # auto: cuda if the cluster has a GPU (dqhw.distributed.cluster.cluster_device)
+            from dqhw.device import check_name
+
+            check_name(device)
+    else:
+        device = resolve_device(device)
+    return dataclasses.replace(cfg, device=device)
 
 
 def print_plan(cfg, out, units) -> None:
@@ -87,4 +123,5 @@ def print_plan(cfg, out, units) -> None:
           f"measured), estimated {hms(total_left)} to run (cost model: dqhw/reproduce/estimate.py)")
     if cfg.device != "cpu":
         print(f"note: device {cfg.device}: the estimates are for this project's 2-core CPU with one thread; a GPU "
-              "trains far faster (not calibrated), evaluation stays on the CPU")
+              "trains far faster (not calibrated); bench/gpu_check.sh measures a GPU and projects this config's "
+              "wall time")

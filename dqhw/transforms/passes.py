@@ -12,6 +12,10 @@
 - SplitBipolarOutScale (FINN level, after qonnx_to_finn): the same repair for a graph that already
   went through qonnx_to_finn unfixed: a MultiThreshold with out_dtype BIPOLAR whose thresholds
   count {0, 1} (out_bias 0) and out_scale s != 1 becomes MultiThreshold(out_dtype UINT1) + Mul(s).
+- ReduceMeanAsGlobalAveragePool (QONNX level, in prepare_qonnx): torch's dynamo export (the default of
+  Brevitas' export_qonnx) writes AdaptiveAvgPool2d(1) as `ReduceMean(axes H, W, keepdims 1)`, which
+  finn does not know; it is GlobalAveragePool by definition (the mean over H and W), so the build graph
+  takes that op (keepdims 0: followed by a Flatten). The qonnx oracle still runs the file as written.
 - SplitOutputAffine (after streamlining): the output scale/bias split off the integer logits (kept for
   the host and the oracles), TopK appended (-> LabelSelect) when the affine keeps the argmax; else the
   accelerator outputs the integer logits and the host takes the class (contract.host_class).
@@ -57,6 +61,49 @@ class FixUnsignedBinaryActQuant(Transformation):
             graph.node.insert(idx, quant)
             changed = True
         return model, changed
+
+
+class ReduceMeanAsGlobalAveragePool(Transformation):
+    """ReduceMean over exactly the two spatial axes of an NCHW tensor -> GlobalAveragePool (+ Flatten
+    when keepdims is 0). Any other ReduceMean is left alone (check_graph refuses it, naming it)."""
+
+    def apply(self, model: ModelWrapper):
+        graph = model.graph
+        for node in list(graph.node):
+            if node.op_type != "ReduceMean" or not _spatial_mean(model, node):
+                continue
+            keep = _attr(node, "keepdims", 1)
+            idx = list(graph.node).index(node)
+            out = node.output[0]
+            mid = out if keep else model.make_new_valueinfo_name()
+            new = [helper.make_node("GlobalAveragePool", [node.input[0]], [mid], name=node.name + "_as_gap")]
+            if not keep:
+                new.append(helper.make_node("Flatten", [mid], [out], axis=1, name=node.name + "_flatten"))
+            graph.node.remove(node)
+            for k, n in enumerate(new):
+                graph.node.insert(idx + k, n)
+            return model, True  # qonnx re-applies until nothing changes
+        return model, False
+
+
+def _attr(node, name: str, default):
+    for a in node.attribute:
+        if a.name == name:
+            return helper.get_attribute_value(a)
+    return default
+
+
+def _spatial_mean(model: ModelWrapper, node) -> bool:
+    """Whether `node` (ReduceMean) averages a 4-D tensor over axes 2 and 3 and nothing else."""
+    shape = model.get_tensor_shape(node.input[0])
+    if shape is None or len(shape) != 4:
+        return False
+    axes = _attr(node, "axes", None)
+    if axes is None and len(node.input) > 1 and node.input[1]:
+        axes = model.get_initializer(node.input[1])
+    if axes is None:
+        return False  # no axes: the mean over every axis
+    return sorted(int(a) % 4 for a in np.asarray(axes).reshape(-1)) == [2, 3]
 
 
 class SplitBipolarOutScale(Transformation):
@@ -176,4 +223,5 @@ class SplitOutputAffine(Transformation):
 
 
 RESIDUAL_MESSAGE = ("a subtraction of two computed tensors is not supported by dqhw build (residual adds are: "
-                    "lam * a + (1 - lam) * b of two quantized activations, requantized)")
+                    "lam * a + (1 - lam) * b of two quantized activations, requantized); write the model with such an "
+                    "add, or compute the difference on the host")

@@ -57,37 +57,43 @@ def _scalar(model, tensor) -> float | None:
     return float(np.asarray(c).reshape(-1)[0])
 
 
+def _operands(model, add, where: str) -> list:
+    """(Mul, Transpose, integer NHWC source, scale) of each operand of a residual add."""
+    operands = []
+    for tensor in add.input:
+        mul = model.find_producer(tensor)
+        if mul is None or mul.op_type != "Mul":
+            raise DqhwError(f"{where}: an operand is not scaled by a constant (Mul) after streamlining; "
+                            "dqhw builds convex combinations lam * a + (1 - lam) * b of quantized activations")
+        k = 1 if model.get_initializer(mul.input[1]) is not None else 0
+        c = _scalar(model, mul.input[k])
+        if c is None:
+            raise DqhwError(f"{where}: operand scale of {mul.name} is not one constant")
+        tr = model.find_producer(mul.input[1 - k])
+        if tr is None or tr.op_type != "Transpose" or _perm(tr) != NHWC_TO_NCHW:
+            raise DqhwError(f"{where}: an operand does not come from an NHWC activation (layout not supported)")
+        src = tr.input[0]
+        dt = model.get_tensor_datatype(src)
+        if not dt.is_integer():
+            raise DqhwError(f"{where}: operand {src} is {dt.name}, not an integer activation: quantize both "
+                            "branches of the add with the same activation quantizer")
+        operands.append((mul, tr, src, c))
+    return operands
+
+
 class ConvexAddToInteger(Transformation):
     """Add(Mul(Transpose(a), alpha), Mul(Transpose(b), beta)) -> MultiThreshold(T)  ==>
     DqhwAddStreams(a, b; WA, WB) -> MultiThreshold(T / g, NHWC) -> Transpose (see the module docstring)."""
 
     def apply(self, model: ModelWrapper):
-        from dqhw.customop.residual import lambda_weights
+        from dqhw.customop.residual import TIE_TOLERANCE, integer_sum_mismatches, lambda_weights
 
         graph = model.graph
         for add in list(graph.node):
             if not _dynamic_add(model, add):
                 continue
             where = f"residual add {add.name}"
-            operands = []
-            for tensor in add.input:
-                mul = model.find_producer(tensor)
-                if mul is None or mul.op_type != "Mul":
-                    raise DqhwError(f"{where}: an operand is not scaled by a constant (Mul) after streamlining; "
-                                    "dqhw builds convex combinations lam * a + (1 - lam) * b of quantized activations")
-                k = 1 if model.get_initializer(mul.input[1]) is not None else 0
-                c = _scalar(model, mul.input[k])
-                if c is None:
-                    raise DqhwError(f"{where}: operand scale of {mul.name} is not one constant")
-                tr = model.find_producer(mul.input[1 - k])
-                if tr is None or tr.op_type != "Transpose" or _perm(tr) != NHWC_TO_NCHW:
-                    raise DqhwError(f"{where}: an operand does not come from an NHWC activation (layout not supported)")
-                src = tr.input[0]
-                dt = model.get_tensor_datatype(src)
-                if not dt.is_integer():
-                    raise DqhwError(f"{where}: operand {src} is {dt.name}, not an integer activation: quantize both "
-                                    "branches of the add with the same activation quantizer")
-                operands.append((mul, tr, src, c))
+            operands = _operands(model, add, where)
             consumers = model.find_consumers(add.output[0]) or []
             if len(consumers) != 1 or consumers[0].op_type != "MultiThreshold":
                 raise DqhwError(f"{where}: the sum must be requantized by one activation quantizer (MultiThreshold "
@@ -109,7 +115,14 @@ class ConvexAddToInteger(Transformation):
             near = np.rint(thr)
             # the sum is an integer: z >= T  <=>  z >= ceil(T); a threshold within float noise of an
             # integer is that integer
-            thr = np.where(np.abs(thr - near) < 1e-4 * np.maximum(1.0, np.abs(thr)), near, np.ceil(thr))
+            thr = np.where(np.abs(thr - near) < TIE_TOLERANCE * np.maximum(1.0, np.abs(thr)), near, np.ceil(thr))
+            t_sum = np.asarray(model.get_initializer(mt.input[1]), dtype=np.float64)
+            wrong = integer_sum_mismatches(wa, wb, g, beta, model.get_tensor_datatype(a),
+                                           model.get_tensor_datatype(b), t_sum, thr)
+            if wrong:
+                raise DqhwError(f"{where}: weights {alpha:.8g} : {beta:.8g} are only near {wa} : {wb}; {wrong} "
+                                "thresholds of the sum would decide some inputs differently from the file; quantize "
+                                "both branches with one shared quantizer (or dqhw's wrn, lam = m / 15)")
             t_name = model.make_new_valueinfo_name()
             model.set_initializer(t_name, thr.astype(np.float32))
             y = model.make_new_valueinfo_name()

@@ -24,7 +24,9 @@ combined without float32 rounding), and two passes put every tie on the file's s
 - RoundThresholdTies (right after streamlining, before anything rounds): a MultiThreshold on an integer
   input gets integer thresholds: a float64 threshold within TIE_REL (relative) of an integer n is a
   tie at n and becomes n (ties up) or n + 1 (ties down: the accumulator n stays below); any other
-  threshold becomes ceil(T) (acc >= T <=> acc >= ceil(T) for an integer acc). The attribute is then
+  threshold becomes ceil(T) (acc >= T <=> acc >= ceil(T) for an integer acc), clipped to the input's
+  range [min, max + 1] (no change in what it computes: finn's Thresholding asserts non-negative
+  thresholds on an unsigned input, which a signed quantizer on pixels has). The attribute is then
   removed. finn's later RoundAndClipThresholds leaves integers as they are.
 """
 
@@ -137,6 +139,10 @@ class RoundThresholdTies(Transformation):
                 continue  # a float input (finn could not absorb a scale): left to finn as before
             new = integer_thresholds(thr, _get(node, TIE_ATTR))
             self.moved += int((new != np.ceil(np.asarray(thr, dtype=np.float64))).sum())
+            # the input's range: `x >= t` is always true for t <= min and never for t > max, so clipping
+            # changes nothing; finn's Thresholding asserts non-negative thresholds on an unsigned input
+            # (a signed quantizer on pixels: Brevitas' default Int8ActPerTensorFloat on x / 255)
+            new = np.clip(new, dtype.min(), dtype.max() + 1)
             model.set_initializer(node.input[1], new.astype(np.float32))
             _drop(node, TIE_ATTR)
         return model, False

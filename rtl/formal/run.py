@@ -53,6 +53,7 @@ QUICK: tuple[str, ...] = (
     "dqhw_mvau:prv_ref1", "dqhw_mvau:cvr_s2",
     "dqhw_uart_axis:prv_c4", "dqhw_uart_axis:prv_c4i1", "dqhw_uart_axis:prv_c4i3",
     "dqhw_uart_axis:prv_ref50", "dqhw_uart_axis:cvr_c4i1",
+    "dqhw_frame:prv_f2", "dqhw_frame:prv_f4i2", "dqhw_frame:cvr_f2",
 )
 
 
