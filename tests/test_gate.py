@@ -14,6 +14,7 @@ import shutil
 import numpy as np
 import pytest
 
+from dqhw.errors import DqhwError
 from dqhw.resources import hw_dir
 from dqhw.simulate.verilator import run_cocotb
 from dqhw.synth import ecp5, gate, gate_cells
@@ -141,3 +142,11 @@ def test_pynq_digits_xc7_netlist_equals_golden_and_a_flipped_lut_fails(digits_bu
     loc = bad["first_differing_stage"]
     assert loc["stage"] == "DqhwMVAU_0", loc
     assert "first differing stage DqhwMVAU_0" in gate.describe(bad)
+
+
+def test_flip_lut_of_an_unknown_stage_is_refused_before_synthesis(digits_build, tmp_path):
+    """A misspelt --flip-lut stage is one line naming the build's stages, before any Yosys run."""
+    images = np.load(digits_build / "frames" / "clean.npz")["images"][:16]
+    with pytest.raises(DqhwError, match=r"--flip-lut DqhwMVAU_99: no such stage .*DqhwMVAU_0"):
+        gate.prove_gate(digits_build, images, _golden(digits_build), tmp_path / "w", flip_stage="DqhwMVAU_99")
+    assert not (tmp_path / "w" / "synth").exists()

@@ -132,6 +132,14 @@ def flip_lut_bit(text: str, stage: str) -> tuple[str, dict]:
     raise DqhwError(f"no balanced LUT of stage {stage} in the netlist (stage names: dqhw_accel's instances)")
 
 
+def _check_stage(build_dir: Path, stage: str) -> None:
+    from dqhw.rtlgen.generate import Design
+
+    names = [st.name for st in Design.load(build_dir / "rtl").stages]
+    if stage not in names:
+        raise DqhwError(f"--flip-lut {stage}: no such stage of {build_dir / 'rtl'} (stages: {', '.join(names)})")
+
+
 def gate_design(build_dir: Path, gate_dir: Path, netlist_text: str, family: str = "ecp5",
                 rtl_stages: dict | None = None) -> None:
     """gate_dir: the cells, the netlist, and design.json naming them as the design's only sources
@@ -183,6 +191,8 @@ def prove_gate(build_dir: str | Path, images: np.ndarray, golden, work: str | Pa
     images = np.asarray(images, dtype=np.uint8)
     if len(images) < MIN_FRAMES:
         raise DqhwError(f"the gate-level proof needs at least {MIN_FRAMES} frames, got {len(images)}")
+    if flip_stage:
+        _check_stage(build_dir, flip_stage)  # before minutes of Yosys, not after
     say = progress or (lambda _m: None)
     shutil.rmtree(work, ignore_errors=True)
     if synth is None:
