@@ -21,13 +21,15 @@
 // rows of 16 data + 2 parity bits (row r: data INIT[16 r +: 16], parity INITP[2 r +: 2]).
 module dqhw_gate_bram #(
     parameter integer AB = 14,          // address bits: 14 (18 Kb), 15 (36 Kb)
-    parameter integer SDP = 0,
+    parameter integer HALF = 16,        // data bits of one port at SDP's full width: 16 (18 Kb), 32 (36 Kb)
+    parameter NAME = "RAMB18E1",        // the primitive, for the elaboration error
+    parameter RAM_MODE = "TDP",
     parameter integer RWA = 0, parameter integer RWB = 0,  // read / write widths in bits (0: unused)
     parameter integer WWA = 0, parameter integer WWB = 0,
-    parameter integer WMA = 0, parameter integer WMB = 0,  // 0 READ_FIRST, 1 WRITE_FIRST, 2 NO_CHANGE
+    parameter WRITE_MODE_A = "WRITE_FIRST", parameter WRITE_MODE_B = "WRITE_FIRST",
     parameter integer REGA = 0, parameter integer REGB = 0,
-    parameter [71:0] SRA = 72'd0, parameter [71:0] SRB = 72'd0,  // SRVAL packed {parity[7:0], data[63:0]}
-    parameter [71:0] INA = 72'd0, parameter [71:0] INB = 72'd0,  // INIT_A / INIT_B (the outputs at start), packed
+    parameter [71:0] SRVAL_A = 72'd0, parameter [71:0] SRVAL_B = 72'd0,  // the primitive's, parity above data
+    parameter [71:0] INIT_A = 72'd0, parameter [71:0] INIT_B = 72'd0,    // the outputs at start, same layout
     parameter [(1 << AB) - 1:0] INIT_D = 0,
     parameter [(1 << (AB - 3)) - 1:0] INIT_P = 0
 ) (
@@ -42,6 +44,42 @@ module dqhw_gate_bram #(
     input  wire [7:0] web,
     output wire [71:0] dob
 );
+    /* verilator lint_off WIDTH */
+    localparam integer SDP = (RAM_MODE == "SDP") ? 1 : 0;
+    localparam integer WMA = (WRITE_MODE_A == "READ_FIRST") ? 0 : (WRITE_MODE_A == "WRITE_FIRST") ? 1 : 2;
+    localparam integer WMB = (WRITE_MODE_B == "READ_FIRST") ? 0 : (WRITE_MODE_B == "WRITE_FIRST") ? 1 : 2;
+    /* verilator lint_on WIDTH */
+    localparam integer FULL = 2 * (HALF + HALF / 8);  // SDP's full width: both ports' data and parity
+
+    // a port's SRVAL / INIT value (parity above data) as {parity at 64, data at 0}
+    function [71:0] pack(input integer w, input [71:0] v);
+        integer d;
+        begin
+            d = (w < 9) ? w : w / 9 * 8;
+            pack = (w < 9) ? (v & ((72'd1 << w) - 1)) : (((v >> d) & ((72'd1 << (w / 9)) - 1)) << 64)
+                   | (v & ((72'd1 << d) - 1));
+        end
+    endfunction
+    // SDP at full width: port A's value is the low half, port B's the high half
+    /* verilator lint_off WIDTH */
+    function [71:0] pack2(input [71:0] a, input [71:0] b);
+        pack2 = ({b[HALF +: HALF / 8], a[HALF +: HALF / 8]} << 64) | {b[HALF-1:0], a[HALF-1:0]};
+    endfunction
+    /* verilator lint_on WIDTH */
+    localparam [71:0] SRA = (SDP == 1 && RWA == FULL) ? pack2(SRVAL_A, SRVAL_B) : pack(RWA, SRVAL_A);
+    localparam [71:0] INA = (SDP == 1 && RWA == FULL) ? pack2(INIT_A, INIT_B) : pack(RWA, INIT_A);
+    localparam [71:0] SRB = pack(RWB, SRVAL_B);
+    localparam [71:0] INB = pack(RWB, INIT_B);
+
+`ifndef SYNTHESIS
+    generate
+        if (!(SDP == 1 || RAM_MODE == "TDP") || WMA == 2 && WRITE_MODE_A != "NO_CHANGE"
+            || WMB == 2 && WRITE_MODE_B != "NO_CHANGE") begin : g_bad_mode
+            $fatal(1, "%s model: RAM_MODE / WRITE_MODE not modelled", NAME);
+        end
+    endgenerate
+`endif
+
     localparam integer ROWS = 1 << (AB - 4);
     /* verilator lint_off MULTIDRIVEN */
     reg [17:0] mem [0:ROWS-1];  // {parity[1:0], data[15:0]}
@@ -206,37 +244,8 @@ module RAMB18E1 #(
 );
     /* verilator lint_off WIDTH */
     localparam integer SDP = (RAM_MODE == "SDP") ? 1 : 0;
-    localparam integer WMA = (WRITE_MODE_A == "READ_FIRST") ? 0 : (WRITE_MODE_A == "WRITE_FIRST") ? 1 : 2;
-    localparam integer WMB = (WRITE_MODE_B == "READ_FIRST") ? 0 : (WRITE_MODE_B == "WRITE_FIRST") ? 1 : 2;
     /* verilator lint_on WIDTH */
-    localparam integer FULL = 36;  // SDP's full width: both ports' data and parity
-
-    // a port's SRVAL / INIT value (parity above data) as the core's {parity at 64, data at 0}
-    function [71:0] pack(input integer w, input [71:0] v);
-        integer d;
-        begin
-            d = (w < 9) ? w : w / 9 * 8;
-            pack = (w < 9) ? (v & ((72'd1 << w) - 1)) : (((v >> d) & ((72'd1 << (w / 9)) - 1)) << 64)
-                   | (v & ((72'd1 << d) - 1));
-        end
-    endfunction
-    // SDP at full width: port A's value is the low half, port B's the high half
-    /* verilator lint_off WIDTH */
-    function [71:0] pack2(input [71:0] a, input [71:0] b);
-        pack2 = ({b[16 +: 2], a[16 +: 2]} << 64) | {b[15:0], a[15:0]};
-    endfunction
-    /* verilator lint_on WIDTH */
-    localparam [71:0] SRA = (SDP == 1 && READ_WIDTH_A == FULL) ? pack2(SRVAL_A, SRVAL_B) : pack(READ_WIDTH_A, SRVAL_A);
-    localparam [71:0] INA = (SDP == 1 && READ_WIDTH_A == FULL) ? pack2(INIT_A, INIT_B) : pack(READ_WIDTH_A, INIT_A);
-
-`ifndef SYNTHESIS
-    generate
-        if (!(SDP == 1 || RAM_MODE == "TDP") || WMA == 2 && WRITE_MODE_A != "NO_CHANGE"
-            || WMB == 2 && WRITE_MODE_B != "NO_CHANGE") begin : g_bad_mode
-            $fatal(1, "RAMB18E1 model: RAM_MODE / WRITE_MODE not modelled");
-        end
-    endgenerate
-`endif
+    localparam integer FULL = 36;  // SDP's full width (the core's decoding of the mode parameters)
 
     wire clka = CLKARDCLK ^ IS_CLKARDCLK_INVERTED;
     wire clkb = CLKBWRCLK ^ IS_CLKBWRCLK_INVERTED;
@@ -250,9 +259,9 @@ module RAMB18E1 #(
     wire [71:0] doa, dob;
 
     dqhw_gate_bram #(
-        .AB(14), .SDP(SDP), .RWA(READ_WIDTH_A), .RWB(READ_WIDTH_B), .WWA(WRITE_WIDTH_A), .WWB(WRITE_WIDTH_B),
-        .WMA(WMA), .WMB(WMB), .REGA(DOA_REG), .REGB(DOB_REG), .SRA(SRA), .SRB(pack(READ_WIDTH_B, SRVAL_B)),
-        .INA(INA), .INB(pack(READ_WIDTH_B, INIT_B)),
+        .AB(14), .HALF(16), .NAME("RAMB18E1"), .RAM_MODE(RAM_MODE), .RWA(READ_WIDTH_A), .RWB(READ_WIDTH_B),
+        .WWA(WRITE_WIDTH_A), .WWB(WRITE_WIDTH_B), .WRITE_MODE_A(WRITE_MODE_A), .WRITE_MODE_B(WRITE_MODE_B),
+        .REGA(DOA_REG), .REGB(DOB_REG), .SRVAL_A(SRVAL_A), .SRVAL_B(SRVAL_B), .INIT_A(INIT_A), .INIT_B(INIT_B),
         .INIT_D({INIT_3F, INIT_3E, INIT_3D, INIT_3C, INIT_3B, INIT_3A, INIT_39, INIT_38,
                 INIT_37, INIT_36, INIT_35, INIT_34, INIT_33, INIT_32, INIT_31, INIT_30,
                 INIT_2F, INIT_2E, INIT_2D, INIT_2C, INIT_2B, INIT_2A, INIT_29, INIT_28,
@@ -384,37 +393,8 @@ module RAMB36E1 #(
 );
     /* verilator lint_off WIDTH */
     localparam integer SDP = (RAM_MODE == "SDP") ? 1 : 0;
-    localparam integer WMA = (WRITE_MODE_A == "READ_FIRST") ? 0 : (WRITE_MODE_A == "WRITE_FIRST") ? 1 : 2;
-    localparam integer WMB = (WRITE_MODE_B == "READ_FIRST") ? 0 : (WRITE_MODE_B == "WRITE_FIRST") ? 1 : 2;
     /* verilator lint_on WIDTH */
-    localparam integer FULL = 72;  // SDP's full width: both ports' data and parity
-
-    // a port's SRVAL / INIT value (parity above data) as the core's {parity at 64, data at 0}
-    function [71:0] pack(input integer w, input [71:0] v);
-        integer d;
-        begin
-            d = (w < 9) ? w : w / 9 * 8;
-            pack = (w < 9) ? (v & ((72'd1 << w) - 1)) : (((v >> d) & ((72'd1 << (w / 9)) - 1)) << 64)
-                   | (v & ((72'd1 << d) - 1));
-        end
-    endfunction
-    // SDP at full width: port A's value is the low half, port B's the high half
-    /* verilator lint_off WIDTH */
-    function [71:0] pack2(input [71:0] a, input [71:0] b);
-        pack2 = ({b[32 +: 4], a[32 +: 4]} << 64) | {b[31:0], a[31:0]};
-    endfunction
-    /* verilator lint_on WIDTH */
-    localparam [71:0] SRA = (SDP == 1 && READ_WIDTH_A == FULL) ? pack2(SRVAL_A, SRVAL_B) : pack(READ_WIDTH_A, SRVAL_A);
-    localparam [71:0] INA = (SDP == 1 && READ_WIDTH_A == FULL) ? pack2(INIT_A, INIT_B) : pack(READ_WIDTH_A, INIT_A);
-
-`ifndef SYNTHESIS
-    generate
-        if (!(SDP == 1 || RAM_MODE == "TDP") || WMA == 2 && WRITE_MODE_A != "NO_CHANGE"
-            || WMB == 2 && WRITE_MODE_B != "NO_CHANGE") begin : g_bad_mode
-            $fatal(1, "RAMB36E1 model: RAM_MODE / WRITE_MODE not modelled");
-        end
-    endgenerate
-`endif
+    localparam integer FULL = 72;  // SDP's full width (the core's decoding of the mode parameters)
 
     wire clka = CLKARDCLK ^ IS_CLKARDCLK_INVERTED;
     wire clkb = CLKBWRCLK ^ IS_CLKBWRCLK_INVERTED;
@@ -428,9 +408,9 @@ module RAMB36E1 #(
     wire [71:0] doa, dob;
 
     dqhw_gate_bram #(
-        .AB(15), .SDP(SDP), .RWA(READ_WIDTH_A), .RWB(READ_WIDTH_B), .WWA(WRITE_WIDTH_A), .WWB(WRITE_WIDTH_B),
-        .WMA(WMA), .WMB(WMB), .REGA(DOA_REG), .REGB(DOB_REG), .SRA(SRA), .SRB(pack(READ_WIDTH_B, SRVAL_B)),
-        .INA(INA), .INB(pack(READ_WIDTH_B, INIT_B)),
+        .AB(15), .HALF(32), .NAME("RAMB36E1"), .RAM_MODE(RAM_MODE), .RWA(READ_WIDTH_A), .RWB(READ_WIDTH_B),
+        .WWA(WRITE_WIDTH_A), .WWB(WRITE_WIDTH_B), .WRITE_MODE_A(WRITE_MODE_A), .WRITE_MODE_B(WRITE_MODE_B),
+        .REGA(DOA_REG), .REGB(DOB_REG), .SRVAL_A(SRVAL_A), .SRVAL_B(SRVAL_B), .INIT_A(INIT_A), .INIT_B(INIT_B),
         .INIT_D({INIT_7F, INIT_7E, INIT_7D, INIT_7C, INIT_7B, INIT_7A, INIT_79, INIT_78,
                 INIT_77, INIT_76, INIT_75, INIT_74, INIT_73, INIT_72, INIT_71, INIT_70,
                 INIT_6F, INIT_6E, INIT_6D, INIT_6C, INIT_6B, INIT_6A, INIT_69, INIT_68,
